@@ -1,0 +1,278 @@
+"""The model artifact: a standard `.keras` archive with lstmcli's record inside.
+
+Plain `keras.saving.load_model` opens every artifact lstmcli writes; the extra
+member `lstmcli.json` (ignored by Keras) holds what the lifecycle needs: stage,
+task, data spec, learned preprocessing, history, lineage and versions. Writes go
+to a temporary file beside the target and are renamed into place, so a crash
+leaves the old file or the whole new one, never a part of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from lstmcli import __version__
+from lstmcli.errors import ArtifactError, StageError
+
+FORMAT_VERSION = 1
+RECORD_MEMBER = "lstmcli.json"
+KERAS_CONFIG_MEMBER = "config.json"
+SUFFIX = ".keras"
+STAGES = ("defined", "compiled", "fitted")
+STEP_FOR_STAGE = {"defined": "define", "compiled": "compile", "fitted": "fit"}
+
+
+@dataclass
+class Record:
+    """lstmcli's own record of an artifact, stored as `lstmcli.json`.
+
+    Args:
+        stage: "defined", "compiled" or "fitted".
+        task: "regression", "binary" or "multiclass".
+        data_spec: Which columns, which layout, which target (see `dataspec`).
+        architecture: The layers define built, as given.
+        compile: Optimizer, loss and metrics as compiled, or None.
+        preprocessing: What fit learned: scaling statistics, class labels.
+        fit: The last fit's summary: epochs, losses, time, batch size.
+        history: Per-epoch history, all fits appended, keyed like Keras's.
+        seed: The seed used by the step that last set one.
+        lineage: One entry per step: its name, parent artifact and data hashes.
+        versions: lstmcli, Keras and TensorFlow versions that wrote the file.
+        members: sha256 of every other member of the archive.
+        format_version: The record's format; newer than ours is refused.
+    """
+
+    stage: str
+    task: str
+    data_spec: dict
+    architecture: dict
+    compile: dict | None = None
+    preprocessing: dict | None = None
+    fit: dict | None = None
+    history: dict[str, list] = field(default_factory=dict)
+    seed: int | None = None
+    lineage: list[dict] = field(default_factory=list)
+    versions: dict[str, str] = field(default_factory=dict)
+    members: dict[str, str] = field(default_factory=dict)
+    format_version: int = FORMAT_VERSION
+
+    @property
+    def epochs(self) -> int:
+        """Epochs trained so far, over every fit."""
+        return len(next(iter(self.history.values()), []))
+
+
+def sha256_file(path: Path) -> str:
+    """The hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_out_path(out: Path | None, step: str, *, source: Path | None = None) -> Path:
+    """Check where a step will write its artifact, before any work is done.
+
+    Raises:
+        ArtifactError: if `out` is missing, not a `.keras` name, a directory,
+            or the step's own input.
+    """
+    if out is None:
+        raise ArtifactError(f"{step} needs --out PATH.keras (or out = \"…\" in the config's [{step}] table)")
+    out = Path(out)
+    if out.suffix != SUFFIX:
+        raise ArtifactError(f"artifact names end in {SUFFIX}; use --out {out.with_suffix(SUFFIX)}. Received: --out {out}")
+    if out.is_dir():
+        raise ArtifactError(f"--out {out} is a directory; give a file name such as {out / ('model' + SUFFIX)}")
+    if source is not None and out.exists() and out.resolve() == Path(source).resolve():
+        raise ArtifactError(f"--out {out} is the input artifact; a step never changes its input, so write to a new path")
+    parent = out.parent if str(out.parent) else Path(".")
+    if parent.exists() and not parent.is_dir():
+        raise ArtifactError(f"cannot write {out}: {parent} is a file, not a directory")
+    return out
+
+
+def read_record(path: Path) -> Record:
+    """Open an artifact's archive and return its record, checking its integrity.
+
+    This needs no TensorFlow, so it is cheap and runs before any model loads.
+
+    Raises:
+        ArtifactError: if the file is missing, not a `.keras` archive, has no
+            lstmcli record, was changed since it was written, or is newer.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ArtifactError(f"artifact {path} does not exist; check the path, or run the step that writes it")
+    if path.is_dir():
+        raise ArtifactError(f"artifact {path} is a directory; give the .keras file inside it")
+    if not zipfile.is_zipfile(path):
+        raise ArtifactError(f"{path} is not a .keras archive (it is empty, truncated or another kind of file); write it again with the step that made it")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            if KERAS_CONFIG_MEMBER not in names:
+                raise ArtifactError(f"{path} is a zip file but not a Keras model (no {KERAS_CONFIG_MEMBER}); give an artifact written by lstmcli")
+            if RECORD_MEMBER not in names:
+                raise ArtifactError(f"{path} is a Keras model without an lstmcli record; it was not written by lstmcli, so start with 'lstmcli define'")
+            raw = json.loads(archive.read(RECORD_MEMBER))
+            known = set(Record.__dataclass_fields__)
+            record = Record(**{k: v for k, v in raw.items() if k in known})
+            actual = {name: hashlib.sha256(archive.read(name)).hexdigest() for name in names if name != RECORD_MEMBER}
+    except ArtifactError:
+        raise
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise ArtifactError(f"{path} is a damaged archive ({exc}); write it again with the step that made it") from None
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ArtifactError(f"{path} has an unreadable lstmcli record ({exc}); write it again with the step that made it") from None
+    if not isinstance(record.format_version, int) or record.format_version > FORMAT_VERSION:
+        raise ArtifactError(
+            f"{path} was written by a newer lstmcli (record format {record.format_version}, "
+            f"this lstmcli reads up to {FORMAT_VERSION}); upgrade lstmcli"
+        )
+    if record.stage not in STAGES:
+        raise ArtifactError(f"{path} has an unknown stage {record.stage!r}; write it again with lstmcli")
+    if actual != record.members:
+        changed = sorted(set(actual) ^ set(record.members) | {n for n in actual if actual[n] != record.members.get(n)})
+        raise ArtifactError(
+            f"{path} was changed after lstmcli wrote it ({', '.join(changed)} no longer match the record); "
+            f"write it again with the step that made it"
+        )
+    return record
+
+
+def require_stage(record: Record, needed: str, path: Path, command: str) -> None:
+    """Refuse an artifact that has not reached `needed`, naming the step to run.
+
+    Raises:
+        StageError: with the command that would bring the artifact forward.
+    """
+    if STAGES.index(record.stage) >= STAGES.index(needed):
+        return
+    missing = STAGES[STAGES.index(record.stage) + 1]
+    step = STEP_FOR_STAGE[missing]
+    hint = f"lstmcli {step} {path}" + (" --data …" if step == "fit" else "") + " --out …"
+    raise StageError(
+        f"cannot {command} {path}: the model is {record.stage} but not {missing}; run '{hint}' first"
+    )
+
+
+def load(path: Path, *, unsafe: bool = False, compile: bool = True):
+    """Load an artifact's Keras model and record.
+
+    Args:
+        path: The `.keras` file.
+        unsafe: Allow archives that carry code (Lambda layers). Defaults to False.
+        compile: Restore the compiled state (optimizer, loss). Defaults to True.
+
+    Returns:
+        (model, record)
+
+    Raises:
+        ArtifactError: if the archive is damaged, foreign, or carries code.
+    """
+    record = read_record(path)
+    import keras
+
+    with warnings.catch_warnings():
+        # A compiled model that never trained has no optimizer variables yet;
+        # Keras warns that it skips loading them, which is expected here.
+        warnings.simplefilter("ignore")
+        try:
+            model = keras.saving.load_model(path, safe_mode=not unsafe, compile=compile and record.stage != "defined")
+        except ValueError as exc:
+            if "lambda" in str(exc).lower() or "safe_mode" in str(exc):
+                raise ArtifactError(
+                    f"{path} contains code (a Lambda layer) that would run when it loads; "
+                    f"if you trust its source, pass --unsafe"
+                ) from None
+            raise ArtifactError(f"{path} could not be loaded by Keras: {exc}") from None
+        except (TypeError, KeyError, OSError) as exc:
+            raise ArtifactError(f"{path} could not be loaded by Keras ({type(exc).__name__}: {exc})") from None
+    return model, record
+
+
+def save(model, record: Record, path: Path) -> Path:
+    """Write `model` and `record` to `path` atomically.
+
+    The archive is written to a temporary file in the same directory, the
+    record is added with the hashes of every other member, and the file is
+    renamed over `path` only when complete.
+
+    Returns:
+        The path written.
+    """
+    import keras
+    import tensorflow as tf
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record.versions = {"lstmcli": __version__, "keras": keras.__version__, "tensorflow": tf.__version__}
+    with _temporary_beside(path) as tmp:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.save(tmp)
+        with zipfile.ZipFile(tmp, "a") as archive:
+            record.members = {name: hashlib.sha256(archive.read(name)).hexdigest() for name in archive.namelist()}
+            archive.writestr(RECORD_MEMBER, json.dumps(asdict(record), indent=1, default=_jsonable))
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    return path
+
+
+@contextlib.contextmanager
+def _temporary_beside(path: Path) -> Iterator[str]:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp" + SUFFIX)
+    os.close(fd)
+    try:
+        yield tmp
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+@contextlib.contextmanager
+def atomic_output(path: Path, mode: str = "w") -> Iterator[Any]:
+    """Open a temporary file beside `path` that replaces it only on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode, newline="" if "b" not in mode else None) as handle:
+            yield handle
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def lineage_entry(step: str, parent: Path | None, data: dict[str, Path] | None = None) -> dict:
+    """One lineage line: the step, its parent artifact's hash, each data file's hash."""
+    entry: dict[str, Any] = {"step": step}
+    if parent is not None:
+        entry["parent"] = {"path": str(parent), "sha256": sha256_file(parent)}
+    for role, data_path in (data or {}).items():
+        if data_path is not None and str(data_path) != "-":
+            entry[role] = {"path": str(data_path), "sha256": sha256_file(data_path)}
+    return entry
+
+
+def _jsonable(value):
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot store {type(value).__name__} in the record")

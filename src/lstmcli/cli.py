@@ -1,0 +1,297 @@
+"""The `lstmcli` command line: five Keras verbs over the plain core.
+
+Each command parses its options, merges them over `--config`, calls the one
+core function of the same name and renders what it returns. The core's errors
+become one line on stderr and an exit code in `_boundary`, the only place that
+turns exceptions into exits. TensorFlow is imported only inside the commands
+that need it, so `--help` and usage errors answer at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from lstmcli import __version__
+from lstmcli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, LstmcliError
+
+app = typer.Typer(
+    name="lstmcli",
+    help="The Keras LSTM lifecycle - define, compile, fit, evaluate, predict - as five commands.\n\n"
+    "Each step reads the artifact the step before it wrote and writes its own, so shell "
+    "scripts and Makefiles can chain, cache and resume the work.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+Artifact = Annotated[Path, typer.Argument(metavar="MODEL", help="The .keras artifact written by the step before.", show_default=False)]
+Config = Annotated[Optional[Path], typer.Option("--config", help="A TOML file whose [step] table sets any option; flags override it.", show_default=False)]
+Out = Annotated[Optional[Path], typer.Option("--out", "-o", help="Where to write the new .keras artifact (written atomically).", show_default=False)]
+Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks and TensorFlow's own log lines.")]
+Unsafe = Annotated[Optional[bool], typer.Option("--unsafe/--safe", help="Load archives that carry code (Lambda layers). Only for files you trust.", show_default=False)]
+Data = Annotated[Optional[Path], typer.Option("--data", "-d", help="Data file: CSV, Parquet, .npy or .npz; '-' reads CSV from stdin.", show_default=False)]
+Format = Annotated[Optional[str], typer.Option("--format", help="Data format when the extension does not say: csv, parquet, npy, npz.", show_default=False)]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"lstmcli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+) -> None:
+    pass
+
+
+@contextlib.contextmanager
+def _boundary(debug: bool):
+    """Turn lstmcli's errors into one line on stderr and their exit code."""
+    from lstmcli import render
+
+    try:
+        yield
+    except LstmcliError as exc:
+        if debug:
+            traceback.print_exc()
+        render.error(str(exc))
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        if debug:
+            traceback.print_exc()
+        render.error("interrupted; nothing was written")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except (typer.Exit, typer.Abort):
+        raise
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        else:
+            render.error(f"unexpected {type(exc).__name__}: {exc} (run again with --debug for the traceback)")
+        raise typer.Exit(EXIT_FAILURE) from None
+
+
+def _options(step: str, config: Path | None, **flags):
+    from lstmcli import settings
+
+    return settings.resolve(step, flags, config)
+
+
+def _announce(written, console) -> None:
+    console.print(f"{written.stage} → {written.path}", markup=False)
+
+
+@app.command()
+def define(
+    config: Config = None,
+    out: Out = None,
+    task: Annotated[Optional[str], typer.Option(help="regression, binary or multiclass. Defaults to regression.", show_default=False)] = None,
+    num_classes: Annotated[Optional[int], typer.Option(help="Classes of a multiclass task (its output units).", show_default=False)] = None,
+    layout: Annotated[Optional[str], typer.Option(help="series (rows are time steps, samples are windows) or samples (one row per sample). Defaults to series.", show_default=False)] = None,
+    timesteps: Annotated[Optional[int], typer.Option(help="Time steps per sample. Defaults to 1.", show_default=False)] = None,
+    horizon: Annotated[Optional[int], typer.Option(help="series: rows from a window's last row to its target. Defaults to 1.", show_default=False)] = None,
+    features: Annotated[Optional[list[str]], typer.Option(help="Feature columns, comma-separated or repeated.", show_default=False)] = None,
+    target: Annotated[Optional[list[str]], typer.Option(help="Target column(s). Defaults to the features (series) or the last column (samples).", show_default=False)] = None,
+    index: Annotated[Optional[str], typer.Option(help="A key column (a date, an id) carried to the predictions, never a feature.", show_default=False)] = None,
+    reshape: Annotated[Optional[str], typer.Option(help="samples: grid (time-major t0_f0,t0_f1,…), timesteps (columns are time steps of one feature) or features (columns are features of one step). Defaults to grid.", show_default=False)] = None,
+    input_shape: Annotated[Optional[str], typer.Option(help="TIMESTEPS,FEATURES when the feature columns are not named.", show_default=False)] = None,
+    lstm: Annotated[Optional[list[str]], typer.Option(help="Units of each stacked LSTM layer, e.g. 32,16. Defaults to 32.", show_default=False)] = None,
+    layers: Annotated[Optional[list[str]], typer.Option(help="The full stack instead of --lstm: lstm:UNITS, dense:UNITS[:ACTIVATION], dropout:RATE, activation:NAME.", show_default=False)] = None,
+    dropout: Annotated[Optional[float], typer.Option(help="Dropout rate after each --lstm layer. Defaults to 0.", show_default=False)] = None,
+    recurrent_dropout: Annotated[Optional[float], typer.Option(help="Dropout on the LSTMs' recurrent state. Defaults to 0.", show_default=False)] = None,
+    output_units: Annotated[Optional[int], typer.Option(help="Units of the output Dense layer. Defaults to the task's.", show_default=False)] = None,
+    output_activation: Annotated[Optional[str], typer.Option(help="Activation of the output layer. Defaults to the task's (linear, sigmoid, softmax).", show_default=False)] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed for the initial weights.", show_default=False)] = None,
+    debug: Debug = False,
+) -> None:
+    """Build an untrained LSTM model and write a defined artifact."""
+    from lstmcli import lifecycle, render
+
+    with _boundary(debug):
+        opts = _options(
+            "define", config, out=out, task=task, num_classes=num_classes, layout=layout, timesteps=timesteps,
+            horizon=horizon, features=features, target=target, index=index, reshape=reshape,
+            input_shape=input_shape, lstm=lstm, layers=layers, dropout=dropout,
+            recurrent_dropout=recurrent_dropout, output_units=output_units,
+            output_activation=output_activation, seed=seed,
+        )
+        written = lifecycle.define(opts, debug=debug)
+        _announce(written, render.stderr_console())
+
+
+@app.command()
+def compile(
+    model: Artifact,
+    config: Config = None,
+    out: Out = None,
+    optimizer: Annotated[Optional[str], typer.Option(help="sgd, adam, rmsprop, adamw, adagrad, nadam, … Defaults to adam.", show_default=False)] = None,
+    learning_rate: Annotated[Optional[float], typer.Option("--learning-rate", "--lr", help="The optimizer's learning rate. Defaults to the optimizer's.", show_default=False)] = None,
+    momentum: Annotated[Optional[float], typer.Option(help="Momentum, for sgd and rmsprop.", show_default=False)] = None,
+    loss: Annotated[Optional[str], typer.Option(help="Loss name. Defaults to the task's.", show_default=False)] = None,
+    metrics: Annotated[Optional[list[str]], typer.Option("--metric", "--metrics", help="Metric name, repeatable or comma-separated. Defaults to the task's.", show_default=False)] = None,
+    jit_compile: Annotated[Optional[bool], typer.Option("--jit-compile/--no-jit-compile", help="Compile training steps with XLA.", show_default=False)] = None,
+    unsafe: Unsafe = None,
+    debug: Debug = False,
+) -> None:
+    """Attach an optimizer, loss and metrics and write a compiled artifact."""
+    from lstmcli import lifecycle, render
+
+    with _boundary(debug):
+        opts = _options(
+            "compile", config, out=out, optimizer=optimizer, learning_rate=learning_rate, momentum=momentum,
+            loss=loss, metrics=metrics, jit_compile=jit_compile, unsafe=unsafe,
+        )
+        written = lifecycle.compile(model, opts, debug=debug)
+        _announce(written, render.stderr_console())
+
+
+@app.command()
+def fit(
+    model: Artifact,
+    config: Config = None,
+    data: Data = None,
+    out: Out = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Epochs to train (more epochs, for a fitted model). Defaults to 1.", show_default=False)] = None,
+    batch_size: Annotated[Optional[str], typer.Option(help="Samples per step, or 'all' for one batch. Defaults to 32.", show_default=False)] = None,
+    verbose: Annotated[Optional[str], typer.Option(help="auto, 0 (silent), 1 (progress bar) or 2 (one line per epoch). Defaults to auto.", show_default=False)] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed for shuffling and dropout; recorded in the artifact. Defaults to a random one.", show_default=False)] = None,
+    shuffle: Annotated[Optional[bool], typer.Option("--shuffle/--no-shuffle", help="Reshuffle the samples every epoch. Defaults to shuffle.", show_default=False)] = None,
+    scaling: Annotated[Optional[str], typer.Option(help="none, minmax or standard, learned on the training data. Defaults to none.", show_default=False)] = None,
+    validation_split: Annotated[Optional[float], typer.Option(help="Fraction of samples, from the end, held out for validation.", show_default=False)] = None,
+    validation_data: Annotated[Optional[Path], typer.Option(help="A separate data file for validation.", show_default=False)] = None,
+    history: Annotated[Optional[Path], typer.Option(help="Also write the per-epoch history to this CSV file.", show_default=False)] = None,
+    format: Format = None,
+    unsafe: Unsafe = None,
+    debug: Debug = False,
+) -> None:
+    """Train a compiled model on data and write a fitted artifact."""
+    from lstmcli import lifecycle, render
+
+    with _boundary(debug):
+        opts = _options(
+            "fit", config, data=data, out=out, epochs=epochs, batch_size=batch_size, verbose=verbose, seed=seed,
+            shuffle=shuffle, scaling=scaling, validation_split=validation_split,
+            validation_data=validation_data, history=history, format=format, unsafe=unsafe,
+        )
+        level = render.resolve_verbose(opts.verbose)
+        with render.FitReporter(level) as reporter, _first_interrupt_stops() as stop:
+            written = lifecycle.fit(
+                model, opts, debug=debug, on_epoch_end=reporter.on_epoch_end,
+                on_progress=reporter.on_progress, should_stop=stop,
+            )
+        if level:
+            summary = written.summary
+            render.stderr_console().print(
+                f"fitted {summary['epochs']} epochs in {summary['seconds']:.2f} s: loss "
+                f"{render.format_number(summary['final_loss'])} (best {render.format_number(summary['best_loss'])}) "
+                f"→ {written.path}",
+                markup=False,
+            )
+
+
+@app.command()
+def evaluate(
+    model: Artifact,
+    config: Config = None,
+    data: Data = None,
+    batch_size: Annotated[Optional[str], typer.Option(help="Samples per step, or 'all'. Defaults to 1024.", show_default=False)] = None,
+    json: Annotated[Optional[bool], typer.Option("--json", help="Print the metrics as JSON.", show_default=False)] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the metrics to this file instead of stdout.", show_default=False)] = None,
+    format: Format = None,
+    unsafe: Unsafe = None,
+    debug: Debug = False,
+) -> None:
+    """Print the loss and every compiled metric of a fitted model on data."""
+    from lstmcli import lifecycle, render
+
+    with _boundary(debug):
+        opts = _options("evaluate", config, data=data, batch_size=batch_size, json=json, out=out, format=format, unsafe=unsafe)
+        metrics = lifecycle.evaluate(model, opts, debug=debug)
+        as_json = opts.json or (opts.out is not None and str(opts.out).endswith(".json"))
+        text = render.metrics_text(metrics, as_json)
+        if opts.out is not None and str(opts.out) != "-":
+            _write_text(opts.out, text)
+        elif as_json or not sys.stdout.isatty():
+            sys.stdout.write(text)
+        else:
+            render.stdout_console().print(render.metrics_table(metrics))
+
+
+@app.command()
+def predict(
+    model: Artifact,
+    config: Config = None,
+    data: Data = None,
+    classes: Annotated[Optional[bool], typer.Option("--classes", help="Classification: only the predicted label, as predict_classes gave.", show_default=False)] = None,
+    batch_size: Annotated[Optional[str], typer.Option(help="Samples per step, or 'all'. Defaults to 1024.", show_default=False)] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the predictions CSV to this file instead of stdout.", show_default=False)] = None,
+    format: Format = None,
+    unsafe: Unsafe = None,
+    debug: Debug = False,
+) -> None:
+    """Write a fitted model's predictions for data as CSV."""
+    from lstmcli import lifecycle
+
+    with _boundary(debug):
+        opts = _options("predict", config, data=data, classes=classes, batch_size=batch_size, out=out, format=format, unsafe=unsafe)
+        frame = lifecycle.predict(model, opts, debug=debug)
+        if opts.out is not None and str(opts.out) != "-":
+            _write_text(opts.out, frame.to_csv(index=False))
+        else:
+            frame.to_csv(sys.stdout, index=False)
+
+
+def _write_text(path: Path, text: str) -> None:
+    from lstmcli.artifact import atomic_output
+
+    with atomic_output(path) as handle:
+        handle.write(text)
+
+
+class _StopFlag:
+    """The first Ctrl-C asks training to stop after the current step; the second interrupts."""
+
+    def __init__(self):
+        self.requested = False
+
+    def __call__(self) -> str | None:
+        return "interrupted" if self.requested else None
+
+
+@contextlib.contextmanager
+def _first_interrupt_stops():
+    flag = _StopFlag()
+
+    def handler(signum, frame):
+        if flag.requested:
+            raise KeyboardInterrupt
+        flag.requested = True
+        from lstmcli import render
+
+        render.stderr_console().print("stopping after the current step (Ctrl-C again to abort)", markup=False)
+
+    try:
+        previous = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield flag
+        return
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; `argv` defaults to sys.argv[1:]."""
+    app(args=argv, prog_name="lstmcli")

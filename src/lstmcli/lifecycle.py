@@ -1,0 +1,286 @@
+"""The five lifecycle steps: define, compile, fit, evaluate, predict.
+
+Each function reads the artifact the step before it wrote, checks its stage,
+does its one job and returns a result; the steps that produce a model write
+a new artifact atomically and never touch their input. Nothing here prints,
+exits or knows about the terminal: the CLI renders what these return.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from lstmcli import architecture, artifact, dataspec, readers, tasks
+from lstmcli.artifact import Record
+from lstmcli.errors import ConfigError, DataError, Interrupted
+from lstmcli.quiet import load_tensorflow
+from lstmcli.settings import ALL
+
+
+@dataclass
+class Written:
+    """A step that wrote an artifact: where, at which stage, and a summary."""
+
+    path: Path
+    stage: str
+    summary: dict = field(default_factory=dict)
+
+
+def define(opts, *, debug: bool = False) -> Written:
+    """Build an untrained model from a task, a data spec and layers."""
+    task = tasks.get_task(opts.task)
+    out = artifact.check_out_path(opts.out, "define")
+    spec = dataspec.spec_from_options(opts)
+    stack = architecture.parse_layers(opts.lstm, opts.layers, opts.dropout)
+    if task.name == "multiclass" and not (opts.num_classes or opts.output_units):
+        raise ConfigError("a multiclass task needs the number of classes; give --num-classes N")
+    if opts.num_classes and task.name != "multiclass":
+        raise ConfigError(f"--num-classes is for the multiclass task; the task is {task.name}")
+    n_targets = len(spec.target) if spec.target else (spec.n_features if spec.layout == "series" else 1)
+    units = opts.output_units or task.output_units(n_targets, opts.num_classes)
+    activation = opts.output_activation or task.activation
+    tasks.check_output(task, units, activation)
+    keras = load_tensorflow(debug)
+    if opts.seed is not None:
+        keras.utils.set_random_seed(opts.seed)
+    model = architecture.build_model(stack, spec.input_shape, units, activation, opts.recurrent_dropout)
+    record = Record(
+        stage="defined",
+        task=task.name,
+        data_spec=spec.to_dict(),
+        architecture={"layers": stack, "units": units, "activation": activation, "recurrent_dropout": opts.recurrent_dropout},
+        seed=opts.seed,
+        lineage=[artifact.lineage_entry("define", None)],
+    )
+    artifact.save(model, record, out)
+    return Written(out, "defined", {"parameters": int(model.count_params()), "input_shape": list(spec.input_shape), "units": units})
+
+
+def compile(source: Path, opts, *, debug: bool = False) -> Written:
+    """Attach an optimizer, a loss and metrics; defaults follow the task."""
+    record = artifact.read_record(source)
+    out = artifact.check_out_path(opts.out, "compile", source=source)
+    task = tasks.get_task(record.task)
+    units, activation = record.architecture["units"], record.architecture["activation"]
+    loss = opts.loss or task.loss
+    metrics = list(opts.metrics or task.metrics)
+    tasks.check_loss(task, loss, units, activation)
+    keras = load_tensorflow(debug)
+    _check_name(keras.losses.get, loss, "loss", _known(keras.losses))
+    for metric in metrics:
+        if metric not in ("accuracy", "acc"):
+            _check_name(keras.metrics.get, metric, "metric", _known(keras.metrics))
+    optimizer = _optimizer(keras, opts.optimizer, opts.learning_rate, opts.momentum)
+    model, _ = artifact.load(source, unsafe=opts.unsafe, compile=False)
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics or None, jit_compile=opts.jit_compile)
+    record.stage = "compiled"
+    record.compile = {
+        "optimizer": keras.optimizers.serialize(optimizer)["class_name"].lower(),
+        "optimizer_config": {k: v for k, v in optimizer.get_config().items() if isinstance(v, (int, float, str, bool, type(None)))},
+        "loss": loss,
+        "metrics": metrics,
+        "jit_compile": opts.jit_compile,
+    }
+    record.lineage.append(artifact.lineage_entry("compile", source))
+    artifact.save(model, record, out)
+    return Written(out, "compiled", {"optimizer": record.compile["optimizer"], "loss": loss, "metrics": metrics})
+
+
+def fit(
+    source: Path,
+    opts,
+    *,
+    debug: bool = False,
+    on_epoch_end: Callable[[int, dict], None] | None = None,
+    on_progress: Callable | None = None,
+    should_stop: Callable[[], str | None] | None = None,
+) -> Written:
+    """Train the model on a data file and keep the per-epoch history."""
+    record = artifact.read_record(source)
+    artifact.require_stage(record, "compiled", source, "fit")
+    out = artifact.check_out_path(opts.out, "fit", source=source)
+    data_path = _need_data(opts.data, "fit")
+    task = tasks.get_task(record.task)
+    spec = dataspec.DataSpec.from_dict(record.data_spec)
+    units = record.architecture["units"]
+    frame = readers.read_table(data_path, opts.format)
+    where = dataspec.describe_source(data_path)
+    learned = record.preprocessing
+    if learned is None:
+        learned = dataspec.learn(frame, spec, task=task, scaling=opts.scaling, units=units, where=where)
+    elif opts.scaling not in ("none", learned.get("scaling_kind")):
+        raise ConfigError(
+            f"{source} already learned '{learned.get('scaling_kind')}' scaling; continued training keeps it, "
+            f"so drop --scaling {opts.scaling} or start again from the compiled model"
+        )
+    spec.features, spec.target = learned["features"], learned["target"]
+    loss = record.compile["loss"]
+    train = dataspec.prepare(frame, spec, task=task, prep=learned, loss=loss, units=units, need_target=True, where=where)
+    validation = None
+    if opts.validation_data is not None:
+        vpath = opts.validation_data
+        vframe = readers.read_table(vpath, opts.format)
+        validation = dataspec.prepare(vframe, spec, task=task, prep=learned, loss=loss, units=units, need_target=True, where=dataspec.describe_source(vpath))
+    elif opts.validation_split:
+        train, validation = train.split_tail(opts.validation_split)
+    keras = load_tensorflow(debug)
+    seed = opts.seed if opts.seed is not None else random.SystemRandom().randrange(2**31)
+    model, _ = artifact.load(source, unsafe=opts.unsafe)
+    keras.utils.set_random_seed(seed)
+    from lstmcli.training import Trainer
+
+    trainer = Trainer(model, jit_compile=record.compile.get("jit_compile", False))
+    batch_size = None if opts.batch_size is ALL else opts.batch_size
+    done = record.epochs
+    result = trainer.fit(
+        train,
+        epochs=done + opts.epochs,
+        batch_size=batch_size,
+        initial_epoch=done,
+        shuffle=opts.shuffle,
+        seed=seed,
+        validation=validation,
+        on_epoch_end=on_epoch_end,
+        on_progress=on_progress,
+        should_stop=should_stop,
+    )
+    if result.stopped == "interrupted":
+        raise Interrupted(
+            f"interrupted after {result.epochs_run} of {opts.epochs} epochs; nothing was written to {out}, "
+            f"and {source} is unchanged"
+        )
+    for name, values in result.history.items():
+        record.history.setdefault(name, [float("nan")] * done).extend(values)
+    losses = result.history.get("loss", [])
+    record.stage = "fitted"
+    record.preprocessing = learned
+    record.data_spec = spec.to_dict()
+    record.seed = seed
+    record.fit = {
+        "epochs": result.epochs_run,
+        "total_epochs": record.epochs,
+        "batch_size": batch_size or len(train),
+        "samples": len(train),
+        "validation_samples": len(validation) if validation is not None else 0,
+        "final_loss": losses[-1] if losses else None,
+        "best_loss": min(losses) if losses else None,
+        "seconds": round(result.seconds, 3),
+        "stopped": result.stopped,
+    }
+    data_roles = {"data": data_path, "validation_data": opts.validation_data}
+    record.lineage.append(artifact.lineage_entry("fit", source, data_roles))
+    artifact.save(model, record, out)
+    if opts.history is not None:
+        write_history(record.history, opts.history)
+    return Written(out, "fitted", record.fit)
+
+
+def evaluate(source: Path, opts, *, debug: bool = False) -> dict[str, float]:
+    """Loss and every compiled metric on a data file, as the model sees it."""
+    model, record, data = _load_with_data(source, opts, "evaluate", need_target=True, debug=debug)
+    from lstmcli.training import Trainer
+
+    trainer = Trainer(model, jit_compile=record.compile.get("jit_compile", False))
+    batch_size = None if opts.batch_size is ALL else opts.batch_size
+    metrics = trainer.evaluate(data, batch_size)
+    if not tasks.get_task(record.task).classification:
+        predicted = _unscaled(trainer.predict(data, batch_size), record, data)
+        error = predicted - data.y_raw
+        metrics["original_rmse"] = float(np.sqrt(np.mean(error.astype(np.float64) ** 2)))
+        metrics["original_mae"] = float(np.mean(np.abs(error.astype(np.float64))))
+    metrics["samples"] = len(data)
+    return metrics
+
+
+def predict(source: Path, opts, *, debug: bool = False) -> pd.DataFrame:
+    """Predictions for every sample of a data file, in the data's units or labels."""
+    model, record, data = _load_with_data(source, opts, "predict", need_target=False, debug=debug)
+    from lstmcli.training import Trainer
+
+    trainer = Trainer(model, jit_compile=record.compile.get("jit_compile", False))
+    batch_size = None if opts.batch_size is ALL else opts.batch_size
+    outputs = trainer.predict(data, batch_size)
+    columns = {data.key_name: data.keys}
+    task = tasks.get_task(record.task)
+    if not task.classification:
+        predicted = _unscaled(outputs, record, data)
+        for i, name in enumerate(data.target_names):
+            columns[f"predicted_{name}"] = predicted[:, i]
+        return pd.DataFrame(columns)
+    classes = record.preprocessing["classes"]
+    probabilities = np.concatenate([1.0 - outputs, outputs], axis=1) if outputs.shape[1] == 1 else outputs
+    chosen = (outputs[:, 0] > 0.5).astype(int) if outputs.shape[1] == 1 else outputs.argmax(axis=1)
+    columns["label"] = np.asarray(classes, dtype=object)[chosen]
+    if not opts.classes:
+        for i, label in enumerate(classes):
+            columns[str(label)] = probabilities[:, i]
+    return pd.DataFrame(columns)
+
+
+def write_history(history: dict[str, list], path: Path) -> None:
+    """Write the per-epoch history as CSV with an epoch column counting from 1."""
+    frame = pd.DataFrame(history)
+    frame.insert(0, "epoch", np.arange(1, len(frame) + 1))
+    with artifact.atomic_output(Path(path)) as handle:
+        frame.to_csv(handle, index=False)
+
+
+def _load_with_data(source, opts, command, *, need_target, debug):
+    record = artifact.read_record(source)
+    artifact.require_stage(record, "fitted", source, command)
+    data_path = _need_data(opts.data, command)
+    frame = readers.read_table(data_path, opts.format)
+    spec = dataspec.DataSpec.from_dict(record.data_spec)
+    task = tasks.get_task(record.task)
+    data = dataspec.prepare(
+        frame, spec, task=task, prep=record.preprocessing, loss=record.compile["loss"],
+        units=record.architecture["units"], need_target=need_target, where=dataspec.describe_source(data_path),
+    )
+    load_tensorflow(debug)
+    model, _ = artifact.load(source, unsafe=opts.unsafe)
+    return model, record, data
+
+
+def _unscaled(outputs: np.ndarray, record: Record, data) -> np.ndarray:
+    from lstmcli.preprocessing import unscale
+
+    return unscale(outputs, data.target_names, record.preprocessing.get("scaling", {}))
+
+
+def _need_data(path, command: str) -> Path:
+    if path is None:
+        raise DataError(f"{command} needs --data FILE (or data = \"…\" in the config's [{command}] table)")
+    return path
+
+
+def _known(module) -> list[str]:
+    return [n for n in dir(module) if n.islower() and not n.startswith("_") and n not in ("get", "serialize", "deserialize")]
+
+
+def _check_name(getter, name: str, what: str, known: list[str]) -> None:
+    try:
+        getter(name)
+    except (ValueError, TypeError):
+        raise ConfigError(f"unknown {what} {name!r}{tasks.did_you_mean(name, known)}; see the Keras docs for the names it accepts") from None
+
+
+def _optimizer(keras, name: str, learning_rate: float | None, momentum: float | None):
+    try:
+        base = keras.optimizers.get(name)
+    except (ValueError, TypeError):
+        known = [n.lower() for n in dir(keras.optimizers) if n[:1].isupper() and n != "Optimizer"]
+        raise ConfigError(f"unknown optimizer {name!r}{tasks.did_you_mean(name.lower(), known)}; use one of {', '.join(sorted(known))}") from None
+    config = base.get_config()
+    if learning_rate is not None:
+        config["learning_rate"] = learning_rate
+    if momentum is not None:
+        if "momentum" not in config:
+            raise ConfigError(f"{name} has no momentum; momentum applies to sgd and rmsprop")
+        config["momentum"] = momentum
+    return type(base).from_config(config)

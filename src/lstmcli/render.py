@@ -1,0 +1,116 @@
+"""How results and progress look on the terminal: tables, CSV, progress, summaries.
+
+This is part of the command-line layer (it uses rich); the core hands it plain
+values. Results go to stdout, everything else to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+from rich.console import Console
+from rich.table import Table
+
+
+def stderr_console() -> Console:
+    return Console(stderr=True, no_color=bool(os.environ.get("NO_COLOR")), highlight=False, soft_wrap=True)
+
+
+def stdout_console() -> Console:
+    return Console(no_color=bool(os.environ.get("NO_COLOR")), highlight=False, soft_wrap=True)
+
+
+def error(message: str) -> None:
+    stderr_console().print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+
+
+def format_number(value) -> str:
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.6g}"
+
+
+def format_logs(logs: dict) -> str:
+    return " - ".join(f"{k}: {format_number(v)}" for k, v in logs.items() if k != "learning_rate")
+
+
+def metrics_text(metrics: dict, as_json: bool) -> str:
+    if as_json:
+        return json.dumps(metrics, indent=2) + "\n"
+    width = max(len(k) for k in metrics)
+    return "".join(f"{k:<{width}}  {format_number(v)}\n" for k, v in metrics.items())
+
+
+def metrics_table(metrics: dict) -> Table:
+    table = Table(show_header=True, header_style="bold")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in metrics.items():
+        table.add_row(name, format_number(value))
+    return table
+
+
+def resolve_verbose(verbose: str) -> int:
+    """Keras's verbose: 'auto' is a bar on a terminal and plain epoch lines elsewhere."""
+    if verbose != "auto":
+        return int(verbose)
+    return 1
+
+
+def interactive() -> bool:
+    return sys.stderr.isatty() and not os.environ.get("CI") and os.environ.get("TERM") != "dumb"
+
+
+class FitReporter:
+    """Shows fit's progress: a rich bar (verbose 1 on a terminal) or one line per epoch."""
+
+    def __init__(self, verbose: int):
+        self.verbose = verbose
+        self.console = stderr_console()
+        self.bar = verbose == 1 and interactive()
+        self.progress = None
+        self.task = None
+        self.started = time.perf_counter()
+
+    def __enter__(self):
+        if self.bar:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+            self.progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.percentage:>3.0f}%"),
+                TimeElapsedColumn(),
+                TextColumn("eta"),
+                TimeRemainingColumn(),
+                TextColumn("{task.fields[logs]}"),
+                console=self.console,
+                transient=False,
+            )
+            self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self.progress is not None:
+            self.progress.__exit__(*exc)
+
+    def on_epoch_end(self, epoch: int, logs: dict) -> None:
+        self.last_epoch = epoch
+        if self.verbose and not self.bar:
+            self.console.print(f"Epoch {epoch + 1}: {format_logs(logs)}", markup=False)
+
+    def on_progress(self, step: int, total: int, per_epoch: int, logs: dict) -> None:
+        if self.progress is None:
+            return
+        if self.task is None:
+            self.task = self.progress.add_task("fit", total=total, completed=0, logs="")
+        epoch = min(step // per_epoch + (step % per_epoch > 0), total // per_epoch)
+        self.progress.update(
+            self.task,
+            completed=step,
+            description=f"epoch {epoch}/{total // per_epoch}",
+            logs=format_logs(logs),
+        )

@@ -1,0 +1,272 @@
+"""Fast training, evaluation and prediction loops that run inside the graph.
+
+Keras's `model.fit` returns to Python after every batch (or every
+`steps_per_execution` batches) and then loses the per-epoch history. Here one
+`tf.function` runs a whole chunk of steps, across epoch boundaries, calling the
+model's own `train_step`: the optimizer, loss and compiled metrics are Keras's,
+so an epoch's logs are exactly what `model.fit` would report, while a
+1,000-epoch full-batch fit costs one Python round trip per chunk instead of a
+thousand. Chunks are sized to take about `CHUNK_SECONDS`, so progress, Ctrl-C
+and callbacks still get a say several times a second.
+
+Batches are gathered in the graph from tensors that hold the data once:
+series windows are built by index arithmetic on the series itself, so a long
+series is never copied once per timestep.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from lstmcli.dataspec import Prepared, Windows
+from lstmcli.errors import TrainingError
+
+CHUNK_SECONDS = 0.25
+VALIDATION_PREFIX = "val_"
+
+
+class GraphData:
+    """A Prepared data set held as tensors, with an in-graph `take(indices)`."""
+
+    def __init__(self, data: Prepared, batch_size: int | None):
+        import tensorflow as tf
+
+        self.n = len(data)
+        self.batch_size = min(batch_size or self.n, self.n)
+        self.n_batches = math.ceil(self.n / self.batch_size)
+        if isinstance(data.inputs, Windows):
+            self._values = tf.constant(data.inputs.values)
+            self._starts = tf.constant(data.inputs.starts)
+            self._offsets = tf.range(data.inputs.timesteps, dtype=tf.int64)
+        else:
+            self._values = tf.constant(data.inputs.values)
+            self._starts = None
+        self.y = None if data.y is None else tf.constant(data.y)
+
+    def take(self, indices):
+        import tensorflow as tf
+
+        if self._starts is None:
+            return tf.gather(self._values, indices)
+        rows = tf.gather(self._starts, indices)[:, None] + self._offsets
+        return tf.gather(self._values, rows)
+
+    def batch(self, b, order=None):
+        """Indices of batch `b` (a tensor), in `order` if given."""
+        import tensorflow as tf
+
+        start = tf.cast(b, tf.int64) * self.batch_size
+        stop = tf.minimum(start + self.batch_size, self.n)
+        if order is None:
+            return tf.range(start, stop)
+        return order[start:stop]
+
+
+@dataclass
+class FitResult:
+    """What a fit produced: per-epoch history and whether it stopped early."""
+
+    history: dict[str, list[float]] = field(default_factory=dict)
+    epochs_run: int = 0
+    stopped: str | None = None
+    seconds: float = 0.0
+
+
+class Trainer:
+    """Runs fit, evaluate and predict for one compiled Keras model.
+
+    Args:
+        model: A compiled Keras model (TensorFlow backend).
+        jit_compile: Compile each step with XLA. Defaults to False.
+    """
+
+    def __init__(self, model, *, jit_compile: bool = False):
+        self.model = model
+        self.jit_compile = jit_compile
+
+    def _steps(self):
+        import tensorflow as tf
+
+        model = self.model
+
+        def train(x, y):
+            return model.train_step((x, y))
+
+        def test(x, y):
+            return model.test_step((x, y))
+
+        if self.jit_compile:
+            return tf.function(train, jit_compile=True), tf.function(test, jit_compile=True)
+        return train, test
+
+    def fit(
+        self,
+        train: Prepared,
+        *,
+        epochs: int,
+        batch_size: int | None,
+        initial_epoch: int = 0,
+        shuffle: bool = True,
+        seed: int = 0,
+        validation: Prepared | None = None,
+        on_epoch_end: Callable[[int, dict], None] | None = None,
+        on_progress: Callable[[int, int, int, dict], None] | None = None,
+        should_stop: Callable[[], str | None] | None = None,
+        per_epoch: bool = False,
+    ) -> FitResult:
+        """Train from `initial_epoch` up to `epochs`, epoch logs exactly as Keras's.
+
+        Args:
+            train: Training data (inputs and encoded targets).
+            epochs: The epoch to stop at (Keras's meaning, with initial_epoch).
+            batch_size: Samples per step; None for all samples in one batch.
+            initial_epoch: Epochs already trained. Defaults to 0.
+            shuffle: Reshuffle samples every epoch. Defaults to True.
+            seed: Seed for the shuffles: epoch e's order depends only on (seed, e),
+                so a resumed fit sees the same batches as an uninterrupted one.
+            validation: Data evaluated at each epoch end, logged as val_*.
+            on_epoch_end: Called with (epoch, logs) after every epoch.
+            on_progress: Called with (steps done, total steps, steps per epoch, running logs) after every chunk.
+            should_stop: Returns a reason to stop, checked after every chunk.
+            per_epoch: End every chunk at an epoch boundary, for callbacks that
+                decide per epoch. Defaults to False.
+
+        Raises:
+            TrainingError: if the loss becomes NaN or infinite.
+        """
+        import tensorflow as tf
+
+        model = self.model
+        data = GraphData(train, batch_size)
+        val = GraphData(validation, None if batch_size is None else max(batch_size, 1024)) if validation is not None else None
+        train_step, test_step = self._steps()
+        nb, n = data.n_batches, data.n
+        reshuffle = shuffle and nb > 1
+        seed_t = tf.constant(int(seed), tf.int64)
+        keys: list[str] = []
+
+        def order(epoch):
+            if not reshuffle:
+                return tf.range(n, dtype=tf.int64)
+            noise = tf.random.stateless_uniform([n], seed=tf.stack([seed_t, epoch]))
+            return tf.argsort(noise, output_type=tf.int32, stable=True)
+
+        def epoch_logs():
+            result = model.get_metrics_result()
+            if not keys:
+                keys.extend(result)
+            values = [tf.cast(result[k], tf.float32) for k in keys]
+            if val is not None:
+                model.reset_metrics()
+                for vb in tf.range(val.n_batches):
+                    idx = val.batch(vb)
+                    test_step(val.take(idx), tf.gather(val.y, idx))
+                vresult = model.get_metrics_result()
+                values += [tf.cast(vresult[k], tf.float32) for k in keys]
+            values.append(tf.cast(model.optimizer.learning_rate, tf.float32))
+            return tf.stack(values)
+
+        @tf.function
+        def run(first, count):
+            epoch0 = first // nb
+            perm = tf.cast(order(epoch0), tf.int64)
+            logs = tf.TensorArray(tf.float32, size=0, dynamic_size=True)
+            for step in tf.range(first, first + count):
+                epoch = step // nb
+                b = step % nb
+                if b == 0:
+                    model.reset_metrics()
+                    perm = tf.cast(order(epoch), tf.int64)
+                idx = data.batch(b, perm)
+                train_step(data.take(idx), tf.gather(data.y, idx))
+                if b == nb - 1:
+                    logs = logs.write(logs.size(), epoch_logs())
+            return logs.stack()
+
+        result = FitResult()
+        step, end = initial_epoch * nb, epochs * nb
+        chunk = min(nb, end - step)
+        started = time.perf_counter()
+        calls = 0
+        while step < end:
+            if per_epoch:
+                chunk = min(chunk, nb - step % nb)
+            tick = time.perf_counter()
+            rows = run(tf.constant(step, tf.int64), tf.constant(chunk, tf.int64)).numpy()
+            took = time.perf_counter() - tick
+            first_epoch = step // nb
+            step += chunk
+            calls += 1
+            names = keys + [VALIDATION_PREFIX + k for k in keys] * (val is not None) + ["learning_rate"]
+            for epoch, row in enumerate(rows, start=first_epoch):
+                logs = dict(zip(names, (float(v) for v in row)))
+                for name, value in logs.items():
+                    result.history.setdefault(name, []).append(value)
+                result.epochs_run += 1
+                if not math.isfinite(logs["loss"]):
+                    raise TrainingError(
+                        f"the loss became {logs['loss']} at epoch {epoch + 1}; common causes are a "
+                        f"learning rate too high (try --learning-rate smaller), unscaled data "
+                        f"(try fit --scaling standard), or NaN/inf in the data"
+                    )
+                if on_epoch_end:
+                    on_epoch_end(epoch, logs)
+            if on_progress:
+                current = {k: float(v) for k, v in model.get_metrics_result().items()}
+                on_progress(step, end, nb, current)
+            reason = should_stop() if should_stop else None
+            if reason:
+                result.stopped = reason
+                break
+            # Size the next chunk to take about CHUNK_SECONDS, the first call being a trace.
+            if calls >= 2 or chunk > 1:
+                per_step = took / chunk
+                chunk = max(1, min(end - step, int(CHUNK_SECONDS / max(per_step, 1e-7))))
+            else:
+                chunk = min(nb, end - step)
+        result.seconds = time.perf_counter() - started
+        return result
+
+    def evaluate(self, data: Prepared, batch_size: int | None) -> dict[str, float]:
+        """Loss and every compiled metric over `data`, as `model.evaluate` reports them."""
+        import tensorflow as tf
+
+        model = self.model
+        graph = GraphData(data, batch_size)
+        _, test_step = self._steps()
+
+        @tf.function
+        def run():
+            model.reset_metrics()
+            for b in tf.range(graph.n_batches):
+                idx = graph.batch(b)
+                test_step(graph.take(idx), tf.gather(graph.y, idx))
+            return model.get_metrics_result()
+
+        return {k: float(v) for k, v in run().items()}
+
+    def predict(self, data: Prepared, batch_size: int | None) -> np.ndarray:
+        """The model's outputs for every sample of `data`, batch by batch in the graph."""
+        import tensorflow as tf
+
+        model = self.model
+        graph = GraphData(data, batch_size)
+
+        def forward(x):
+            return model(x, training=False)
+
+        forward = tf.function(forward, jit_compile=True) if self.jit_compile else forward
+
+        @tf.function
+        def run():
+            out = tf.TensorArray(tf.float32, size=graph.n_batches, infer_shape=False)
+            for b in tf.range(graph.n_batches):
+                out = out.write(b, tf.cast(forward(graph.take(graph.batch(b))), tf.float32))
+            return out.concat()
+
+        return run().numpy()
