@@ -78,7 +78,8 @@ def _boundary(debug: bool):
         if debug:
             traceback.print_exc()
         else:
-            render.error(f"unexpected {type(exc).__name__}: {exc} (run again with --debug for the traceback)")
+            first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+            render.error(f"unexpected {type(exc).__name__}: {first} (run again with --debug for the traceback)")
         raise typer.Exit(EXIT_FAILURE) from None
 
 

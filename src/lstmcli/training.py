@@ -154,7 +154,7 @@ class Trainer:
             if not reshuffle:
                 return tf.range(n, dtype=tf.int64)
             noise = tf.random.stateless_uniform([n], seed=tf.stack([seed_t, epoch]))
-            return tf.argsort(noise, output_type=tf.int32, stable=True)
+            return tf.argsort(noise, stable=True)
 
         def epoch_logs():
             result = model.get_metrics_result()
