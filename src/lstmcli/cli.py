@@ -172,6 +172,10 @@ def fit(
     validation_split: Annotated[Optional[float], typer.Option(help="Fraction of samples, from the end, held out for validation.", show_default=False)] = None,
     validation_data: Annotated[Optional[Path], typer.Option(help="A separate data file for validation.", show_default=False)] = None,
     history: Annotated[Optional[Path], typer.Option(help="Also write the per-epoch history to this CSV file.", show_default=False)] = None,
+    early_stopping: Annotated[Optional[int], typer.Option(metavar="PATIENCE", help="Stop when the validation loss (or loss) has not improved for PATIENCE epochs, keeping the best weights.", show_default=False)] = None,
+    reduce_lr_on_plateau: Annotated[Optional[int], typer.Option(metavar="PATIENCE", help="Divide the learning rate by 10 after PATIENCE epochs without improvement.", show_default=False)] = None,
+    tensorboard: Annotated[Optional[Path], typer.Option(metavar="DIR", help="Write TensorBoard logs of every epoch to DIR.", show_default=False)] = None,
+    checkpoint_dir: Annotated[Optional[Path], typer.Option(metavar="DIR", help="Checkpoint to DIR at epoch ends; the same command resumes after a crash.", show_default=False)] = None,
     format: Format = None,
     unsafe: Unsafe = None,
     debug: Debug = False,
@@ -183,7 +187,9 @@ def fit(
         opts = _options(
             "fit", config, data=data, out=out, epochs=epochs, batch_size=batch_size, verbose=verbose, seed=seed,
             shuffle=shuffle, scaling=scaling, validation_split=validation_split,
-            validation_data=validation_data, history=history, format=format, unsafe=unsafe,
+            validation_data=validation_data, history=history, early_stopping=early_stopping,
+            reduce_lr_on_plateau=reduce_lr_on_plateau, tensorboard=tensorboard, checkpoint_dir=checkpoint_dir,
+            format=format, unsafe=unsafe,
         )
         level = render.resolve_verbose(opts.verbose)
         with render.FitReporter(level) as reporter, _first_interrupt_stops() as stop:
@@ -193,6 +199,8 @@ def fit(
             )
         if level:
             summary = written.summary
+            if summary.get("stopped"):
+                render.stderr_console().print(summary["stopped"], markup=False)
             render.stderr_console().print(
                 f"fitted {summary['epochs']} epochs in {summary['seconds']:.2f} s: loss "
                 f"{render.format_number(summary['final_loss'])} (best {render.format_number(summary['best_loss'])}) "

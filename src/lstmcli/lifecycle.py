@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from lstmcli import architecture, artifact, dataspec, readers, tasks
+from lstmcli import architecture, artifact, checkpoints, dataspec, readers, tasks
 from lstmcli.artifact import Record
 from lstmcli.errors import ConfigError, DataError, Interrupted
 from lstmcli.quiet import load_tensorflow
@@ -129,18 +129,44 @@ def fit(
         validation = dataspec.prepare(vframe, spec, task=task, prep=learned, loss=loss, units=units, need_target=True, where=dataspec.describe_source(vpath))
     elif opts.validation_split:
         train, validation = train.split_tail(opts.validation_split)
+    monitor = "val_loss" if validation is not None else "loss"
     keras = load_tensorflow(debug)
-    seed = opts.seed if opts.seed is not None else random.SystemRandom().randrange(2**31)
-    model, _ = artifact.load(source, unsafe=opts.unsafe)
+    checkpoint = checkpoints.Checkpoint(opts.checkpoint_dir, checkpoints.fingerprint(source, opts)) if opts.checkpoint_dir else None
+    resumed = checkpoint.find() if checkpoint else None
+    base_epochs = record.epochs
+    if resumed is not None:
+        model, record = artifact.load(resumed, unsafe=opts.unsafe)
+        seed = record.seed
+    else:
+        model, _ = artifact.load(source, unsafe=opts.unsafe)
+        seed = _seed(opts.seed, record.seed)
     keras.utils.set_random_seed(seed)
+    from lstmcli import callbacks as cbs
     from lstmcli.training import Trainer
+
+    callbacks = []
+    if opts.early_stopping:
+        callbacks.append(cbs.EarlyStopping(model, opts.early_stopping, monitor=monitor))
+    if opts.reduce_lr_on_plateau:
+        callbacks.append(cbs.ReduceLROnPlateau(model, opts.reduce_lr_on_plateau, monitor=monitor))
+    if opts.tensorboard is not None:
+        callbacks.append(cbs.TensorBoard(opts.tensorboard))
+    record.stage = "fitted"
+    record.preprocessing = learned
+    record.data_spec = spec.to_dict()
+    record.seed = seed
+    history_before = {k: list(v) for k, v in record.history.items()}
+    done = record.epochs
+
+    def snapshot(epochs_done: int, result) -> None:
+        _merge_history(record, history_before, done, result.history)
+        checkpoint.save(model, record, epochs_done)
 
     trainer = Trainer(model, jit_compile=record.compile.get("jit_compile", False))
     batch_size = None if opts.batch_size is ALL else opts.batch_size
-    done = record.epochs
     result = trainer.fit(
         train,
-        epochs=done + opts.epochs,
+        epochs=base_epochs + opts.epochs,
         batch_size=batch_size,
         initial_epoch=done,
         shuffle=opts.shuffle,
@@ -149,21 +175,19 @@ def fit(
         on_epoch_end=on_epoch_end,
         on_progress=on_progress,
         should_stop=should_stop,
+        callbacks=callbacks,
+        on_chunk_end=snapshot if checkpoint else None,
     )
     if result.stopped == "interrupted":
+        resume = f"; run the same command again to resume from epoch {record.epochs}" if checkpoint else ""
         raise Interrupted(
-            f"interrupted after {result.epochs_run} of {opts.epochs} epochs; nothing was written to {out}, "
-            f"and {source} is unchanged"
+            f"interrupted after {done - base_epochs + result.epochs_run} of {opts.epochs} epochs; nothing was "
+            f"written to {out} and {source} is unchanged{resume}"
         )
-    for name, values in result.history.items():
-        record.history.setdefault(name, [float("nan")] * done).extend(values)
-    losses = result.history.get("loss", [])
-    record.stage = "fitted"
-    record.preprocessing = learned
-    record.data_spec = spec.to_dict()
-    record.seed = seed
+    _merge_history(record, history_before, done, result.history)
+    losses = record.history.get("loss", [])[base_epochs:]
     record.fit = {
-        "epochs": result.epochs_run,
+        "epochs": len(losses),
         "total_epochs": record.epochs,
         "batch_size": batch_size or len(train),
         "samples": len(train),
@@ -172,13 +196,33 @@ def fit(
         "best_loss": min(losses) if losses else None,
         "seconds": round(result.seconds, 3),
         "stopped": result.stopped,
+        "resumed_from_epoch": done if resumed is not None else None,
     }
     data_roles = {"data": data_path, "validation_data": opts.validation_data}
     record.lineage.append(artifact.lineage_entry("fit", source, data_roles))
     artifact.save(model, record, out)
+    if checkpoint:
+        checkpoint.clear()
     if opts.history is not None:
         write_history(record.history, opts.history)
     return Written(out, "fitted", record.fit)
+
+
+def _seed(explicit: int | None, recorded: int | None) -> int:
+    """The fit's seed: the flag, else the artifact's, else a fresh one (recorded afterwards)."""
+    if explicit is not None:
+        return explicit
+    if recorded is not None:
+        return recorded
+    return random.SystemRandom().randrange(2**31)
+
+
+def _merge_history(record: Record, before: dict, done: int, new: dict) -> None:
+    merged = {k: list(v) for k, v in before.items()}
+    for name, values in new.items():
+        merged.setdefault(name, [float("nan")] * done)
+        merged[name] = merged[name][:done] + list(values)
+    record.history = merged
 
 
 def evaluate(source: Path, opts, *, debug: bool = False) -> dict[str, float]:

@@ -98,6 +98,10 @@ OPTIONS: dict[str, list[Option]] = {
         _opt("validation_split", "float", 0.0, low=0.0, high=1.0),
         _opt("validation_data", "path"),
         _opt("history", "path"),
+        _opt("early_stopping", "int", low=1),
+        _opt("reduce_lr_on_plateau", "int", low=1),
+        _opt("tensorboard", "path"),
+        _opt("checkpoint_dir", "path"),
         *_COMMON,
     ],
     "evaluate": [

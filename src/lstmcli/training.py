@@ -117,7 +117,8 @@ class Trainer:
         on_epoch_end: Callable[[int, dict], None] | None = None,
         on_progress: Callable[[int, int, int, dict], None] | None = None,
         should_stop: Callable[[], str | None] | None = None,
-        per_epoch: bool = False,
+        callbacks: list | None = None,
+        on_chunk_end: Callable[[int, FitResult], None] | None = None,
     ) -> FitResult:
         """Train from `initial_epoch` up to `epochs`, epoch logs exactly as Keras's.
 
@@ -133,8 +134,11 @@ class Trainer:
             on_epoch_end: Called with (epoch, logs) after every epoch.
             on_progress: Called with (steps done, total steps, steps per epoch, running logs) after every chunk.
             should_stop: Returns a reason to stop, checked after every chunk.
-            per_epoch: End every chunk at an epoch boundary, for callbacks that
-                decide per epoch. Defaults to False.
+            callbacks: `lstmcli.callbacks.Callback`s; one with `per_epoch` makes
+                every chunk end at the next epoch boundary.
+            on_chunk_end: Called with (epochs completed, the result so far) after
+                every chunk that ends on an epoch boundary (checkpoints hook in
+                here); chunks longer than an epoch are then cut at epoch boundaries.
 
         Raises:
             TrainingError: if the loss becomes NaN or infinite.
@@ -188,14 +192,19 @@ class Trainer:
                     logs = logs.write(logs.size(), epoch_logs())
             return logs.stack()
 
+        callbacks = list(callbacks or [])
+        per_epoch = any(cb.per_epoch for cb in callbacks)
         result = FitResult()
         step, end = initial_epoch * nb, epochs * nb
         chunk = min(nb, end - step)
         started = time.perf_counter()
         calls = 0
         while step < end:
+            to_boundary = nb - step % nb
             if per_epoch:
-                chunk = min(chunk, nb - step % nb)
+                chunk = min(chunk, to_boundary)
+            elif on_chunk_end is not None and chunk > to_boundary:
+                chunk -= (step + chunk) % nb
             tick = time.perf_counter()
             rows = run(tf.constant(step, tf.int64), tf.constant(chunk, tf.int64)).numpy()
             took = time.perf_counter() - tick
@@ -216,12 +225,17 @@ class Trainer:
                     )
                 if on_epoch_end:
                     on_epoch_end(epoch, logs)
+                for callback in callbacks:
+                    reason = callback.on_epoch_end(epoch, logs)
+                    result.stopped = result.stopped or reason
+            if on_chunk_end is not None and step % nb == 0:
+                on_chunk_end(step // nb, result)
             if on_progress:
                 current = {k: float(v) for k, v in model.get_metrics_result().items()}
                 on_progress(step, end, nb, current)
             reason = should_stop() if should_stop else None
-            if reason:
-                result.stopped = reason
+            result.stopped = reason or result.stopped
+            if result.stopped:
                 break
             # Size the next chunk to take about CHUNK_SECONDS, the first call being a trace.
             if calls >= 2 or chunk > 1:
@@ -229,6 +243,9 @@ class Trainer:
                 chunk = max(1, min(end - step, int(CHUNK_SECONDS / max(per_step, 1e-7))))
             else:
                 chunk = min(nb, end - step)
+        if result.stopped != "interrupted":
+            for callback in callbacks:
+                callback.on_train_end()
         result.seconds = time.perf_counter() - started
         return result
 

@@ -1,0 +1,178 @@
+"""Helpers for the bad-input corpus: running the CLI in process, small files, doctored archives.
+
+Nothing here depends on conftest.py, so the corpus runs the same whatever the
+shared fixtures look like.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("COLUMNS", "100")
+
+ENV = {"NO_COLOR": "1", "COLUMNS": "100", "TERM": "dumb"}
+
+
+@dataclass
+class Outcome:
+    """One in-process CLI call: exit code, both streams and any escaped exception."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+    exception: BaseException | None
+
+    def __repr__(self) -> str:
+        return (
+            f"Outcome(exit={self.exit_code}, exception={self.exception!r},\n"
+            f"  stdout={self.stdout[-800:]!r},\n  stderr={self.stderr[-1500:]!r})"
+        )
+
+
+def invoke(argv: list) -> Outcome:
+    """Run `lstmcli ARGV…` through typer's CliRunner; stdout and stderr kept apart."""
+    from typer.testing import CliRunner
+
+    from lstmcli.cli import app
+
+    result = CliRunner(env=ENV).invoke(app, [str(a) for a in argv], prog_name="lstmcli")
+    return Outcome(result.exit_code, result.stdout, result.stderr, result.exception)
+
+
+def run_ok(*argv) -> Outcome:
+    """Run a step that must succeed (fixture building) and fail loudly if it does not."""
+    outcome = invoke(list(argv))
+    assert outcome.exit_code == 0, outcome
+    return outcome
+
+
+# ---------------------------------------------------------------- files and snapshots
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """Every entry under `root` (hidden ones too): files by sha256, folders as 'dir'."""
+    root = Path(root)
+    entries = {}
+    for path in sorted(root.rglob("*")):
+        rel = str(path.relative_to(root))
+        entries[rel] = "dir" if path.is_dir() else sha256(path)
+    return entries
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def write_bytes(path: Path, data: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def series_csv(path: Path, rows: int = 12, column: str = "value") -> Path:
+    """A one-column series 0.0, 0.1, … of `rows` rows."""
+    return write(path, column + "\n" + "".join(f"{i / 10:.1f}\n" for i in range(rows)))
+
+
+def series_csv_with_cell(path: Path, row: int, cell: str, rows: int = 12) -> Path:
+    """`series_csv` with data row `row` (1-based, after the header) replaced by `cell`."""
+    lines = [f"{i / 10:.1f}" for i in range(rows)]
+    lines[row - 1] = cell
+    return write(path, "value\n" + "\n".join(lines) + "\n")
+
+
+LABELS = ("cat", "dog", "eel")
+MC_FEATURES = ("x0", "x1", "x2", "x3")
+
+
+def samples_csv(path: Path, labels=LABELS, rows: int = 12, *, label_column: str = "label",
+                cells: dict[tuple[int, str], str] | None = None) -> Path:
+    """Samples-layout rows x0…x3 and a string label cycling through `labels`.
+
+    `cells` overrides single cells: {(data row, 1-based; column): text}.
+    """
+    cells = cells or {}
+    header = [*MC_FEATURES, label_column]
+    lines = [",".join(header)]
+    for r in range(rows):
+        label = labels[r % len(labels)]
+        level = LABELS.index(label) if label in LABELS else 1
+        values = [f"{level - 1 + 0.1 * k:.2f}" for k in range(len(MC_FEATURES))] + [label]
+        for c, name in enumerate(header):
+            values[c] = cells.get((r + 1, name), values[c])
+        lines.append(",".join(values))
+    return write(path, "\n".join(lines) + "\n")
+
+
+# ---------------------------------------------------------------- doctored archives
+
+
+def rewrite_zip(source: Path, target: Path, change: Callable[[str, bytes], bytes | None]) -> Path:
+    """Copy the zip `source` to `target`, passing each member through `change`.
+
+    `change(name, data)` returns the member's new bytes, or None to drop it.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w") as new:
+        for info in old.infolist():
+            data = change(info.filename, old.read(info.filename))
+            if data is not None:
+                new.writestr(info, data)
+    return target
+
+
+def without_member(source: Path, target: Path, member: str) -> Path:
+    return rewrite_zip(source, target, lambda name, data: None if name == member else data)
+
+
+def with_json_member(source: Path, target: Path, member: str, edit: Callable[[dict], None]) -> Path:
+    """Rewrite one JSON member of the archive through `edit(obj)` (which changes obj in place)."""
+
+    def change(name, data):
+        if name != member:
+            return data
+        obj = json.loads(data)
+        edit(obj)
+        return json.dumps(obj).encode()
+
+    return rewrite_zip(source, target, change)
+
+
+def copy(source: Path, target: Path) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
+    return target
+
+
+# ---------------------------------------------------------------- what a refusal looks like
+
+USAGE_ERROR = re.compile(
+    r"\AUsage: lstmcli (?P<command>\S+) .*\nTry 'lstmcli (?P=command) -h' for help\.\n\n"
+    r"Error: (?P<message>[^\n]+)\n?\Z"
+)
+LSTMCLI_ERROR = re.compile(r"\Aerror: (?P<message>[^\n]+)\n?\Z")
+
+
+def refusal_message(stderr: str, usage: bool) -> str | None:
+    """The one message line of a refusal, or None when stderr is not exactly one.
+
+    lstmcli's own refusals are one line, `error: …`. Click's usage errors keep
+    Click's standard shape: the usage line, the help hint, one `Error: …` line.
+    """
+    match = (USAGE_ERROR if usage else LSTMCLI_ERROR).match(stderr.lstrip("\n"))
+    return match.group("message") if match else None

@@ -1,0 +1,210 @@
+"""Training you can watch, stop, resume and reproduce: real processes, exact comparisons."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import REPO
+
+
+def series_csv(path, rows=300, seed=0):
+    t = np.arange(rows)
+    noise = 0.1 * np.random.default_rng(seed).standard_normal(rows)
+    pd.DataFrame({"month": t, "y": np.sin(t / 6) + noise}).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory, cli):
+    root = tmp_path_factory.mktemp("training")
+    data = series_csv(root / "s.csv")
+    assert cli("define", "--timesteps", 12, "--features", "y", "--index", "month", "--lstm", 8, "--seed", 3,
+               "--out", root / "d.keras").exit_code == 0
+    assert cli("compile", root / "d.keras", "--out", root / "c.keras").exit_code == 0
+    return root / "c.keras", data
+
+
+def weights(path):
+    import keras
+
+    return keras.saving.load_model(path).get_weights()
+
+
+def assert_same_weights(a, b):
+    wa, wb = weights(a), weights(b)
+    assert len(wa) == len(wb)
+    for x, y in zip(wa, wb):
+        assert np.array_equal(x, y)
+
+
+def child_env():
+    env = {**os.environ, "NO_COLOR": "1"}
+    env.pop("CI", None)
+    return env
+
+
+def lstmcli_command(*args):
+    return [sys.executable, "-m", "lstmcli", *map(str, args)]
+
+
+def test_three_then_three_more_equals_six(tmp_path, cli, compiled):
+    model, data = compiled
+    common = ("--data", data, "--seed", 5, "--verbose", 0)
+    assert cli("fit", model, *common, "--epochs", 3, "--out", tmp_path / "a3.keras").exit_code == 0
+    assert cli("fit", tmp_path / "a3.keras", "--data", data, "--verbose", 0, "--epochs", 3, "--out", tmp_path / "a6.keras").exit_code == 0
+    assert cli("fit", model, *common, "--epochs", 6, "--out", tmp_path / "b6.keras").exit_code == 0
+    assert_same_weights(tmp_path / "a6.keras", tmp_path / "b6.keras")
+    from lstmcli.artifact import read_record
+
+    a6, b6 = read_record(tmp_path / "a6.keras"), read_record(tmp_path / "b6.keras")
+    assert a6.history["loss"] == b6.history["loss"]
+    assert a6.seed == 5
+
+
+@pytest.mark.slow
+def test_two_processes_with_one_seed_give_identical_weights(tmp_path, compiled):
+    model, data = compiled
+    procs = [
+        subprocess.Popen(lstmcli_command("fit", model, "--data", data, "--epochs", 2, "--seed", 11, "--verbose", 0,
+                                         "--out", tmp_path / f"{n}.keras"), env=child_env(), stderr=subprocess.PIPE)
+        for n in ("one", "two")
+    ]
+    for proc in procs:
+        assert proc.wait(timeout=120) == 0, proc.stderr.read()
+    assert_same_weights(tmp_path / "one.keras", tmp_path / "two.keras")
+    from lstmcli.artifact import read_record
+
+    assert read_record(tmp_path / "one.keras").seed == 11
+
+
+@pytest.mark.slow
+def test_a_killed_fit_resumes_to_the_same_weights(tmp_path, cli, compiled):
+    model, data = compiled
+    args = ("fit", model, "--data", data, "--epochs", 120, "--seed", 2, "--verbose", 0)
+    checkpoints = tmp_path / "ckpt"
+    command = lstmcli_command(*args, "--checkpoint-dir", checkpoints, "--out", tmp_path / "resumed.keras")
+    proc = subprocess.Popen(command, env=child_env(), stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not (checkpoints / "checkpoint.keras").exists():
+        assert proc.poll() is None, "fit finished before it could be killed: make it longer"
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (tmp_path / "resumed.keras").exists()
+    from lstmcli.artifact import read_record
+
+    done = read_record(checkpoints / "checkpoint.keras").epochs
+    assert 0 < done < 120
+    resumed = subprocess.run(command, env=child_env(), capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert not (checkpoints / "checkpoint.keras").exists()
+    assert read_record(tmp_path / "resumed.keras").fit["resumed_from_epoch"] >= done
+    assert cli(*args, "--out", tmp_path / "straight.keras").exit_code == 0
+    assert_same_weights(tmp_path / "resumed.keras", tmp_path / "straight.keras")
+    assert read_record(tmp_path / "resumed.keras").history["loss"] == read_record(tmp_path / "straight.keras").history["loss"]
+
+
+def test_a_changed_fit_refuses_a_foreign_checkpoint(tmp_path, cli, compiled):
+    model, data = compiled
+    checkpoints = tmp_path / "ckpt"
+    from lstmcli.artifact import load, read_record
+    from lstmcli.checkpoints import Checkpoint
+
+    keras_model, record = load(model)
+    Checkpoint(checkpoints, "another fit").save(keras_model, record, 1, force=True)
+    run = cli("fit", model, "--data", data, "--epochs", 2, "--checkpoint-dir", checkpoints, "--out", tmp_path / "f.keras")
+    assert run.exit_code == 2
+    assert "different fit" in run.stderr and "delete it" in run.stderr
+    assert not (tmp_path / "f.keras").exists()
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_writes_nothing_and_exits_130(tmp_path, compiled):
+    model, data = compiled
+    out = tmp_path / "f.keras"
+    command = lstmcli_command("fit", model, "--data", data, "--epochs", 100000, "--verbose", 2,
+                              "--checkpoint-dir", tmp_path / "ckpt", "--out", out)
+    proc = subprocess.Popen(command, env=child_env(), stderr=subprocess.PIPE, text=True)
+    first = proc.stderr.readline()
+    while not first.startswith("Epoch"):
+        first = proc.stderr.readline()
+        assert first, "fit ended before its first epoch"
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    last = stderr.strip().splitlines()[-1]
+    assert "interrupted" in last and "nothing was written" in last and "resume" in last
+    assert "Traceback" not in stderr
+    assert not out.exists()
+
+
+def test_nan_loss_stops_with_exit_1_and_no_artifact(tmp_path, cli, compiled):
+    _, data = compiled
+    d, c = tmp_path / "d.keras", tmp_path / "c.keras"
+    assert cli("define", "--timesteps", 3, "--features", "y", "--lstm", 4, "--out", d).exit_code == 0
+    assert cli("compile", d, "--optimizer", "sgd", "--learning-rate", "1e30", "--out", c).exit_code == 0
+    run = cli("fit", c, "--data", data, "--epochs", 5, "--verbose", 0, "--out", tmp_path / "f.keras")
+    assert run.exit_code == 1
+    assert "loss became nan" in run.stderr.lower() and "learning rate" in run.stderr
+    assert not (tmp_path / "f.keras").exists()
+
+
+def test_early_stopping_reduce_lr_and_tensorboard(tmp_path, cli, compiled):
+    model, data = compiled
+    out = tmp_path / "f.keras"
+    run = cli("fit", model, "--data", data, "--epochs", 300, "--seed", 1, "--verbose", 0, "--validation-split", "0.2",
+              "--early-stopping", 2, "--reduce-lr-on-plateau", 1, "--tensorboard", tmp_path / "tb", "--out", out)
+    assert run.exit_code == 0, run
+    from lstmcli.artifact import read_record
+
+    record = read_record(out)
+    assert record.fit["epochs"] < 300
+    assert "early stopping" in record.fit["stopped"]
+    assert min(record.history["learning_rate"]) < record.history["learning_rate"][0]
+    assert len(record.history["val_loss"]) == record.fit["epochs"]
+    assert any((tmp_path / "tb" / "train").iterdir()) and any((tmp_path / "tb" / "validation").iterdir())
+
+
+@pytest.mark.slow
+def test_progress_bar_on_a_terminal_and_plain_lines_in_a_pipe(tmp_path, compiled):
+    model, data = compiled
+    args = ("fit", model, "--data", data, "--epochs", 3, "--seed", 1, "--verbose", 1)
+    controller, worker = pty.openpty()
+    proc = subprocess.Popen(lstmcli_command(*args, "--out", tmp_path / "tty.keras"), env={**child_env(), "TERM": "xterm", "COLUMNS": "120"},
+                            stdin=worker, stdout=worker, stderr=worker, close_fds=True)
+    os.close(worker)
+    screen = b""
+    while True:
+        ready, _, _ = select.select([controller], [], [], 60)
+        if not ready:
+            break
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        screen += chunk
+    proc.wait(timeout=60)
+    text = screen.decode("utf-8", "replace")
+    assert proc.returncode == 0, text
+    assert "epoch 3/3" in text and "━" in text and "\x1b[" in text  # a drawn, redrawn bar
+    assert "Epoch 1:" not in text
+    piped = subprocess.run(lstmcli_command(*args, "--out", tmp_path / "pipe.keras"), env=child_env(), capture_output=True, text=True)
+    assert piped.returncode == 0, piped.stderr
+    lines = [line for line in piped.stderr.splitlines() if line.startswith("Epoch")]
+    assert [line.split(":")[0] for line in lines] == ["Epoch 1", "Epoch 2", "Epoch 3"]
+    assert "━" not in piped.stderr and "\x1b[" not in piped.stderr
+    assert "fitted 3 epochs" in piped.stderr
