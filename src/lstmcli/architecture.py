@@ -80,13 +80,27 @@ def check_activation(name: str, where: str) -> None:
         raise ConfigError(f"unknown activation {name!r} in {where}{did_you_mean(name, known)}") from None
 
 
-def build_model(stack: list[dict], input_shape: tuple[int, int], units: int, activation: str, recurrent_dropout: float = 0.0):
-    """Build the Keras model: the stack on `input_shape`, then Dense(units, activation)."""
+def build_model(
+    stack: list[dict],
+    input_shape: tuple[int, int],
+    units: int,
+    activation: str,
+    recurrent_dropout: float = 0.0,
+    mask_value: float | None = None,
+):
+    """Build the Keras model: the stack on `input_shape`, then Dense(units, activation).
+
+    Args:
+        mask_value: If given, a Masking layer first skips time steps whose
+            features all equal it (padding of shorter rows).
+    """
     import keras
 
     last_lstm = max(i for i, layer in enumerate(stack) if layer["kind"] == "lstm")
     model = keras.Sequential(name="lstmcli")
     model.add(keras.Input(shape=input_shape, name="inputs"))
+    if mask_value is not None:
+        model.add(keras.layers.Masking(mask_value=mask_value))
     for i, layer in enumerate(stack):
         kind = layer["kind"]
         if kind == "lstm":

@@ -42,6 +42,15 @@ Data = Annotated[Optional[Path], typer.Option("--data", "-d", help="Data file: C
 Format = Annotated[Optional[str], typer.Option("--format", help="Data format when the extension does not say: csv, parquet, npy, npz.", show_default=False)]
 
 
+_FIXED = "Fixed at define time; given here it must match the model's data spec."
+SpecLayout = Annotated[Optional[str], typer.Option("--layout", help=_FIXED, show_default=False)]
+SpecTimesteps = Annotated[Optional[int], typer.Option("--timesteps", help=_FIXED, show_default=False)]
+SpecHorizon = Annotated[Optional[int], typer.Option("--horizon", help=_FIXED, show_default=False)]
+SpecFeatures = Annotated[Optional[list[str]], typer.Option("--features", metavar="COLUMNS", help=_FIXED, show_default=False)]
+SpecTarget = Annotated[Optional[list[str]], typer.Option("--target", metavar="COLUMNS", help=_FIXED, show_default=False)]
+SpecIndex = Annotated[Optional[str], typer.Option("--index", help=_FIXED, show_default=False)]
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"lstmcli {__version__}")
@@ -102,13 +111,14 @@ def define(
     layout: Annotated[Optional[str], typer.Option(help="series (rows are time steps, samples are windows) or samples (one row per sample). Defaults to series.", show_default=False)] = None,
     timesteps: Annotated[Optional[int], typer.Option(help="Time steps per sample. Defaults to 1.", show_default=False)] = None,
     horizon: Annotated[Optional[int], typer.Option(help="series: rows from a window's last row to its target. Defaults to 1.", show_default=False)] = None,
-    features: Annotated[Optional[list[str]], typer.Option(help="Feature columns, comma-separated or repeated.", show_default=False)] = None,
-    target: Annotated[Optional[list[str]], typer.Option(help="Target column(s). Defaults to the features (series) or the last column (samples).", show_default=False)] = None,
+    features: Annotated[Optional[list[str]], typer.Option(metavar="COLUMNS", help="Feature columns, comma-separated or repeated.", show_default=False)] = None,
+    target: Annotated[Optional[list[str]], typer.Option(metavar="COLUMNS", help="Target column(s). Defaults to the features (series) or the last column (samples).", show_default=False)] = None,
     index: Annotated[Optional[str], typer.Option(help="A key column (a date, an id) carried to the predictions, never a feature.", show_default=False)] = None,
     reshape: Annotated[Optional[str], typer.Option(help="samples: grid (time-major t0_f0,t0_f1,…), timesteps (columns are time steps of one feature) or features (columns are features of one step). Defaults to grid.", show_default=False)] = None,
+    mask: Annotated[Optional[bool], typer.Option("--mask", help="samples: rows may end early; empty trailing time steps are masked.", show_default=False)] = None,
     input_shape: Annotated[Optional[str], typer.Option(help="TIMESTEPS,FEATURES when the feature columns are not named.", show_default=False)] = None,
-    lstm: Annotated[Optional[list[str]], typer.Option(help="Units of each stacked LSTM layer, e.g. 32,16. Defaults to 32.", show_default=False)] = None,
-    layers: Annotated[Optional[list[str]], typer.Option(help="The full stack instead of --lstm: lstm:UNITS, dense:UNITS[:ACTIVATION], dropout:RATE, activation:NAME.", show_default=False)] = None,
+    lstm: Annotated[Optional[list[str]], typer.Option(metavar="UNITS", help="Units of each stacked LSTM layer, e.g. 32,16. Defaults to 32.", show_default=False)] = None,
+    layers: Annotated[Optional[list[str]], typer.Option(metavar="SPECS", help="The full stack instead of --lstm: lstm:UNITS, dense:UNITS[:ACTIVATION], dropout:RATE, activation:NAME.", show_default=False)] = None,
     dropout: Annotated[Optional[float], typer.Option(help="Dropout rate after each --lstm layer. Defaults to 0.", show_default=False)] = None,
     recurrent_dropout: Annotated[Optional[float], typer.Option(help="Dropout on the LSTMs' recurrent state. Defaults to 0.", show_default=False)] = None,
     output_units: Annotated[Optional[int], typer.Option(help="Units of the output Dense layer. Defaults to the task's.", show_default=False)] = None,
@@ -122,7 +132,7 @@ def define(
     with _boundary(debug):
         opts = _options(
             "define", config, out=out, task=task, num_classes=num_classes, layout=layout, timesteps=timesteps,
-            horizon=horizon, features=features, target=target, index=index, reshape=reshape,
+            horizon=horizon, features=features, target=target, index=index, reshape=reshape, mask=mask,
             input_shape=input_shape, lstm=lstm, layers=layers, dropout=dropout,
             recurrent_dropout=recurrent_dropout, output_units=output_units,
             output_activation=output_activation, seed=seed,
@@ -140,7 +150,7 @@ def compile(
     learning_rate: Annotated[Optional[float], typer.Option("--learning-rate", "--lr", help="The optimizer's learning rate. Defaults to the optimizer's.", show_default=False)] = None,
     momentum: Annotated[Optional[float], typer.Option(help="Momentum, for sgd and rmsprop.", show_default=False)] = None,
     loss: Annotated[Optional[str], typer.Option(help="Loss name. Defaults to the task's.", show_default=False)] = None,
-    metrics: Annotated[Optional[list[str]], typer.Option("--metric", "--metrics", help="Metric name, repeatable or comma-separated. Defaults to the task's.", show_default=False)] = None,
+    metrics: Annotated[Optional[list[str]], typer.Option("--metric", "--metrics", metavar="NAME", help="Metric name, repeatable or comma-separated. Defaults to the task's.", show_default=False)] = None,
     jit_compile: Annotated[Optional[bool], typer.Option("--jit-compile/--no-jit-compile", help="Compile training steps with XLA.", show_default=False)] = None,
     unsafe: Unsafe = None,
     debug: Debug = False,
@@ -176,6 +186,12 @@ def fit(
     reduce_lr_on_plateau: Annotated[Optional[int], typer.Option(metavar="PATIENCE", help="Divide the learning rate by 10 after PATIENCE epochs without improvement.", show_default=False)] = None,
     tensorboard: Annotated[Optional[Path], typer.Option(metavar="DIR", help="Write TensorBoard logs of every epoch to DIR.", show_default=False)] = None,
     checkpoint_dir: Annotated[Optional[Path], typer.Option(metavar="DIR", help="Checkpoint to DIR at epoch ends; the same command resumes after a crash.", show_default=False)] = None,
+    layout: SpecLayout = None,
+    timesteps: SpecTimesteps = None,
+    horizon: SpecHorizon = None,
+    features: SpecFeatures = None,
+    target: SpecTarget = None,
+    index: SpecIndex = None,
     format: Format = None,
     unsafe: Unsafe = None,
     debug: Debug = False,
@@ -189,7 +205,7 @@ def fit(
             shuffle=shuffle, scaling=scaling, validation_split=validation_split,
             validation_data=validation_data, history=history, early_stopping=early_stopping,
             reduce_lr_on_plateau=reduce_lr_on_plateau, tensorboard=tensorboard, checkpoint_dir=checkpoint_dir,
-            format=format, unsafe=unsafe,
+            layout=layout, timesteps=timesteps, horizon=horizon, features=features, target=target, index=index, format=format, unsafe=unsafe,
         )
         level = render.resolve_verbose(opts.verbose)
         with render.FitReporter(level) as reporter, _first_interrupt_stops() as stop:
@@ -217,6 +233,12 @@ def evaluate(
     batch_size: Annotated[Optional[str], typer.Option(help="Samples per step, or 'all'. Defaults to 1024.", show_default=False)] = None,
     json: Annotated[Optional[bool], typer.Option("--json", help="Print the metrics as JSON.", show_default=False)] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the metrics to this file instead of stdout.", show_default=False)] = None,
+    layout: SpecLayout = None,
+    timesteps: SpecTimesteps = None,
+    horizon: SpecHorizon = None,
+    features: SpecFeatures = None,
+    target: SpecTarget = None,
+    index: SpecIndex = None,
     format: Format = None,
     unsafe: Unsafe = None,
     debug: Debug = False,
@@ -225,7 +247,10 @@ def evaluate(
     from lstmcli import lifecycle, render
 
     with _boundary(debug):
-        opts = _options("evaluate", config, data=data, batch_size=batch_size, json=json, out=out, format=format, unsafe=unsafe)
+        opts = _options(
+            "evaluate", config, data=data, batch_size=batch_size, json=json, out=out,
+            layout=layout, timesteps=timesteps, horizon=horizon, features=features, target=target, index=index, format=format, unsafe=unsafe,
+        )
         metrics = lifecycle.evaluate(model, opts, debug=debug)
         as_json = opts.json or (opts.out is not None and str(opts.out).endswith(".json"))
         text = render.metrics_text(metrics, as_json)
@@ -245,6 +270,12 @@ def predict(
     classes: Annotated[Optional[bool], typer.Option("--classes", help="Classification: only the predicted label, as predict_classes gave.", show_default=False)] = None,
     batch_size: Annotated[Optional[str], typer.Option(help="Samples per step, or 'all'. Defaults to 1024.", show_default=False)] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the predictions CSV to this file instead of stdout.", show_default=False)] = None,
+    layout: SpecLayout = None,
+    timesteps: SpecTimesteps = None,
+    horizon: SpecHorizon = None,
+    features: SpecFeatures = None,
+    target: SpecTarget = None,
+    index: SpecIndex = None,
     format: Format = None,
     unsafe: Unsafe = None,
     debug: Debug = False,
@@ -253,7 +284,10 @@ def predict(
     from lstmcli import lifecycle
 
     with _boundary(debug):
-        opts = _options("predict", config, data=data, classes=classes, batch_size=batch_size, out=out, format=format, unsafe=unsafe)
+        opts = _options(
+            "predict", config, data=data, classes=classes, batch_size=batch_size, out=out,
+            layout=layout, timesteps=timesteps, horizon=horizon, features=features, target=target, index=index, format=format, unsafe=unsafe,
+        )
         frame = lifecycle.predict(model, opts, debug=debug)
         if opts.out is not None and str(opts.out) != "-":
             _write_text(opts.out, frame.to_csv(index=False))

@@ -39,6 +39,7 @@ class DataSpec:
         features: Feature columns; None means every numeric column left over.
         target: Target columns; None means the features (series) or the last column (samples).
         index: A column carried to the predictions as their key, never a feature.
+        mask: samples only: empty trailing time steps are masked (variable-length rows).
     """
 
     layout: str
@@ -48,6 +49,7 @@ class DataSpec:
     features: list[str] | None = None
     target: list[str] | None = None
     index: str | None = None
+    mask: bool = False
 
     @property
     def input_shape(self) -> tuple[int, int]:
@@ -97,6 +99,8 @@ def spec_from_options(opts) -> DataSpec:
                 f"--input-shape {shape[0]},{shape[1]} needs {expected} feature columns but "
                 f"--features names {len(features)}"
             )
+    if opts.mask and opts.layout != "samples":
+        raise ConfigError("--mask is for the samples layout (rows of different lengths); a series has no gaps to mask")
     if opts.index is not None and features is not None and opts.index in features:
         raise ConfigError(f"--index {opts.index} is also a feature; the index is a key, not an input")
     return DataSpec(
@@ -107,7 +111,26 @@ def spec_from_options(opts) -> DataSpec:
         features=features,
         target=opts.target,
         index=opts.index,
+        mask=opts.mask,
     )
+
+
+def check_flags(spec: DataSpec, opts, keys) -> None:
+    """Refuse data-spec flags given to a later step that contradict the artifact's spec.
+
+    Raises:
+        ConfigError: naming the fixed value and how to change it.
+    """
+    for key in keys:
+        given = getattr(opts, key, None)
+        fixed = getattr(spec, key)
+        if given is None or given == fixed:
+            continue
+        show = lambda v: ",".join(map(str, v)) if isinstance(v, list) else v  # noqa: E731
+        raise ConfigError(
+            f"the model's data spec has {key}={show(fixed)}, fixed at define time; "
+            f"--{key} {show(given)} contradicts it: drop the flag, or define a new model with it"
+        )
 
 
 @dataclass
@@ -217,8 +240,11 @@ def resolve_columns(frame: pd.DataFrame, spec: DataSpec, where: str) -> tuple[li
     return features, target
 
 
-def numeric(frame: pd.DataFrame, names: list[str], where: str) -> np.ndarray:
+def numeric(frame: pd.DataFrame, names: list[str], where: str, *, allow_empty: bool = False) -> np.ndarray:
     """The named columns as float32, refusing text, empty, NaN and infinite cells.
+
+    Args:
+        allow_empty: Let empty cells through as NaN (for masked rows).
 
     Raises:
         DataError: naming the first bad cell's row and column.
@@ -226,6 +252,8 @@ def numeric(frame: pd.DataFrame, names: list[str], where: str) -> np.ndarray:
     block = frame[names]
     values = block.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
     bad = ~np.isfinite(values)
+    if allow_empty:
+        bad &= ~block.isna().to_numpy()
     if bad.any():
         row, col = np.argwhere(bad)[0]
         cell = block.iat[row, col]
@@ -272,10 +300,13 @@ def prepare(
     has_target = all(t in frame.columns for t in target)
     if need_target and not has_target:
         raise DataError(f"{where} has no target column {target!r}; evaluate and fit need the true values")
-    x = numeric(frame, features, where)
+    masked = spec.layout == "samples" and spec.mask
+    x = numeric(frame, features, where, allow_empty=masked)
     stats = prep.get("scaling", {})
     x = preprocessing.scale(x, features, stats)
     n_rows = len(frame)
+    if masked:
+        x = _mask_trailing(x.reshape(n_rows, spec.timesteps, spec.n_features), where).reshape(n_rows, -1)
     if spec.layout == "series":
         span = spec.timesteps + spec.horizon - 1
         n = n_rows - span
@@ -307,6 +338,27 @@ def prepare(
     return Prepared(inputs, y, y_raw, keys, spec.index or ROW_KEY, target)
 
 
+MASK_VALUE = -1e9  # far outside any scaled value, so no real step is mistaken for padding
+
+
+def _mask_trailing(x: np.ndarray, where: str) -> np.ndarray:
+    """Replace empty trailing time steps with MASK_VALUE; refuse gaps anywhere else."""
+    empty = np.isnan(x)
+    step_empty = empty.all(axis=2)
+    partial = empty.any(axis=2) & ~step_empty
+    if partial.any():
+        row, step = np.argwhere(partial)[0]
+        raise DataError(f"{where}, row {row + 1}: time step {step + 1} is partly empty; a masked row may only end early, with whole time steps empty")
+    gap = step_empty[:, :-1] & ~step_empty[:, 1:]
+    if gap.any():
+        row, step = np.argwhere(gap)[0]
+        raise DataError(f"{where}, row {row + 1}: time step {step + 1} is empty but a later one is not; only trailing steps can be masked")
+    if step_empty[:, 0].any():
+        row = int(np.argmax(step_empty[:, 0]))
+        raise DataError(f"{where}, row {row + 1} has no values at all; drop the row")
+    return np.where(empty, np.float32(MASK_VALUE), x).astype(np.float32)
+
+
 def learn(frame: pd.DataFrame, spec: DataSpec, *, task, scaling: str, units: int, where: str) -> dict:
     """Learn the preprocessing of a training table: scaling stats and labels."""
     features, target = resolve_columns(frame, spec, where)
@@ -315,8 +367,8 @@ def learn(frame: pd.DataFrame, spec: DataSpec, *, task, scaling: str, units: int
         raise DataError(f"{where} has no target column {missing[0]!r}; fit needs the true values")
     learned: dict = {"features": features, "target": target, "scaling_kind": scaling}
     columns = list(dict.fromkeys(features + ([] if task.classification else target)))
-    values = numeric(frame, columns, where)
-    learned["scaling"] = preprocessing.learn_scaling(scaling, dict(zip(columns, values.T)))
+    values = numeric(frame, columns, where, allow_empty=spec.layout == "samples" and spec.mask)
+    learned["scaling"] = preprocessing.learn_scaling(scaling, {c: v[np.isfinite(v)] for c, v in zip(columns, values.T)})
     if task.classification:
         labels = frame[target[0]].dropna().to_numpy()
         learned["classes"] = preprocessing.learn_classes(labels, task.name, units, where)

@@ -20,7 +20,7 @@ from lstmcli import architecture, artifact, checkpoints, dataspec, readers, task
 from lstmcli.artifact import Record
 from lstmcli.errors import ConfigError, DataError, Interrupted
 from lstmcli.quiet import load_tensorflow
-from lstmcli.settings import ALL
+from lstmcli.settings import ALL, SPEC_KEYS
 
 
 @dataclass
@@ -49,7 +49,8 @@ def define(opts, *, debug: bool = False) -> Written:
     keras = load_tensorflow(debug)
     if opts.seed is not None:
         keras.utils.set_random_seed(opts.seed)
-    model = architecture.build_model(stack, spec.input_shape, units, activation, opts.recurrent_dropout)
+    mask_value = dataspec.MASK_VALUE if spec.mask else None
+    model = architecture.build_model(stack, spec.input_shape, units, activation, opts.recurrent_dropout, mask_value)
     record = Record(
         stage="defined",
         task=task.name,
@@ -108,6 +109,7 @@ def fit(
     data_path = _need_data(opts.data, "fit")
     task = tasks.get_task(record.task)
     spec = dataspec.DataSpec.from_dict(record.data_spec)
+    dataspec.check_flags(spec, opts, SPEC_KEYS)
     units = record.architecture["units"]
     frame = readers.read_table(data_path, opts.format)
     where = dataspec.describe_source(data_path)
@@ -279,8 +281,9 @@ def _load_with_data(source, opts, command, *, need_target, debug):
     record = artifact.read_record(source)
     artifact.require_stage(record, "fitted", source, command)
     data_path = _need_data(opts.data, command)
-    frame = readers.read_table(data_path, opts.format)
     spec = dataspec.DataSpec.from_dict(record.data_spec)
+    dataspec.check_flags(spec, opts, SPEC_KEYS)
+    frame = readers.read_table(data_path, opts.format)
     task = tasks.get_task(record.task)
     data = dataspec.prepare(
         frame, spec, task=task, prep=record.preprocessing, loss=record.compile["loss"],

@@ -52,6 +52,17 @@ def _opt(name, kind, default=None, *, choices=(), low=None, high=None) -> Option
 
 
 _COMMON = [_opt("unsafe", "bool", False)]
+# The data spec is fixed at define time; fit, evaluate and predict accept these
+# only to refuse a value that contradicts the artifact's spec.
+SPEC_KEYS = ("layout", "timesteps", "horizon", "features", "target", "index")
+_SPEC = [
+    _opt("layout", "str", choices=("series", "samples")),
+    _opt("timesteps", "int", low=1),
+    _opt("horizon", "int", low=1),
+    _opt("features", "strs"),
+    _opt("target", "strs"),
+    _opt("index", "str"),
+]
 _DATA = [_opt("data", "path"), _opt("format", "str", choices=("csv", "parquet", "npy", "npz"))]
 
 OPTIONS: dict[str, list[Option]] = {
@@ -102,6 +113,7 @@ OPTIONS: dict[str, list[Option]] = {
         _opt("reduce_lr_on_plateau", "int", low=1),
         _opt("tensorboard", "path"),
         _opt("checkpoint_dir", "path"),
+        *_SPEC,
         *_COMMON,
     ],
     "evaluate": [
@@ -109,6 +121,7 @@ OPTIONS: dict[str, list[Option]] = {
         _opt("batch_size", "batch", 1024),
         _opt("json", "bool", False),
         _opt("out", "path"),
+        *_SPEC,
         *_COMMON,
     ],
     "predict": [
@@ -116,6 +129,7 @@ OPTIONS: dict[str, list[Option]] = {
         _opt("batch_size", "batch", 1024),
         _opt("classes", "bool", False),
         _opt("out", "path"),
+        *_SPEC,
         *_COMMON,
     ],
 }

@@ -1,0 +1,596 @@
+"""The bad-input corpus: every command refuses input a user can correct, cleanly.
+
+Each case builds one bad file or flag combination in `tmp_path` and runs one
+command in process. Whatever the input, lstmcli must answer with exit code 2 (a
+user-correctable problem, DESIGN.md), a single message line on stderr that names
+what is wrong (and the close match, where there is one), nothing on stdout, no
+traceback, no new file, and every input file byte-identical to before.
+
+The artifacts the cases start from (a tiny regression model at each stage, a
+tiny multiclass model with string labels, a defined binary model) are built once
+per module through the CLI itself.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Callable
+
+import numpy as np
+import pytest
+
+from corpus_helpers import (
+    LABELS,
+    copy,
+    invoke,
+    refusal_message,
+    rewrite_zip,
+    run_ok,
+    samples_csv,
+    series_csv,
+    series_csv_with_cell,
+    snapshot,
+    with_json_member,
+    without_member,
+    write,
+    write_bytes,
+)
+
+# ---------------------------------------------------------------- the artifacts the cases start from
+
+
+@pytest.fixture(scope="module")
+def kit(tmp_path_factory) -> SimpleNamespace:
+    """Tiny artifacts at every stage, built once through the CLI."""
+    root = tmp_path_factory.mktemp("corpus-kit")
+    reg_data = series_csv(root / "series.csv", rows=12)
+    mc_data = samples_csv(root / "samples.csv", rows=12)
+    k = SimpleNamespace(root=root, reg_data=reg_data, mc_data=mc_data)
+    k.reg_defined, k.reg_compiled, k.reg_fitted = (root / f"reg_{s}.keras" for s in ("defined", "compiled", "fitted"))
+    k.mc_defined, k.mc_compiled, k.mc_fitted = (root / f"mc_{s}.keras" for s in ("defined", "compiled", "fitted"))
+    k.bin_defined = root / "bin_defined.keras"
+
+    run_ok("define", "--lstm", "2", "--timesteps", "2", "--features", "value", "--seed", "0", "--out", k.reg_defined)
+    run_ok("compile", k.reg_defined, "--out", k.reg_compiled)
+    run_ok("fit", k.reg_compiled, "--data", reg_data, "--epochs", "1", "--batch-size", "all", "--verbose", "0",
+           "--seed", "0", "--out", k.reg_fitted)
+    run_ok("define", "--task", "multiclass", "--num-classes", "3", "--layout", "samples", "--reshape", "timesteps",
+           "--features", "x0,x1,x2,x3", "--target", "label", "--lstm", "2", "--seed", "0", "--out", k.mc_defined)
+    run_ok("compile", k.mc_defined, "--out", k.mc_compiled)
+    run_ok("fit", k.mc_compiled, "--data", mc_data, "--epochs", "1", "--batch-size", "all", "--verbose", "0",
+           "--seed", "0", "--out", k.mc_fitted)
+    run_ok("define", "--task", "binary", "--lstm", "2", "--features", "value", "--seed", "0", "--out", k.bin_defined)
+    return k
+
+
+def test_the_kit_is_what_the_cases_assume(kit):
+    """The starting artifacts are at the stages and tasks the corpus relies on."""
+    from lstmcli.artifact import read_record
+
+    expected = {
+        "reg_defined": ("defined", "regression"), "reg_compiled": ("compiled", "regression"),
+        "reg_fitted": ("fitted", "regression"), "mc_defined": ("defined", "multiclass"),
+        "mc_compiled": ("compiled", "multiclass"), "mc_fitted": ("fitted", "multiclass"),
+        "bin_defined": ("defined", "binary"),
+    }
+    for name, (stage, task) in expected.items():
+        record = read_record(getattr(kit, name))
+        assert (record.stage, record.task) == (stage, task), name
+    assert read_record(kit.mc_fitted).preprocessing["classes"] == list(LABELS)
+
+
+# ---------------------------------------------------------------- the corpus
+
+
+@dataclass(frozen=True)
+class Case:
+    """One bad input.
+
+    Args:
+        build: Makes the inputs in tmp_path (given the kit) and returns argv.
+        code: The exit code expected.
+        expect: A regex the message line must contain (re.search).
+        usage: True for Click's own usage errors (Usage/Try/Error shape).
+    """
+
+    build: Callable[[Path, SimpleNamespace], list]
+    code: int
+    expect: str
+    usage: bool = False
+
+
+def case(id: str, build, expect: str, *, code: int = 2, usage: bool = False):
+    return pytest.param(Case(build, code, expect, usage), id=id)
+
+
+def art(t: Path, k: SimpleNamespace, name: str, as_name: str | None = None) -> Path:
+    """A private copy of one kit artifact inside the case's tmp_path."""
+    return copy(getattr(k, name), t / (as_name or f"{name}.keras"))
+
+
+def reg_data(t: Path, rows: int = 12) -> Path:
+    return series_csv(t / "series.csv", rows=rows)
+
+
+def config(t: Path, text: str) -> Path:
+    return write(t / "lstmcli.toml", text)
+
+
+DEFINE_OK = ["--lstm", "2", "--features", "value"]
+
+
+def define(t: Path, *extra) -> list:
+    return ["define", *extra, "--out", t / "model.keras"]
+
+
+def fit(t: Path, k, *extra, model: str = "reg_compiled") -> list:
+    return ["fit", art(t, k, model), *extra, "--out", t / "out.keras"]
+
+
+def fit_on(t: Path, k, data: Path, *extra, model: str = "reg_compiled") -> list:
+    return fit(t, k, "--data", data, *extra, model=model)
+
+
+def compile_(t: Path, k, *extra, model: str = "reg_defined") -> list:
+    return ["compile", art(t, k, model), *extra, "--out", t / "out.keras"]
+
+
+def predict_mc(t: Path, k, data: Path, *extra) -> list:
+    return ["predict", art(t, k, "mc_fitted"), "--data", data, *extra]
+
+
+def evaluate_mc(t: Path, k, data: Path, *extra) -> list:
+    return ["evaluate", art(t, k, "mc_fitted"), "--data", data, *extra]
+
+
+def a_directory(path: Path) -> Path:
+    path.mkdir(parents=True)
+    (path / "keep.txt").write_text("a file the step must not touch\n")
+    return path
+
+
+def a_regular_file(path: Path) -> Path:
+    return write(path, "not a directory\n")
+
+
+def truncated(t: Path, k, name: str) -> Path:
+    data = getattr(k, name).read_bytes()
+    return write_bytes(t / "truncated.keras", data[: len(data) // 2])
+
+
+def zip_without_config(t: Path) -> Path:
+    import zipfile
+
+    path = t / "notes.keras"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("notes.txt", "a zip, but no Keras model in it\n")
+    return path
+
+
+def tampered(t: Path, k, name: str) -> Path:
+    """The artifact with its Keras config changed after lstmcli wrote (and hashed) it."""
+
+    def edit(obj):
+        obj["config"]["name"] = "edited-by-hand"
+
+    return with_json_member(getattr(k, name), t / "tampered.keras", "config.json", edit)
+
+
+def newer(t: Path, k, name: str) -> Path:
+    def edit(obj):
+        obj["format_version"] = 99
+
+    return with_json_member(getattr(k, name), t / "newer.keras", "lstmcli.json", edit)
+
+
+def broken_record(t: Path, k, name: str) -> Path:
+    return rewrite_zip(getattr(k, name), t / "broken-record.keras",
+                       lambda member, data: b"{not json" if member == "lstmcli.json" else data)
+
+
+def npy_3d(t: Path) -> Path:
+    path = t / "cube.npy"
+    np.save(path, np.zeros((4, 3, 2), dtype=np.float32))
+    return path
+
+
+def dated_series_with_gap(path: Path, row: int, rows: int = 12) -> Path:
+    """A day,value series whose value is empty on data row `row` (1-based).
+
+    (A one-column file cannot hold an empty cell: pandas reads its empty line
+    as a blank line and skips it.)
+    """
+    lines = [f"{i + 1},{'' if i + 1 == row else f'{i / 10:.1f}'}" for i in range(rows)]
+    return write(path, "day,value\n" + "\n".join(lines) + "\n")
+
+
+def mc_csv(t: Path, name: str = "samples.csv", **kwargs) -> Path:
+    return samples_csv(t / name, **kwargs)
+
+
+CASES = [
+    # ------------------------------------------------------------ define: options
+    case("define-unknown-option", lambda t, k: define(t, *DEFINE_OK, "--no-such-flag", "1"),
+         r"No such option: --no-such-flag", usage=True),
+    case("define-misspelt-option", lambda t, k: define(t, *DEFINE_OK, "--timestep", "2"),
+         r"No such option: --timestep\b.*--timesteps", usage=True),
+    case("define-timesteps-not-a-number", lambda t, k: define(t, *DEFINE_OK, "--timesteps", "two"),
+         r"Invalid value for '--timesteps'", usage=True),
+    case("define-timesteps-zero", lambda t, k: define(t, *DEFINE_OK, "--timesteps", "0"),
+         r"--timesteps must be at least 1\b.*Received: 0"),
+    case("define-horizon-negative", lambda t, k: define(t, *DEFINE_OK, "--horizon=-1"),
+         r"--horizon must be at least 1\b.*Received: -1"),
+    case("define-lstm-units-zero", lambda t, k: define(t, "--features", "value", "--lstm", "0"),
+         r"--lstm values must be positive.*Received: 0"),
+    case("define-lstm-units-negative", lambda t, k: define(t, "--features", "value", "--lstm=-3"),
+         r"--lstm values must be positive.*Received: -3"),
+    case("define-lstm-units-not-a-number", lambda t, k: define(t, "--features", "value", "--lstm", "8,x"),
+         r"--lstm must be a whole number.*'x'"),
+    case("define-layers-units-zero", lambda t, k: define(t, "--features", "value", "--layers", "lstm:0"),
+         r"layer 'lstm:0' needs at least one unit"),
+    case("define-dropout-one", lambda t, k: define(t, *DEFINE_OK, "--dropout", "1"),
+         r"--dropout must be below 1\b"),
+    case("define-dropout-negative", lambda t, k: define(t, *DEFINE_OK, "--dropout=-0.1"),
+         r"--dropout must be at least 0\b"),
+    case("define-recurrent-dropout-above-one", lambda t, k: define(t, *DEFINE_OK, "--recurrent-dropout", "1.5"),
+         r"--recurrent-dropout must be below 1\b"),
+    case("define-layers-dropout-rate-one", lambda t, k: define(t, "--features", "value", "--layers", "lstm:2,dropout:1.0"),
+         r"dropout rate must be in \[0, 1\)"),
+    case("define-output-units-zero", lambda t, k: define(t, *DEFINE_OK, "--output-units", "0"),
+         r"--output-units must be at least 1\b"),
+    case("define-num-classes-one", lambda t, k: define(t, *DEFINE_OK, "--task", "multiclass", "--num-classes", "1"),
+         r"--num-classes must be at least 2\b"),
+    case("define-seed-negative", lambda t, k: define(t, *DEFINE_OK, "--seed=-5"),
+         r"--seed must be at least 0\b"),
+    case("define-input-shape-three-numbers", lambda t, k: define(t, "--lstm", "2", "--input-shape", "2,3,4"),
+         r"--input-shape takes TIMESTEPS,FEATURES"),
+    case("define-no-features-no-shape", lambda t, k: define(t, "--lstm", "2"),
+         r"input shape is unknown.*--features"),
+    case("define-features-do-not-split-into-timesteps",
+         lambda t, k: define(t, "--lstm", "2", "--layout", "samples", "--features", "a,b,c", "--timesteps", "2"),
+         r"3 feature columns do not split into 2 timesteps"),
+    case("define-index-is-a-feature", lambda t, k: define(t, "--lstm", "2", "--features", "day,value", "--index", "day"),
+         r"--index day is also a feature"),
+    case("define-lstm-and-layers", lambda t, k: define(t, *DEFINE_OK, "--layers", "lstm:2"),
+         r"either --lstm or --layers, not both"),
+    # ------------------------------------------------------------ define: names and combinations
+    case("define-unknown-task", lambda t, k: define(t, *DEFINE_OK, "--task", "regresion"),
+         r"(?=.*'regresion')(?=.*did you mean 'regression'\?)"),
+    case("define-unknown-layout", lambda t, k: define(t, *DEFINE_OK, "--layout", "seris"),
+         r"(?=.*'seris')(?=.*did you mean 'series'\?)"),
+    case("define-unknown-reshape", lambda t, k: define(t, *DEFINE_OK, "--layout", "samples", "--reshape", "timestep"),
+         r"'timestep'.*did you mean 'timesteps'\?|did you mean 'timesteps'\?.*'timestep'"),
+    case("define-unknown-output-activation", lambda t, k: define(t, *DEFINE_OK, "--output-activation", "sigmod"),
+         r"unknown activation 'sigmod'.*did you mean 'sigmoid'\?"),
+    case("define-unknown-layer-kind", lambda t, k: define(t, "--features", "value", "--layers", "lstn:4"),
+         r"unknown layer 'lstn'.*did you mean 'lstm'\?"),
+    case("define-unknown-dense-activation", lambda t, k: define(t, "--features", "value", "--layers", "lstm:2,dense:3:rellu"),
+         r"unknown activation 'rellu'.*did you mean 'relu'\?"),
+    case("define-malformed-layer", lambda t, k: define(t, "--features", "value", "--layers", "lstm:2:3"),
+         r"cannot read layer 'lstm:2:3'"),
+    case("define-softmax-on-one-unit", lambda t, k: define(t, *DEFINE_OK, "--output-activation", "softmax"),
+         r"softmax on a single unit.*sigmoid"),
+    case("define-multiclass-without-num-classes", lambda t, k: define(t, *DEFINE_OK, "--task", "multiclass"),
+         r"multiclass task needs the number of classes; give --num-classes"),
+    case("define-num-classes-on-regression", lambda t, k: define(t, *DEFINE_OK, "--num-classes", "3"),
+         r"--num-classes is for the multiclass task; the task is regression"),
+    case("define-binary-with-two-units", lambda t, k: define(t, *DEFINE_OK, "--task", "binary", "--output-units", "2"),
+         r"binary task has one sigmoid output unit.*multiclass"),
+    # ------------------------------------------------------------ define: where it writes
+    case("define-missing-out", lambda t, k: ["define", *DEFINE_OK],
+         r"define needs --out"),
+    case("define-out-not-keras", lambda t, k: ["define", *DEFINE_OK, "--out", t / "model.h5"],
+         r"artifact names end in \.keras; use --out \S*model\.keras"),
+    case("define-out-is-a-keras-named-directory",
+         lambda t, k: ["define", *DEFINE_OK, "--out", a_directory(t / "models.keras")],
+         r"models\.keras is a directory"),
+    case("define-out-is-a-directory",
+         lambda t, k: ["define", *DEFINE_OK, "--out", a_directory(t / "build")],
+         r"build is a directory"),
+    case("define-out-under-a-regular-file",
+         lambda t, k: ["define", *DEFINE_OK, "--out", a_regular_file(t / "notes.txt") / "model.keras"],
+         r"notes\.txt is a file, not a directory"),
+    case("define-out-two-levels-under-a-regular-file",
+         lambda t, k: ["define", *DEFINE_OK, "--out", a_regular_file(t / "notes.txt") / "sub" / "model.keras"],
+         r"notes\.txt.*(is a file|not a directory)"),
+    # ------------------------------------------------------------ the config loader
+    case("config-missing-file", lambda t, k: define(t, "--config", t / "nowhere.toml"),
+         r"config file \S*nowhere\.toml does not exist"),
+    case("config-is-a-directory", lambda t, k: define(t, "--config", a_directory(t / "configs")),
+         r"config file \S*configs is a directory"),
+    case("config-broken-toml", lambda t, k: define(t, "--config", config(t, "[define\ntimesteps = 2\n")),
+         r"lstmcli\.toml is not valid TOML"),
+    case("config-unterminated-string", lambda t, k: define(t, "--config", config(t, '[define]\ntask = "regression\n')),
+         r"lstmcli\.toml is not valid TOML"),
+    case("config-random-bytes", lambda t, k: define(t, "--config", write_bytes(t / "lstmcli.toml", bytes(range(256)))),
+         r"lstmcli\.toml is not valid TOML"),
+    case("config-unknown-table", lambda t, k: define(t, "--config", config(t, "[defnie]\ntimesteps = 2\n")),
+         r"'defnie' is not a step table.*did you mean 'define'\?"),
+    case("config-key-outside-a-table", lambda t, k: define(t, *DEFINE_OK, "--config", config(t, "timesteps = 2\n")),
+         r"'timesteps' is not a step table.*\[define\]"),
+    case("config-unknown-key",
+         lambda t, k: define(t, "--config", config(t, '[define]\nfeatures = ["value"]\ntimestep = 2\n')),
+         r"\[define\] has no option 'timestep' \(did you mean 'timesteps'\?\)"),
+    case("config-key-of-another-step", lambda t, k: define(t, "--config", config(t, "[define]\nepochs = 3\n")),
+         r"\[define\] has no option 'epochs'"),
+    case("config-string-for-int", lambda t, k: define(t, *DEFINE_OK, "--config", config(t, '[define]\ntimesteps = "two"\n')),
+         r"\[define\] timesteps must be a whole number\. Received: 'two'"),
+    case("config-bool-for-int", lambda t, k: define(t, *DEFINE_OK, "--config", config(t, "[define]\ntimesteps = true\n")),
+         r"\[define\] timesteps must be a number\. Received: True"),
+    case("config-float-for-int",
+         lambda t, k: fit_on(t, k, reg_data(t), "--config", config(t, "[fit]\nepochs = 2.5\n")),
+         r"\[fit\] epochs must be a whole number\. Received: 2\.5"),
+    case("config-string-for-bool",
+         lambda t, k: compile_(t, k, "--config", config(t, '[compile]\njit_compile = "yes"\n')),
+         r"\[compile\] jit_compile must be true or false\. Received: 'yes'"),
+    case("config-table-for-list",
+         lambda t, k: define(t, "--lstm", "2", "--config", config(t, "[define]\nfeatures = { a = 1 }\n")),
+         r"\[define\] features must be a list"),
+    case("config-number-for-path",
+         lambda t, k: fit(t, k, "--config", config(t, "[fit]\ndata = 3\n")),
+         r"\[fit\] data must be a file path\. Received: 3"),
+    case("config-batch-size-zero",
+         lambda t, k: fit_on(t, k, reg_data(t), "--config", config(t, "[fit]\nbatch_size = 0\n")),
+         r"\[fit\] batch_size must be a positive number or 'all'"),
+    case("config-unknown-choice",
+         lambda t, k: fit_on(t, k, reg_data(t), "--config", config(t, '[fit]\nscaling = "standrd"\n')),
+         r"\[fit\] scaling must be one of none, minmax, standard \(did you mean 'standard'\?\)"),
+    case("config-relative-data-missing",
+         lambda t, k: fit(t, k, "--config", config(t, '[fit]\ndata = "missing.csv"\n')),
+         r"data file \S*missing\.csv does not exist"),
+    # ------------------------------------------------------------ compile
+    case("compile-unknown-option", lambda t, k: compile_(t, k, "--optimiser", "adam"),
+         r"No such option: --optimiser\b.*--optimizer", usage=True),
+    case("compile-missing-model-argument", lambda t, k: ["compile", "--out", t / "out.keras"],
+         r"Missing argument 'MODEL'", usage=True),
+    case("compile-lr-not-a-number", lambda t, k: compile_(t, k, "--lr", "fast"),
+         r"Invalid value for '--learning-rate'", usage=True),
+    case("compile-lr-negative", lambda t, k: compile_(t, k, "--lr=-0.1"),
+         r"--learning-rate must be at least 0\b"),
+    case("compile-lr-infinite", lambda t, k: compile_(t, k, "--lr", "inf"),
+         r"--learning-rate must be a finite number"),
+    case("compile-momentum-one", lambda t, k: compile_(t, k, "--optimizer", "sgd", "--momentum", "1"),
+         r"--momentum must be below 1\b"),
+    case("compile-unknown-optimizer", lambda t, k: compile_(t, k, "--optimizer", "adamm"),
+         r"unknown optimizer 'adamm' \(did you mean 'adam'\?\)"),
+    case("compile-unknown-loss", lambda t, k: compile_(t, k, "--loss", "mean_squared_eror"),
+         r"unknown loss 'mean_squared_eror' \(did you mean 'mean_squared_error'\?\)"),
+    case("compile-unknown-metric", lambda t, k: compile_(t, k, "--metric", "mae,maee"),
+         r"unknown metric 'maee' \(did you mean 'mae'\?\)"),
+    case("compile-momentum-with-adam", lambda t, k: compile_(t, k, "--optimizer", "adam", "--momentum", "0.9"),
+         r"adam has no momentum; momentum applies to sgd"),
+    case("compile-binary-loss-on-regression", lambda t, k: compile_(t, k, "--loss", "binary_crossentropy"),
+         r"binary_crossentropy is a classification loss but the task is regression; use mean_squared_error"),
+    case("compile-categorical-loss-on-binary",
+         lambda t, k: compile_(t, k, "--loss", "categorical_crossentropy", model="bin_defined"),
+         r"categorical_crossentropy needs one output unit per class.*use binary_crossentropy"),
+    case("compile-regression-loss-on-multiclass", lambda t, k: compile_(t, k, "--loss", "mse", model="mc_defined"),
+         r"mse is a regression loss but the task is multiclass; use categorical_crossentropy"),
+    case("compile-binary-loss-on-multiclass",
+         lambda t, k: compile_(t, k, "--loss", "binary_crossentropy", model="mc_defined"),
+         r"binary_crossentropy .*use categorical_crossentropy"),
+    # ------------------------------------------------------------ compile: the artifact it reads
+    case("compile-missing-artifact", lambda t, k: ["compile", t / "nowhere.keras", "--out", t / "out.keras"],
+         r"artifact \S*nowhere\.keras does not exist"),
+    case("compile-artifact-is-a-directory",
+         lambda t, k: ["compile", a_directory(t / "models.keras"), "--out", t / "out.keras"],
+         r"artifact \S*models\.keras is a directory"),
+    case("compile-empty-keras", lambda t, k: ["compile", write_bytes(t / "empty.keras", b""), "--out", t / "out.keras"],
+         r"empty\.keras is not a \.keras archive"),
+    case("compile-truncated-keras", lambda t, k: ["compile", truncated(t, k, "reg_defined"), "--out", t / "out.keras"],
+         r"truncated\.keras is (not a \.keras archive|a damaged archive)"),
+    case("compile-random-bytes-keras",
+         lambda t, k: ["compile", write_bytes(t / "noise.keras", np.random.default_rng(0).bytes(4096)), "--out", t / "out.keras"],
+         r"noise\.keras is not a \.keras archive"),
+    case("compile-zip-without-config", lambda t, k: ["compile", zip_without_config(t), "--out", t / "out.keras"],
+         r"notes\.keras is a zip file but not a Keras model \(no config\.json\)"),
+    case("compile-plain-keras-model",
+         lambda t, k: ["compile", without_member(k.reg_defined, t / "plain.keras", "lstmcli.json"), "--out", t / "out.keras"],
+         r"plain\.keras is a Keras model without an lstmcli record.*lstmcli define"),
+    case("compile-tampered-archive", lambda t, k: ["compile", tampered(t, k, "reg_defined"), "--out", t / "out.keras"],
+         r"tampered\.keras was changed after lstmcli wrote it \(config\.json"),
+    case("compile-newer-record", lambda t, k: ["compile", newer(t, k, "reg_defined"), "--out", t / "out.keras"],
+         r"newer\.keras was written by a newer lstmcli \(record format 99.*upgrade lstmcli"),
+    case("compile-unreadable-record", lambda t, k: ["compile", broken_record(t, k, "reg_defined"), "--out", t / "out.keras"],
+         r"broken-record\.keras has an unreadable lstmcli record"),
+    # ------------------------------------------------------------ compile: where it writes
+    case("compile-missing-out", lambda t, k: ["compile", art(t, k, "reg_defined")],
+         r"compile needs --out"),
+    case("compile-out-not-keras", lambda t, k: ["compile", art(t, k, "reg_defined"), "--out", t / "compiled.zip"],
+         r"artifact names end in \.keras; use --out \S*compiled\.keras"),
+    case("compile-out-is-the-input", lambda t, k: ["compile", art(t, k, "reg_defined", "m.keras"), "--out", t / "m.keras"],
+         r"--out \S*m\.keras is the input artifact"),
+    case("compile-out-is-the-input-by-another-name",
+         lambda t, k: ["compile", art(t, k, "reg_defined", "m.keras"), "--out", a_directory(t / "sub") / ".." / "m.keras"],
+         r"is the input artifact"),
+    # ------------------------------------------------------------ fit: options
+    case("fit-unknown-option", lambda t, k: fit_on(t, k, reg_data(t), "--epoch", "2"),
+         r"No such option: --epoch\b.*--epochs", usage=True),
+    case("fit-epochs-not-a-number", lambda t, k: fit_on(t, k, reg_data(t), "--epochs", "three"),
+         r"Invalid value for '--epochs'", usage=True),
+    case("fit-epochs-zero", lambda t, k: fit_on(t, k, reg_data(t), "--epochs", "0"),
+         r"--epochs must be at least 1\b.*Received: 0"),
+    case("fit-epochs-negative", lambda t, k: fit_on(t, k, reg_data(t), "--epochs=-3"),
+         r"--epochs must be at least 1\b.*Received: -3"),
+    case("fit-batch-size-zero", lambda t, k: fit_on(t, k, reg_data(t), "--batch-size", "0"),
+         r"--batch-size must be a positive number or 'all'"),
+    case("fit-batch-size-word", lambda t, k: fit_on(t, k, reg_data(t), "--batch-size", "lots"),
+         r"--batch-size must be a whole number\. Received: 'lots'"),
+    case("fit-validation-split-one", lambda t, k: fit_on(t, k, reg_data(t), "--validation-split", "1"),
+         r"--validation-split must be below 1\b"),
+    case("fit-validation-split-leaves-no-validation", lambda t, k: fit_on(t, k, reg_data(t), "--validation-split", "0.01"),
+         r"--validation-split 0\.01 leaves 10 training and 0 validation samples"),
+    case("fit-unknown-scaling", lambda t, k: fit_on(t, k, reg_data(t), "--scaling", "minmx"),
+         r"--scaling must be one of none, minmax, standard \(did you mean 'minmax'\?\)"),
+    case("fit-verbose-three", lambda t, k: fit_on(t, k, reg_data(t), "--verbose", "3"),
+         r"--verbose must be one of auto, 0, 1, 2"),
+    case("fit-unknown-format", lambda t, k: fit_on(t, k, reg_data(t), "--format", "xlsx"),
+         r"--format must be one of csv, parquet, npy, npz"),
+    case("fit-rescaling-a-fitted-model", lambda t, k: fit_on(t, k, reg_data(t), "--scaling", "minmax", model="reg_fitted"),
+         r"already learned 'none' scaling.*drop --scaling minmax"),
+    # ------------------------------------------------------------ fit: stage and artifact
+    case("fit-defined-model", lambda t, k: fit_on(t, k, reg_data(t), model="reg_defined"),
+         r"cannot fit \S*reg_defined\.keras: the model is defined but not compiled; "
+         r"run 'lstmcli compile \S*reg_defined\.keras --out …' first"),
+    case("fit-tampered-archive",
+         lambda t, k: ["fit", tampered(t, k, "reg_compiled"), "--data", reg_data(t), "--out", t / "out.keras"],
+         r"tampered\.keras was changed after lstmcli wrote it"),
+    # ------------------------------------------------------------ fit: the data file
+    case("fit-no-data", lambda t, k: fit(t, k),
+         r"fit needs --data FILE"),
+    case("fit-missing-data", lambda t, k: fit_on(t, k, t / "nowhere.csv"),
+         r"data file \S*nowhere\.csv does not exist"),
+    case("fit-data-is-a-directory", lambda t, k: fit_on(t, k, a_directory(t / "data.csv")),
+         r"data file \S*data\.csv is a directory"),
+    case("fit-empty-csv", lambda t, k: fit_on(t, k, write(t / "empty.csv", "")),
+         r"empty\.csv is empty"),
+    case("fit-header-only-csv", lambda t, k: fit_on(t, k, write(t / "header.csv", "value\n")),
+         r"header\.csv has no data rows"),
+    case("fit-non-numeric-cell", lambda t, k: fit_on(t, k, series_csv_with_cell(t / "bad.csv", 4, "abc")),
+         r"bad\.csv, row 4, column 'value' holds 'abc', which is not a number"),
+    case("fit-empty-cell", lambda t, k: fit_on(t, k, dated_series_with_gap(t / "gap.csv", 5)),
+         r"gap\.csv, row 5, column 'value' is empty"),
+    case("fit-nan-cell", lambda t, k: fit_on(t, k, series_csv_with_cell(t / "nan.csv", 6, "NaN")),
+         r"nan\.csv, row 6, column 'value' (is empty|holds nan)"),
+    case("fit-misspelt-column", lambda t, k: fit_on(t, k, series_csv(t / "typo.csv", column="valeu")),
+         r"typo\.csv has no column 'value'; did you mean 'valeu'\?"),
+    case("fit-fewer-rows-than-one-window", lambda t, k: fit_on(t, k, reg_data(t, rows=2)),
+         r"has 2 rows but one window needs 3"),
+    case("fit-wrong-extension", lambda t, k: fit_on(t, k, write(t / "series.xlsx", "value\n0.1\n")),
+         r"cannot tell the format of \S*series\.xlsx from its extension '\.xlsx'"),
+    case("fit-no-extension", lambda t, k: fit_on(t, k, write(t / "series", "value\n0.1\n")),
+         r"cannot tell the format of \S*series from its extension '\(none\)'"),
+    case("fit-csv-named-parquet", lambda t, k: fit_on(t, k, write(t / "series.parquet", "value\n0.1\n0.2\n")),
+         r"series\.parquet is not a readable parquet file"),
+    case("fit-text-named-npy", lambda t, k: fit_on(t, k, write(t / "series.npy", "value\n0.1\n0.2\n")),
+         r"series\.npy is not a readable npy file"),
+    case("fit-3d-npy", lambda t, k: fit_on(t, k, npy_3d(t)),
+         r"cube\.npy holds a 3-D array"),
+    case("fit-missing-validation-data", lambda t, k: fit_on(t, k, reg_data(t), "--validation-data", t / "valid.csv"),
+         r"data file \S*valid\.csv does not exist"),
+    case("fit-multiclass-more-labels-than-classes",
+         lambda t, k: fit_on(t, k, mc_csv(t, labels=(*LABELS, "fox")), model="mc_compiled"),
+         r"samples\.csv has 4 classes but the model was defined with 3; define it again with --num-classes 4"),
+    case("fit-multiclass-misspelt-label-column",
+         lambda t, k: fit_on(t, k, mc_csv(t, label_column="labl"), model="mc_compiled"),
+         r"samples\.csv has no column 'label'; did you mean 'labl'\?"),
+    # ------------------------------------------------------------ fit: where it writes
+    case("fit-missing-out", lambda t, k: ["fit", art(t, k, "reg_compiled"), "--data", reg_data(t)],
+         r"fit needs --out"),
+    case("fit-out-not-keras", lambda t, k: ["fit", art(t, k, "reg_compiled"), "--data", reg_data(t), "--out", t / "fitted"],
+         r"artifact names end in \.keras; use --out \S*fitted\.keras"),
+    case("fit-out-is-the-input",
+         lambda t, k: ["fit", art(t, k, "reg_compiled", "m.keras"), "--data", reg_data(t), "--out", t / "m.keras"],
+         r"--out \S*m\.keras is the input artifact"),
+    case("fit-out-is-a-directory",
+         lambda t, k: ["fit", art(t, k, "reg_compiled"), "--data", reg_data(t), "--out", a_directory(t / "fitted.keras")],
+         r"fitted\.keras is a directory"),
+    case("fit-out-under-a-regular-file",
+         lambda t, k: ["fit", art(t, k, "reg_compiled"), "--data", reg_data(t),
+                       "--out", a_regular_file(t / "notes.txt") / "fitted.keras"],
+         r"notes\.txt is a file, not a directory"),
+    case("fit-history-is-a-directory",
+         lambda t, k: fit_on(t, k, reg_data(t), "--epochs", "1", "--verbose", "0", "--history", a_directory(t / "history.csv")),
+         r"history\.csv is a directory"),
+    # ------------------------------------------------------------ evaluate
+    case("evaluate-unknown-option", lambda t, k: evaluate_mc(t, k, mc_csv(t), "--jsn"),
+         r"No such option: --jsn\b.*--json", usage=True),
+    case("evaluate-defined-model", lambda t, k: ["evaluate", art(t, k, "reg_defined"), "--data", reg_data(t)],
+         r"cannot evaluate \S*reg_defined\.keras: the model is defined but not compiled; run 'lstmcli compile "),
+    case("evaluate-compiled-model", lambda t, k: ["evaluate", art(t, k, "reg_compiled"), "--data", reg_data(t)],
+         r"cannot evaluate \S*reg_compiled\.keras: the model is compiled but not fitted; "
+         r"run 'lstmcli fit \S*reg_compiled\.keras --data … --out …' first"),
+    case("evaluate-no-data", lambda t, k: ["evaluate", art(t, k, "reg_fitted")],
+         r"evaluate needs --data FILE"),
+    case("evaluate-batch-size-zero", lambda t, k: evaluate_mc(t, k, mc_csv(t), "--batch-size", "0"),
+         r"--batch-size must be a positive number or 'all'"),
+    case("evaluate-infinite-cell",
+         lambda t, k: ["evaluate", art(t, k, "reg_fitted"), "--data", series_csv_with_cell(t / "inf.csv", 3, "inf")],
+         r"inf\.csv, row 3, column 'value' holds inf"),
+    case("evaluate-unseen-label", lambda t, k: evaluate_mc(t, k, mc_csv(t, cells={(5, "label"): "fox"})),
+         r"samples\.csv, row 5: label 'fox' was not among the labels the model was trained on \('cat', 'dog', 'eel'\)"),
+    case("evaluate-empty-label", lambda t, k: evaluate_mc(t, k, mc_csv(t, cells={(2, "label"): ""})),
+         r"samples\.csv, row 2: the label column 'label' is empty"),
+    case("evaluate-misspelt-feature-column",
+         lambda t, k: evaluate_mc(t, k, write(t / "renamed.csv", samples_csv(t / "s.csv").read_text().replace("x3", "x_3", 1))),
+         r"renamed\.csv has no column 'x3'; did you mean 'x_3'\?"),
+    case("evaluate-newer-record", lambda t, k: ["evaluate", newer(t, k, "mc_fitted"), "--data", mc_csv(t)],
+         r"newer\.keras was written by a newer lstmcli"),
+    case("evaluate-out-is-a-directory", lambda t, k: evaluate_mc(t, k, mc_csv(t), "--out", a_directory(t / "metrics")),
+         r"metrics is a directory"),
+    case("evaluate-out-under-a-regular-file",
+         lambda t, k: evaluate_mc(t, k, mc_csv(t), "--out", a_regular_file(t / "notes.txt") / "metrics.json"),
+         r"notes\.txt is a file, not a directory|notes\.txt.*not a directory"),
+    case("evaluate-out-is-the-model",
+         lambda t, k: ["evaluate", art(t, k, "mc_fitted", "m.keras"), "--data", mc_csv(t), "--out", t / "m.keras"],
+         r"m\.keras is the input"),
+    # ------------------------------------------------------------ predict
+    case("predict-unknown-option", lambda t, k: predict_mc(t, k, mc_csv(t), "--clases"),
+         r"No such option: --clases\b.*--classes", usage=True),
+    case("predict-missing-model-argument", lambda t, k: ["predict", "--data", mc_csv(t)],
+         r"Missing argument 'MODEL'", usage=True),
+    case("predict-defined-model", lambda t, k: ["predict", art(t, k, "mc_defined"), "--data", mc_csv(t)],
+         r"cannot predict \S*mc_defined\.keras: the model is defined but not compiled; run 'lstmcli compile "),
+    case("predict-compiled-model", lambda t, k: ["predict", art(t, k, "mc_compiled"), "--data", mc_csv(t)],
+         r"cannot predict \S*mc_compiled\.keras: the model is compiled but not fitted; run 'lstmcli fit "),
+    case("predict-no-data", lambda t, k: ["predict", art(t, k, "mc_fitted")],
+         r"predict needs --data FILE"),
+    case("predict-missing-data", lambda t, k: predict_mc(t, k, t / "nowhere.csv"),
+         r"data file \S*nowhere\.csv does not exist"),
+    case("predict-unseen-label", lambda t, k: predict_mc(t, k, mc_csv(t, cells={(3, "label"): "fox"})),
+         r"samples\.csv, row 3: label 'fox' was not among the labels the model was trained on"),
+    case("predict-non-numeric-cell", lambda t, k: predict_mc(t, k, mc_csv(t, cells={(2, "x1"): "oops"})),
+         r"samples\.csv, row 2, column 'x1' holds 'oops', which is not a number"),
+    case("predict-fewer-rows-than-one-window",
+         lambda t, k: ["predict", art(t, k, "reg_fitted"), "--data", reg_data(t, rows=2)],
+         r"has 2 rows but one window needs 3"),
+    case("predict-truncated-keras", lambda t, k: ["predict", truncated(t, k, "mc_fitted"), "--data", mc_csv(t)],
+         r"truncated\.keras is (not a \.keras archive|a damaged archive)"),
+    case("predict-tampered-archive", lambda t, k: ["predict", tampered(t, k, "mc_fitted"), "--data", mc_csv(t)],
+         r"tampered\.keras was changed after lstmcli wrote it \(config\.json"),
+    case("predict-plain-keras-model",
+         lambda t, k: ["predict", without_member(k.mc_fitted, t / "plain.keras", "lstmcli.json"), "--data", mc_csv(t)],
+         r"plain\.keras is a Keras model without an lstmcli record"),
+    case("predict-out-is-a-directory", lambda t, k: predict_mc(t, k, mc_csv(t), "--out", a_directory(t / "predictions")),
+         r"predictions is a directory"),
+    case("predict-out-under-a-regular-file",
+         lambda t, k: predict_mc(t, k, mc_csv(t), "--out", a_regular_file(t / "notes.txt") / "predictions.csv"),
+         r"notes\.txt is a file, not a directory|notes\.txt.*not a directory"),
+    case("predict-out-is-the-model",
+         lambda t, k: ["predict", art(t, k, "mc_fitted", "m.keras"), "--data", mc_csv(t), "--out", t / "m.keras"],
+         r"m\.keras is the input"),
+    case("predict-out-is-the-data",
+         lambda t, k: ["predict", art(t, k, "mc_fitted"), "--data", mc_csv(t), "--out", t / "samples.csv"],
+         r"samples\.csv is the (input|data)"),
+]
+
+
+def test_the_corpus_is_broad():
+    """At least 45 distinct cases, touching all five commands and the config loader."""
+    ids = [param.id for param in CASES]
+    assert len(ids) == len(set(ids)) >= 45
+    prefixes = {i.split("-")[0] for i in ids}
+    assert {"define", "compile", "fit", "evaluate", "predict", "config"} <= prefixes
+
+
+@pytest.mark.parametrize("bad", CASES)
+def test_bad_input_is_refused_cleanly(bad: Case, tmp_path, kit):
+    argv = bad.build(tmp_path, kit)
+    before, kit_before = snapshot(tmp_path), snapshot(kit.root)
+
+    run = invoke(argv)
+
+    assert run.exception is None or isinstance(run.exception, SystemExit), run
+    assert run.exit_code == bad.code, run
+    assert "Traceback" not in run.stderr + run.stdout, run
+    assert run.stdout == "", run
+    message = refusal_message(run.stderr, bad.usage)
+    assert message is not None, f"stderr is not one {'usage error' if bad.usage else 'error line'}: {run!r}"
+    assert re.search(bad.expect, message), f"{bad.expect!r} not in {message!r}"
+    after = snapshot(tmp_path)
+    assert sorted(set(after) - set(before)) == [], "the refused step left files behind"
+    assert after == before, "the refused step changed or removed an input"
+    assert snapshot(kit.root) == kit_before
