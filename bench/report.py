@@ -62,7 +62,7 @@ class Row:
             self.workload,
             format_value(statistics.median(self.plain), self.unit),
             format_value(statistics.median(self.lstmcli), self.unit),
-            f"{self.ratio:.3g}×",
+            f"{self.ratio:.3f}×",
             self.target.text,
             "pass" if self.passed else "**FAIL**",
         ]

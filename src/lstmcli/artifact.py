@@ -31,6 +31,10 @@ STAGES = ("defined", "compiled", "fitted")
 STEP_FOR_STAGE = {"defined": "define", "compiled": "compile", "fitted": "fit"}
 
 
+class ForeignModel(ArtifactError):
+    """A Keras archive that lstmcli did not write (no lstmcli record)."""
+
+
 @dataclass
 class Record:
     """lstmcli's own record of an artifact, stored as `lstmcli.json`.
@@ -84,21 +88,37 @@ def check_out_path(out: Path | None, step: str, *, source: Path | None = None) -
     """Check where a step will write its artifact, before any work is done.
 
     Raises:
-        ArtifactError: if `out` is missing, not a `.keras` name, a directory,
-            or the step's own input.
+        ArtifactError: if `out` is missing, a directory, not a `.keras` name,
+            under a file, or the step's own input.
     """
     if out is None:
         raise ArtifactError(f"{step} needs --out PATH.keras (or out = \"…\" in the config's [{step}] table)")
-    out = Path(out)
+    out = check_output_file(Path(out), "--out", protect=[source] if source is not None else [])
     if out.suffix != SUFFIX:
         raise ArtifactError(f"artifact names end in {SUFFIX}; use --out {out.with_suffix(SUFFIX)}. Received: --out {out}")
+    return out
+
+
+def check_output_file(out: Path, flag: str, *, protect: list[Path | str | None] = ()) -> Path:
+    """Check that `out` can be written as a new file without harming an input.
+
+    Raises:
+        ArtifactError: if `out` is a directory, lies under a file, or is one of
+            the `protect`ed inputs.
+    """
+    out = Path(out)
     if out.is_dir():
-        raise ArtifactError(f"--out {out} is a directory; give a file name such as {out / ('model' + SUFFIX)}")
-    if source is not None and out.exists() and out.resolve() == Path(source).resolve():
-        raise ArtifactError(f"--out {out} is the input artifact; a step never changes its input, so write to a new path")
-    parent = out.parent if str(out.parent) else Path(".")
-    if parent.exists() and not parent.is_dir():
-        raise ArtifactError(f"cannot write {out}: {parent} is a file, not a directory")
+        raise ArtifactError(f"{flag} {out} is a directory; give a file name inside it, such as {out / 'out'}")
+    for other in protect:
+        if other is not None and str(other) != "-" and out.exists() and out.resolve() == Path(other).resolve():
+            raise ArtifactError(f"{flag} {out} is one of this step's inputs; a step never changes its input, so write to a new path")
+    ancestor = out.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise ArtifactError(f"cannot write {out}: {ancestor} is a file, not a directory")
+    if not os.access(ancestor, os.W_OK):
+        raise ArtifactError(f"cannot write {out}: {ancestor} is not writable")
     return out
 
 
@@ -124,7 +144,7 @@ def read_record(path: Path) -> Record:
             if KERAS_CONFIG_MEMBER not in names:
                 raise ArtifactError(f"{path} is a zip file but not a Keras model (no {KERAS_CONFIG_MEMBER}); give an artifact written by lstmcli")
             if RECORD_MEMBER not in names:
-                raise ArtifactError(f"{path} is a Keras model without an lstmcli record; it was not written by lstmcli, so start with 'lstmcli define'")
+                raise ForeignModel(f"{path} is a Keras model without an lstmcli record; compile and fit adopt such models, the other steps need one written by lstmcli")
             raw = json.loads(archive.read(RECORD_MEMBER))
             known = set(Record.__dataclass_fields__)
             record = Record(**{k: v for k, v in raw.items() if k in known})
@@ -149,6 +169,62 @@ def read_record(path: Path) -> Record:
             f"write it again with the step that made it"
         )
     return record
+
+
+def adopt(path: Path, *, unsafe: bool = False):
+    """Load a Keras model saved outside lstmcli and give it a record.
+
+    The task is inferred from the output layer (one sigmoid unit: binary;
+    softmax: multiclass; anything else: regression). A regression model reads
+    a series of its input width; a classifier reads samples with the label in
+    the last column. The stage is "compiled" when the archive carries an
+    optimizer, else "defined".
+
+    Returns:
+        (model, record)
+    """
+    from lstmcli.architecture import output_of
+
+    import keras
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            model = keras.saving.load_model(path, safe_mode=not unsafe)
+        except ValueError as exc:
+            raise _load_error(path, exc) from None
+        except (TypeError, KeyError, OSError) as exc:
+            raise ArtifactError(f"{path} could not be loaded by Keras ({type(exc).__name__}: {exc})") from None
+    shape = model.input_shape
+    if not isinstance(shape, tuple) or len(shape) != 3 or None in shape[1:]:
+        raise ArtifactError(
+            f"{path} takes input of shape {shape}; lstmcli adopts models with one (timesteps, features) input"
+        )
+    units, activation = output_of(model)
+    task = "binary" if units == 1 and activation == "sigmoid" else "multiclass" if activation == "softmax" else "regression"
+    layout = "series" if task == "regression" else "samples"
+    record = Record(
+        stage="compiled" if getattr(model, "optimizer", None) is not None and model.compiled else "defined",
+        task=task,
+        data_spec={"layout": layout, "timesteps": int(shape[1]), "n_features": int(shape[2])},
+        architecture={"units": units, "activation": activation, "adopted": True},
+        lineage=[{"step": "adopt", "parent": {"path": str(path), "sha256": sha256_file(path)}}],
+    )
+    if record.stage == "compiled":
+        loss = model.loss if isinstance(model.loss, str) else getattr(model.loss, "name", None)
+        if not isinstance(loss, str):
+            raise ArtifactError(f"{path} is compiled with a loss lstmcli cannot name; compile it with 'lstmcli compile'")
+        record.compile = {"optimizer": type(model.optimizer).__name__.lower(), "loss": loss, "metrics": [], "jit_compile": False}
+    return model, record
+
+
+def _load_error(path: Path, exc: Exception) -> ArtifactError:
+    if "lambda" in str(exc).lower() or "safe_mode" in str(exc):
+        return ArtifactError(
+            f"{path} contains code (a Lambda layer) that would run when it loads; "
+            f"if you trust its source, pass --unsafe"
+        )
+    return ArtifactError(f"{path} could not be loaded by Keras: {exc}")
 
 
 def require_stage(record: Record, needed: str, path: Path, command: str) -> None:
@@ -191,12 +267,7 @@ def load(path: Path, *, unsafe: bool = False, compile: bool = True):
         try:
             model = keras.saving.load_model(path, safe_mode=not unsafe, compile=compile and record.stage != "defined")
         except ValueError as exc:
-            if "lambda" in str(exc).lower() or "safe_mode" in str(exc):
-                raise ArtifactError(
-                    f"{path} contains code (a Lambda layer) that would run when it loads; "
-                    f"if you trust its source, pass --unsafe"
-                ) from None
-            raise ArtifactError(f"{path} could not be loaded by Keras: {exc}") from None
+            raise _load_error(path, exc) from None
         except (TypeError, KeyError, OSError) as exc:
             raise ArtifactError(f"{path} could not be loaded by Keras ({type(exc).__name__}: {exc})") from None
     return model, record
@@ -216,7 +287,6 @@ def save(model, record: Record, path: Path) -> Path:
     import tensorflow as tf
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     record.versions = {"lstmcli": __version__, "keras": keras.__version__, "tensorflow": tf.__version__}
     with _temporary_beside(path) as tmp:
         with warnings.catch_warnings():
@@ -231,9 +301,17 @@ def save(model, record: Record, path: Path) -> Path:
     return path
 
 
+def _make_temporary(path: Path, suffix: str) -> tuple[int, str]:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    except OSError as exc:
+        raise ArtifactError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
 @contextlib.contextmanager
 def _temporary_beside(path: Path) -> Iterator[str]:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp" + SUFFIX)
+    fd, tmp = _make_temporary(path, ".tmp" + SUFFIX)
     os.close(fd)
     try:
         yield tmp
@@ -246,8 +324,7 @@ def _temporary_beside(path: Path) -> Iterator[str]:
 def atomic_output(path: Path, mode: str = "w") -> Iterator[Any]:
     """Open a temporary file beside `path` that replaces it only on success."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = _make_temporary(path, ".tmp")
     try:
         with os.fdopen(fd, mode, newline="" if "b" not in mode else None) as handle:
             yield handle

@@ -10,6 +10,7 @@ that need it, so `--help` and usage errors answer at once.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
 import traceback
@@ -19,7 +20,7 @@ from typing import Annotated, Optional
 import typer
 
 from lstmcli import __version__
-from lstmcli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, LstmcliError
+from lstmcli.errors import EXIT_BROKEN_PIPE, EXIT_FAILURE, EXIT_INTERRUPTED, LstmcliError
 
 app = typer.Typer(
     name="lstmcli",
@@ -83,6 +84,9 @@ def _boundary(debug: bool):
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except (typer.Exit, typer.Abort):
         raise
+    except BrokenPipeError:
+        _silence_stdout()
+        raise typer.Exit(EXIT_BROKEN_PIPE) from None
     except Exception as exc:
         if debug:
             traceback.print_exc()
@@ -295,6 +299,34 @@ def predict(
             frame.to_csv(sys.stdout, index=False)
 
 
+@app.command()
+def verify(
+    model: Artifact,
+    json: Annotated[Optional[bool], typer.Option("--json", help="Print the summary as JSON.", show_default=False)] = None,
+    unsafe: Unsafe = None,
+    debug: Debug = False,
+) -> None:
+    """Check an artifact's integrity, record and model; exit 0 if sound, 2 with the reason if not."""
+    import json as json_module
+
+    from lstmcli import lifecycle, render
+
+    with _boundary(debug):
+        summary = lifecycle.verify(model, unsafe=bool(unsafe), debug=debug)
+        if json:
+            sys.stdout.write(json_module.dumps(summary, indent=2) + "\n")
+        else:
+            sys.stdout.write(render.metrics_text({k: _plain(v) for k, v in summary.items()}, False))
+
+
+def _plain(value) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {v}" for k, v in value.items())
+    if isinstance(value, list):
+        return " → ".join(map(str, value)) if value and isinstance(value[0], str) else "×".join(map(str, value))
+    return str(value)
+
+
 def _write_text(path: Path, text: str) -> None:
     from lstmcli.artifact import atomic_output
 
@@ -335,6 +367,19 @@ def _first_interrupt_stops():
         signal.signal(signal.SIGINT, previous)
 
 
+def _silence_stdout() -> None:
+    """The reader of stdout went away (`| head`): drop what is left, like a Unix tool."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; `argv` defaults to sys.argv[1:]."""
-    app(args=argv, prog_name="lstmcli")
+    try:
+        app(args=argv, prog_name="lstmcli")
+    finally:
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _silence_stdout()

@@ -116,7 +116,10 @@ def spec_from_options(opts) -> DataSpec:
 
 
 def check_flags(spec: DataSpec, opts, keys) -> None:
-    """Refuse data-spec flags given to a later step that contradict the artifact's spec.
+    """Apply data-spec flags given to a later step: fill what the spec left open, refuse contradictions.
+
+    Columns left unnamed at define time (or by an adopted Keras model) may be
+    named later; anything the spec fixed must match.
 
     Raises:
         ConfigError: naming the fixed value and how to change it.
@@ -125,6 +128,9 @@ def check_flags(spec: DataSpec, opts, keys) -> None:
         given = getattr(opts, key, None)
         fixed = getattr(spec, key)
         if given is None or given == fixed:
+            continue
+        if fixed is None:
+            setattr(spec, key, given)
             continue
         show = lambda v: ",".join(map(str, v)) if isinstance(v, list) else v  # noqa: E731
         raise ConfigError(
@@ -264,7 +270,7 @@ def numeric(frame: pd.DataFrame, names: list[str], where: str, *, allow_empty: b
             what = f"holds {cell!r}, which is not a number"
             fix = "fix the cell, or leave the column out of --features"
         else:
-            what = f"holds {cell!r}"
+            what = f"holds {cell.item() if isinstance(cell, np.generic) else cell}"
             fix = "replace infinite and NaN values"
         raise DataError(f"{where}, row {row + 1}, column {names[col]!r} {what}; {fix}")
     return values.astype(np.float32)

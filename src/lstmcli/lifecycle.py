@@ -18,7 +18,7 @@ import pandas as pd
 
 from lstmcli import architecture, artifact, checkpoints, dataspec, readers, tasks
 from lstmcli.artifact import Record
-from lstmcli.errors import ConfigError, DataError, Interrupted
+from lstmcli.errors import ArtifactError, ConfigError, DataError, Interrupted
 from lstmcli.quiet import load_tensorflow
 from lstmcli.settings import ALL, SPEC_KEYS
 
@@ -65,7 +65,7 @@ def define(opts, *, debug: bool = False) -> Written:
 
 def compile(source: Path, opts, *, debug: bool = False) -> Written:
     """Attach an optimizer, a loss and metrics; defaults follow the task."""
-    record = artifact.read_record(source)
+    record, model = _open(source, opts, debug, compile=False)
     out = artifact.check_out_path(opts.out, "compile", source=source)
     task = tasks.get_task(record.task)
     units, activation = record.architecture["units"], record.architecture["activation"]
@@ -78,7 +78,8 @@ def compile(source: Path, opts, *, debug: bool = False) -> Written:
         if metric not in ("accuracy", "acc"):
             _check_name(keras.metrics.get, metric, "metric", _known(keras.metrics))
     optimizer = _optimizer(keras, opts.optimizer, opts.learning_rate, opts.momentum)
-    model, _ = artifact.load(source, unsafe=opts.unsafe, compile=False)
+    if model is None:
+        model, _ = artifact.load(source, unsafe=opts.unsafe, compile=False)
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics or None, jit_compile=opts.jit_compile)
     record.stage = "compiled"
     record.compile = {
@@ -103,10 +104,12 @@ def fit(
     should_stop: Callable[[], str | None] | None = None,
 ) -> Written:
     """Train the model on a data file and keep the per-epoch history."""
-    record = artifact.read_record(source)
+    record, adopted = _open(source, opts, debug)
     artifact.require_stage(record, "compiled", source, "fit")
     out = artifact.check_out_path(opts.out, "fit", source=source)
     data_path = _need_data(opts.data, "fit")
+    if opts.history is not None:
+        artifact.check_output_file(opts.history, "--history", protect=[source, data_path, out])
     task = tasks.get_task(record.task)
     spec = dataspec.DataSpec.from_dict(record.data_spec)
     dataspec.check_flags(spec, opts, SPEC_KEYS)
@@ -140,7 +143,7 @@ def fit(
         model, record = artifact.load(resumed, unsafe=opts.unsafe)
         seed = record.seed
     else:
-        model, _ = artifact.load(source, unsafe=opts.unsafe)
+        model = adopted if adopted is not None else artifact.load(source, unsafe=opts.unsafe)[0]
         seed = _seed(opts.seed, record.seed)
     keras.utils.set_random_seed(seed)
     from lstmcli import callbacks as cbs
@@ -210,6 +213,20 @@ def fit(
     return Written(out, "fitted", record.fit)
 
 
+def _open(source: Path, opts, debug: bool, *, compile: bool = True):
+    """The artifact's record, and the model if it had to be loaded to adopt it.
+
+    A Keras model saved outside lstmcli has no record; compile and fit adopt it
+    with its task inferred from its output layer (see `artifact.adopt`).
+    """
+    try:
+        return artifact.read_record(source), None
+    except artifact.ForeignModel:
+        load_tensorflow(debug)
+        model, record = artifact.adopt(source, unsafe=opts.unsafe)
+        return record, model
+
+
 def _seed(explicit: int | None, recorded: int | None) -> int:
     """The fit's seed: the flag, else the artifact's, else a fresh one (recorded afterwards)."""
     if explicit is not None:
@@ -269,6 +286,43 @@ def predict(source: Path, opts, *, debug: bool = False) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
+def verify(source: Path, *, unsafe: bool = False, debug: bool = False) -> dict:
+    """Check an artifact's archive, record and model, and summarise it.
+
+    Every step runs the archive and record checks on its input; verify also
+    loads the model and checks it against the record.
+
+    Raises:
+        ArtifactError: naming what is wrong.
+    """
+    record = artifact.read_record(source)
+    missing = {"lstmcli", "keras", "tensorflow"} - set(record.versions)
+    if missing:
+        raise ArtifactError(f"{source}'s record does not say which {', '.join(sorted(missing))} wrote it; write it again with lstmcli")
+    keras = load_tensorflow(debug)
+    if record.versions["keras"].split(".")[0] != keras.__version__.split(".")[0]:
+        raise ArtifactError(f"{source} was written by Keras {record.versions['keras']}; this is Keras {keras.__version__}")
+    model, _ = artifact.load(source, unsafe=unsafe)
+    spec = dataspec.DataSpec.from_dict(record.data_spec)
+    if tuple(model.input_shape[1:]) != spec.input_shape:
+        raise ArtifactError(f"{source}: the model takes {model.input_shape[1:]} but its record says {spec.input_shape}; write it again with lstmcli")
+    units, _ = architecture.output_of(model)
+    if units != record.architecture.get("units"):
+        raise ArtifactError(f"{source}: the model has {units} outputs but its record says {record.architecture.get('units')}; write it again with lstmcli")
+    return {
+        "path": str(source),
+        "stage": record.stage,
+        "task": record.task,
+        "input_shape": list(spec.input_shape),
+        "outputs": units,
+        "parameters": int(model.count_params()),
+        "epochs": record.epochs,
+        "seed": record.seed,
+        "steps": [entry["step"] for entry in record.lineage],
+        "written_by": record.versions,
+    }
+
+
 def write_history(history: dict[str, list], path: Path) -> None:
     """Write the per-epoch history as CSV with an epoch column counting from 1."""
     frame = pd.DataFrame(history)
@@ -281,6 +335,8 @@ def _load_with_data(source, opts, command, *, need_target, debug):
     record = artifact.read_record(source)
     artifact.require_stage(record, "fitted", source, command)
     data_path = _need_data(opts.data, command)
+    if opts.out is not None and str(opts.out) != "-":
+        artifact.check_output_file(opts.out, "--out", protect=[source, data_path])
     spec = dataspec.DataSpec.from_dict(record.data_spec)
     dataspec.check_flags(spec, opts, SPEC_KEYS)
     frame = readers.read_table(data_path, opts.format)
@@ -306,8 +362,12 @@ def _need_data(path, command: str) -> Path:
     return path
 
 
+SHORT_NAMES = ("mse", "mae", "mape", "msle", "acc", "accuracy", "rmse", "auc", "bce", "cce", "kld", "logcosh", "huber")
+
+
 def _known(module) -> list[str]:
-    return [n for n in dir(module) if n.islower() and not n.startswith("_") and n not in ("get", "serialize", "deserialize")]
+    names = [n for n in dir(module) if n.islower() and not n.startswith("_") and n not in ("get", "serialize", "deserialize")]
+    return names + [n for n in SHORT_NAMES if n not in names]
 
 
 def _check_name(getter, name: str, what: str, known: list[str]) -> None:

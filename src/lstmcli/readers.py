@@ -84,7 +84,9 @@ def _open_source(path):
 
 
 def _read_csv(source) -> pd.DataFrame:
-    return pd.read_csv(source, skipinitialspace=True)
+    # A blank line in a one-column series is a missing value, not nothing:
+    # skipping it would silently shift every window after it.
+    return pd.read_csv(source, skipinitialspace=True, skip_blank_lines=False)
 
 
 def _read_parquet(source) -> pd.DataFrame:

@@ -24,11 +24,13 @@ def stdout_console() -> Console:
 
 
 def error(message: str) -> None:
-    stderr_console().print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    from rich.markup import escape
+
+    stderr_console().print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False)
 
 
 def format_number(value) -> str:
-    if isinstance(value, int):
+    if isinstance(value, (int, str)) or value is None:
         return str(value)
     return f"{value:.6g}"
 
