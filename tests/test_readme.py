@@ -1,0 +1,51 @@
+"""The README's examples run as written."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+
+import pytest
+
+from conftest import REPO
+
+README = (REPO / "README.md").read_text()
+
+
+def commands(section: str) -> list[list[str]]:
+    """Every `lstmcli …` command in the sh blocks of a README section, continuation lines joined."""
+    body = README.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
+    found = []
+    for block in re.findall(r"```sh\n(.*?)```", body, re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            words = shlex.split(line, comments=True)
+            if words and words[0] == "lstmcli":
+                found.append(words[1:])
+    return found
+
+
+def test_the_five_commands_walkthrough_runs(tmp_path, cli, monkeypatch):
+    steps = commands("The five commands, on the classic example")
+    assert [s[0] for s in steps] == ["define", "compile", "fit", "evaluate", "predict"]
+    shutil.copytree(REPO / "data", tmp_path / "data")
+    shutil.copytree(REPO / "configs", tmp_path / "configs")
+    monkeypatch.chdir(tmp_path)
+    for step in steps:
+        redirect = step.index(">") if ">" in step else None
+        run = cli(*(step[:redirect] if redirect else step))
+        assert run.exit_code == 0, (step, run)
+        if redirect:
+            (tmp_path / step[redirect + 1]).write_text(run.stdout)
+    lines = (tmp_path / "predictions.csv").read_text().splitlines()
+    assert lines[0] == "row,predicted_value" and len(lines) == 10
+
+
+@pytest.mark.parametrize("step", commands("Data"), ids=lambda s: " ".join(s[:3]))
+def test_the_data_layout_examples_define_models(tmp_path, cli, monkeypatch, step):
+    monkeypatch.chdir(tmp_path)
+    run = cli(*step)
+    assert run.exit_code == 0, run
+    out = step[step.index("--out") + 1]
+    assert os.path.exists(out)
