@@ -14,6 +14,7 @@ import argparse
 import datetime
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -21,7 +22,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from report import results_table
-from workloads import FULL, QUICK, WORKLOADS, Bench, Outcome, log
+from workloads import FULL, LSTMCLI, QUICK, WORKLOADS, Bench, Outcome, log
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
@@ -43,28 +44,39 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def source_version() -> str:
+    """The commit lstmcli's source is at, and whether src/ has uncommitted changes."""
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True).stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    return commit + (" + uncommitted changes in src/" if git("status", "--porcelain", "--", "src") else "")
+
+
 def environment(args: argparse.Namespace, load: float) -> str:
-    """The lines saying where, when and how the numbers were taken."""
+    """The lines saying where, when and how the numbers were taken, as of the run's start."""
     mode = "quick mode (smoke run, smaller data; not for comparison)" if args.quick else "full sizes"
     return "\n".join([
         f"- Date: {datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}",
         f"- Machine: {os.cpu_count()} CPUs (os.cpu_count()), {platform.machine()}, {platform.system()}; "
         f"load average {load:.2f} at start",
         f"- Python {platform.python_version()}, TensorFlow {version('tensorflow')}, Keras {version('keras')}, "
-        f"lstmcli {version('lstmcli')}",
+        f"lstmcli {version('lstmcli')} at commit {source_version()}",
         f"- Run: `bench/run.py --reps {args.reps}{' --quick' if args.quick else ''} --only {','.join(args.names)}`: "
         f"{mode}; each value is the median of {args.reps} repetition(s), the two sides alternating, "
         "every measurement in its own process",
     ])
 
 
-def render(args: argparse.Namespace, load: float, outcomes: list[Outcome], seconds: float) -> str:
-    """RESULTS.md: environment, the table, then what each workload measured."""
+def render(setting: str, outcomes: list[Outcome], seconds: float) -> str:
+    """RESULTS.md: the setting, the table, then what each workload measured."""
     rows = [row for outcome in outcomes for row in outcome.rows]
     passed = sum(row.passed for row in rows)
     parts = [
         "# Benchmark results",
-        environment(args, load),
+        setting,
         results_table(rows),
         f"{passed} of {len(rows)} targets met; the run took {seconds / 60:.1f} min. "
         "Ratio = lstmcli ÷ plain: below 1 is faster for times, above 1 is faster for rates.",
@@ -76,12 +88,14 @@ def render(args: argparse.Namespace, load: float, outcomes: list[Outcome], secon
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    load = os.getloadavg()[0]
+    if not Path(LSTMCLI).is_file():
+        sys.exit(f"no {LSTMCLI}: run the benchmark with the Python lstmcli is installed in (make bench)")
+    setting = environment(args, os.getloadavg()[0])
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="lstmcli-bench-") as workdir:
         bench = Bench(Path(workdir), args.reps, QUICK if args.quick else FULL)
         outcomes = [WORKLOADS[name](bench) for name in args.names]
-    text = render(args, load, outcomes, time.perf_counter() - started)
+    text = render(setting, outcomes, time.perf_counter() - started)
     RESULTS.write_text(text, encoding="utf-8")
     log(f"\n{text}\nwritten to {RESULTS}")
     return 0 if all(row.passed for outcome in outcomes for row in outcome.rows) else 1

@@ -80,10 +80,12 @@ class Bench:
 
 
 def log(message: str) -> None:
+    """Progress on stderr, so that a long run shows what it is doing."""
     print(message, file=sys.stderr, flush=True)
 
 
 def _brief(result: dict) -> str:
+    """One repetition's numbers, for the progress line."""
     return ", ".join(f"{k} {v:.4g}" for k, v in result.items() if isinstance(v, float))
 
 
@@ -108,6 +110,7 @@ def child(script: str, *args) -> dict:
 
 
 def values(results: list[dict], key: str) -> list[float]:
+    """One quantity from every repetition's result."""
     return [r[key] for r in results]
 
 

@@ -147,3 +147,36 @@ def test_history_csv_counts_epochs(tmp_path, cli, classic):
     frame = pd.read_csv(history)
     assert frame["epoch"].tolist()[-3:] == [1001, 1002, 1003]
     assert len(frame) == 1003
+
+
+@pytest.mark.parametrize("task", ["regression", "multiclass"])
+def test_evaluate_reports_what_keras_evaluate_reports(tmp_path, cli, task):
+    import keras
+
+    from lstmcli.artifact import read_record
+
+    if task == "regression":
+        data = sequence_csv(tmp_path / "s.csv")
+        define = ["--features", "value", "--timesteps", 2, "--lstm", 4]
+        compile_ = ["--metric", "mae,mse"]
+    else:
+        data = classification_csv(tmp_path / "s.csv", classes=["a", "b", "c"], n=50)
+        define = ["--task", "multiclass", "--num-classes", 3, "--layout", "samples", "--features",
+                  ",".join(f"x{i}" for i in range(6)), "--target", "label", "--lstm", 4]
+        compile_ = []
+    assert cli("define", *define, "--seed", 0, "--out", tmp_path / "d.keras").exit_code == 0
+    assert cli("compile", tmp_path / "d.keras", *compile_, "--out", tmp_path / "c.keras").exit_code == 0
+    assert cli("fit", tmp_path / "c.keras", "--data", data, "--epochs", 3, "--batch-size", 8, "--verbose", 0,
+               "--out", tmp_path / "f.keras").exit_code == 0
+    ours = json.loads(cli("evaluate", tmp_path / "f.keras", "--data", data, "--json", "--batch-size", 7).stdout)
+    from lstmcli import dataspec, readers, tasks
+
+    record = read_record(tmp_path / "f.keras")
+    spec = dataspec.DataSpec.from_dict(record.data_spec)
+    prepared = dataspec.prepare(readers.read_table(data), spec, task=tasks.get_task(task), prep=record.preprocessing,
+                                loss=record.compile["loss"], units=record.architecture["units"], need_target=True, where="s")
+    model = keras.saving.load_model(tmp_path / "f.keras")
+    theirs = model.evaluate(prepared.inputs.to_array(), prepared.y, batch_size=7, verbose=0, return_dict=True)
+    assert set(theirs) <= set(ours)
+    for name, value in theirs.items():
+        assert ours[name] == pytest.approx(value, rel=1e-5, abs=1e-7), name

@@ -251,9 +251,9 @@ def evaluate(source: Path, opts, *, debug: bool = False) -> dict[str, float]:
 
     trainer = Trainer(model, jit_compile=record.compile.get("jit_compile", False))
     batch_size = None if opts.batch_size is ALL else opts.batch_size
-    metrics = trainer.evaluate(data, batch_size)
+    metrics, outputs = trainer.evaluate(data, batch_size)
     if not tasks.get_task(record.task).classification:
-        predicted = _unscaled(trainer.predict(data, batch_size), record, data)
+        predicted = _unscaled(outputs, record, data)
         error = predicted - data.y_raw
         metrics["original_rmse"] = float(np.sqrt(np.mean(error.astype(np.float64) ** 2)))
         metrics["original_mae"] = float(np.mean(np.abs(error.astype(np.float64))))

@@ -160,37 +160,50 @@ class Trainer:
             noise = tf.random.stateless_uniform([n], seed=tf.stack([seed_t, epoch]))
             return tf.argsort(noise, stable=True)
 
+        def validate():
+            model.reset_metrics()
+
+            def body(vb):
+                idx = val.batch(vb)
+                test_step(val.take(idx), tf.gather(val.y, idx))
+                return (vb + 1,)
+
+            done = tf.while_loop(lambda vb: vb < val.n_batches, body, (tf.constant(0, tf.int64),))
+            with tf.control_dependencies(done):
+                return model.get_metrics_result()
+
         def epoch_logs():
             result = model.get_metrics_result()
             if not keys:
                 keys.extend(result)
             values = [tf.cast(result[k], tf.float32) for k in keys]
             if val is not None:
-                model.reset_metrics()
-                for vb in tf.range(val.n_batches):
-                    idx = val.batch(vb)
-                    test_step(val.take(idx), tf.gather(val.y, idx))
-                vresult = model.get_metrics_result()
+                with tf.control_dependencies(values):
+                    vresult = validate()
                 values += [tf.cast(vresult[k], tf.float32) for k in keys]
             values.append(tf.cast(model.optimizer.learning_rate, tf.float32))
             return tf.stack(values)
 
-        @tf.function
+        def new_epoch(epoch):
+            model.reset_metrics()
+            return tf.cast(order(epoch), tf.int64)
+
+        # autograph=False: the loops are written out, which traces several times
+        # faster than letting autograph convert Keras's own step functions.
+        @tf.function(autograph=False)
         def run(first, count):
-            epoch0 = first // nb
-            perm = tf.cast(order(epoch0), tf.int64)
-            logs = tf.TensorArray(tf.float32, size=0, dynamic_size=True)
-            for step in tf.range(first, first + count):
-                epoch = step // nb
-                b = step % nb
-                if b == 0:
-                    model.reset_metrics()
-                    perm = tf.cast(order(epoch), tf.int64)
+            def body(step, perm, logs):
+                epoch, b = step // nb, step % nb
+                perm = tf.cond(tf.equal(b, 0), lambda: new_epoch(epoch), lambda: perm)
                 idx = data.batch(b, perm)
                 train_step(data.take(idx), tf.gather(data.y, idx))
-                if b == nb - 1:
-                    logs = logs.write(logs.size(), epoch_logs())
-            return logs.stack()
+                logs = tf.cond(tf.equal(b, nb - 1), lambda: logs.write(logs.size(), epoch_logs()), lambda: logs)
+                return step + 1, perm, logs
+
+            state = (first, tf.cast(order(first // nb), tf.int64), tf.TensorArray(tf.float32, size=0, dynamic_size=True, infer_shape=False))
+            _, _, logs = tf.while_loop(lambda step, *_: step < first + count, body, state)
+            width = len(keys) * (2 if val is not None else 1) + 1  # keys are known once the body is traced
+            return tf.cond(logs.size() > 0, logs.stack, lambda: tf.zeros([0, width]))
 
         callbacks = list(callbacks or [])
         per_epoch = any(cb.per_epoch for cb in callbacks)
@@ -249,23 +262,25 @@ class Trainer:
         result.seconds = time.perf_counter() - started
         return result
 
-    def evaluate(self, data: Prepared, batch_size: int | None) -> dict[str, float]:
-        """Loss and every compiled metric over `data`, as `model.evaluate` reports them."""
-        import tensorflow as tf
+    def evaluate(self, data: Prepared, batch_size: int | None) -> tuple[dict[str, float], np.ndarray]:
+        """Loss and every compiled metric over `data`, as `model.evaluate` reports them.
 
+        One forward pass serves both the metrics and the caller: the outputs are
+        returned too. The loss is Keras's compiled loss (regularisation
+        included) over all samples at once, which equals evaluate's
+        batch-size-weighted mean up to float rounding.
+
+        Returns:
+            (metrics, outputs)
+        """
+        outputs = self.predict(data, batch_size)
         model = self.model
-        graph = GraphData(data, batch_size)
-        _, test_step = self._steps()
-
-        @tf.function
-        def run():
-            model.reset_metrics()
-            for b in tf.range(graph.n_batches):
-                idx = graph.batch(b)
-                test_step(graph.take(idx), tf.gather(graph.y, idx))
-            return model.get_metrics_result()
-
-        return {k: float(v) for k, v in run().items()}
+        model.reset_metrics()
+        loss = model.compute_loss(x=None, y=data.y, y_pred=outputs, training=False)
+        results = model.compute_metrics(None, data.y, outputs, sample_weight=None)
+        metrics = {"loss": float(loss)}
+        metrics.update((k, float(v)) for k, v in results.items() if k != "loss")
+        return metrics, outputs
 
     def predict(self, data: Prepared, batch_size: int | None) -> np.ndarray:
         """The model's outputs for every sample of `data`, batch by batch in the graph."""
@@ -279,11 +294,13 @@ class Trainer:
 
         forward = tf.function(forward, jit_compile=True) if self.jit_compile else forward
 
-        @tf.function
+        @tf.function(autograph=False)
         def run():
-            out = tf.TensorArray(tf.float32, size=graph.n_batches, infer_shape=False)
-            for b in tf.range(graph.n_batches):
-                out = out.write(b, tf.cast(forward(graph.take(graph.batch(b))), tf.float32))
+            def body(b, out):
+                return b + 1, out.write(tf.cast(b, tf.int32), tf.cast(forward(graph.take(graph.batch(b))), tf.float32))
+
+            state = (tf.constant(0, tf.int64), tf.TensorArray(tf.float32, size=graph.n_batches, infer_shape=False))
+            _, out = tf.while_loop(lambda b, _: b < graph.n_batches, body, state)
             return out.concat()
 
         return run().numpy()
