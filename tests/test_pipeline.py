@@ -169,11 +169,11 @@ def test_evaluate_reports_what_keras_evaluate_reports(tmp_path, cli, task):
     assert cli("fit", tmp_path / "c.keras", "--data", data, "--epochs", 3, "--batch-size", 8, "--verbose", 0,
                "--out", tmp_path / "f.keras").exit_code == 0
     ours = json.loads(cli("evaluate", tmp_path / "f.keras", "--data", data, "--json", "--batch-size", 7).stdout)
-    from lstmcli import dataspec, readers, tasks
+    from lstmcli import dataspec, readers, tasks, windowing
 
     record = read_record(tmp_path / "f.keras")
     spec = dataspec.DataSpec.from_dict(record.data_spec)
-    prepared = dataspec.prepare(readers.read_table(data), spec, task=tasks.get_task(task), prep=record.preprocessing,
+    prepared = windowing.prepare(readers.read_table(data), spec, task=tasks.get_task(task), prep=record.preprocessing,
                                 loss=record.compile["loss"], units=record.architecture["units"], need_target=True, where="s")
     model = keras.saving.load_model(tmp_path / "f.keras")
     theirs = model.evaluate(prepared.inputs.to_array(), prepared.y, batch_size=7, verbose=0, return_dict=True)

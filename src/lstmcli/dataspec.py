@@ -1,31 +1,25 @@
 """The data spec: which columns feed the model, in which layout, with which target.
 
 Fixed at define time (it determines the input shape) and stored in the
-artifact; fit, evaluate and predict call `prepare` with it on whatever file they
-are given. Two layouts reach Keras's (samples, timesteps, features):
+artifact; fit, evaluate and predict hand it to `windowing.prepare` with
+whatever file they are given. This module is light (no numpy or pandas), so
+the checks it makes run before any heavy import. Two layouts reach Keras's
+(samples, timesteps, features):
 
 - series: rows are time steps; each sample is a window of `timesteps` rows and
   its target is the target column `horizon` rows after the window's last row.
-  Windows are never copied out of the series: `Windows` keeps the series and
-  the start row of each window, and gathers a batch at a time.
 - samples: each row is one sample; its feature columns are reshaped to
   (timesteps, features) in time-major order (t0_f0, t0_f1, …, t1_f0, …).
 """
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
+from lstmcli.errors import ConfigError
 
-from lstmcli import preprocessing
-from lstmcli.errors import ConfigError, DataError
-
-ROW_KEY = "row"
-
+MASK_VALUE = -1e9  # masked steps: far outside any scaled value, so no real step looks like padding
 
 @dataclass
 class DataSpec:
@@ -137,248 +131,6 @@ def check_flags(spec: DataSpec, opts, keys) -> None:
             f"the model's data spec has {key}={show(fixed)}, fixed at define time; "
             f"--{key} {show(given)} contradicts it: drop the flag, or define a new model with it"
         )
-
-
-@dataclass
-class Windows:
-    """Series windows as views: the scaled series and each window's first row."""
-
-    values: np.ndarray  # (rows, features) float32
-    starts: np.ndarray  # (samples,) int64
-    timesteps: int
-
-    def __len__(self) -> int:
-        return len(self.starts)
-
-    def subset(self, selection) -> "Windows":
-        return Windows(self.values, self.starts[selection], self.timesteps)
-
-    def to_array(self) -> np.ndarray:
-        """All windows as one (samples, timesteps, features) array: a copy."""
-        view = np.lib.stride_tricks.sliding_window_view(self.values, self.timesteps, axis=0)
-        return np.ascontiguousarray(view[self.starts].transpose(0, 2, 1))
-
-
-@dataclass
-class Samples:
-    """Samples already shaped (samples, timesteps, features)."""
-
-    values: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.values)
-
-    def subset(self, selection) -> "Samples":
-        return Samples(self.values[selection])
-
-    def to_array(self) -> np.ndarray:
-        return self.values
-
-
-@dataclass
-class Prepared:
-    """A table turned into model inputs, targets and row keys.
-
-    Args:
-        inputs: Windows or Samples, scaled as fit learned.
-        y: Targets as the loss wants them (scaled / encoded), or None.
-        y_raw: Targets in the data's own units or labels, or None.
-        keys: One key per sample: the index column's value or the row number.
-        key_name: The index column's name, or "row".
-        target_names: The target columns.
-    """
-
-    inputs: Windows | Samples
-    y: np.ndarray | None
-    y_raw: np.ndarray | None
-    keys: np.ndarray
-    key_name: str
-    target_names: list[str]
-
-    def __len__(self) -> int:
-        return len(self.inputs)
-
-    def split_tail(self, fraction: float) -> tuple["Prepared", "Prepared"]:
-        """Split off the last `fraction` of samples (in order) for validation."""
-        n_val = int(round(len(self) * fraction))
-        if n_val < 1 or n_val >= len(self):
-            raise ConfigError(
-                f"--validation-split {fraction} leaves {len(self) - n_val} training and {n_val} "
-                f"validation samples out of {len(self)}; choose a split that leaves both non-empty"
-            )
-        cut = len(self) - n_val
-        return self._part(slice(0, cut)), self._part(slice(cut, None))
-
-    def _part(self, sel) -> "Prepared":
-        pick = lambda a: None if a is None else a[sel]  # noqa: E731
-        return Prepared(self.inputs.subset(sel), pick(self.y), pick(self.y_raw), self.keys[sel], self.key_name, self.target_names)
-
-
-def resolve_columns(frame: pd.DataFrame, spec: DataSpec, where: str) -> tuple[list[str], list[str]]:
-    """The feature and target columns of `frame` under `spec`.
-
-    Raises:
-        DataError: for a missing column (naming close matches) or a count that
-            does not match the model's input shape.
-    """
-    columns = list(frame.columns)
-    for name in [spec.index] + (spec.features or []) + (spec.target or []):
-        if name is not None and name not in columns:
-            close = difflib.get_close_matches(name, columns, n=3)
-            hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-            raise DataError(
-                f"{where} has no column {name!r}{hint} Its columns are: {', '.join(columns[:20])}"
-                + (", …" if len(columns) > 20 else "")
-            )
-    rest = [c for c in columns if c != spec.index]
-    if spec.layout == "samples":
-        target = spec.target or [rest[-1]]
-        features = spec.features or [c for c in rest if c not in target]
-    else:
-        features = spec.features or rest
-        target = spec.target or features
-    expected = spec.n_features if spec.layout == "series" else spec.timesteps * spec.n_features
-    if len(features) != expected:
-        raise DataError(
-            f"{where} gives {len(features)} feature columns but the model takes {expected} "
-            f"(input shape {spec.timesteps}×{spec.n_features}); name them with --features at define time"
-        )
-    return features, target
-
-
-def numeric(frame: pd.DataFrame, names: list[str], where: str, *, allow_empty: bool = False) -> np.ndarray:
-    """The named columns as float32, refusing text, empty, NaN and infinite cells.
-
-    Args:
-        allow_empty: Let empty cells through as NaN (for masked rows).
-
-    Raises:
-        DataError: naming the first bad cell's row and column.
-    """
-    block = frame[names]
-    values = block.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
-    bad = ~np.isfinite(values)
-    if allow_empty:
-        bad &= ~block.isna().to_numpy()
-    if bad.any():
-        row, col = np.argwhere(bad)[0]
-        cell = block.iat[row, col]
-        if pd.isna(cell):
-            what = "is empty"
-            fix = "fill or drop the row"
-        elif isinstance(cell, str) and pd.isna(pd.to_numeric(cell, errors="coerce")):
-            what = f"holds {cell!r}, which is not a number"
-            fix = "fix the cell, or leave the column out of --features"
-        else:
-            what = f"holds {cell.item() if isinstance(cell, np.generic) else cell}"
-            fix = "replace infinite and NaN values"
-        raise DataError(f"{where}, row {row + 1}, column {names[col]!r} {what}; {fix}")
-    return values.astype(np.float32)
-
-
-def prepare(
-    frame: pd.DataFrame,
-    spec: DataSpec,
-    *,
-    task,
-    prep: dict,
-    loss: str | None,
-    units: int,
-    need_target: bool,
-    where: str,
-) -> Prepared:
-    """Turn a table into model inputs and targets, applying learned preprocessing.
-
-    Args:
-        frame: The table read from the data file.
-        spec: The artifact's data spec.
-        task: The artifact's Task.
-        prep: Learned preprocessing: {"scaling": {col: [offset, scale]}, "classes": [...]}.
-        loss: The compiled loss (decides one-hot or sparse labels).
-        units: Output units of the model.
-        need_target: Refuse a file without target columns (fit, evaluate).
-        where: The file's name, for messages.
-
-    Raises:
-        DataError: for any problem with the file's content.
-    """
-    features, target = resolve_columns(frame, spec, where)
-    has_target = all(t in frame.columns for t in target)
-    if need_target and not has_target:
-        raise DataError(f"{where} has no target column {target!r}; evaluate and fit need the true values")
-    masked = spec.layout == "samples" and spec.mask
-    x = numeric(frame, features, where, allow_empty=masked)
-    stats = prep.get("scaling", {})
-    x = preprocessing.scale(x, features, stats)
-    n_rows = len(frame)
-    if masked:
-        x = _mask_trailing(x.reshape(n_rows, spec.timesteps, spec.n_features), where).reshape(n_rows, -1)
-    if spec.layout == "series":
-        span = spec.timesteps + spec.horizon - 1
-        n = n_rows - span
-        if n < 1:
-            raise DataError(
-                f"{where} has {n_rows} rows but one window needs {span + 1} "
-                f"(timesteps {spec.timesteps} + horizon {spec.horizon}); give a longer series"
-            )
-        inputs = Windows(x, np.arange(n, dtype=np.int64), spec.timesteps)
-        target_rows = np.arange(n) + span
-    else:
-        inputs = Samples(x.reshape(n_rows, spec.timesteps, spec.n_features))
-        target_rows = np.arange(n_rows)
-    keys = frame[spec.index].to_numpy()[target_rows] if spec.index else target_rows + 1
-    y = y_raw = None
-    if has_target:
-        if task.classification:
-            y_raw = frame[target[0]].to_numpy()[target_rows]
-            if len(target) != 1:
-                raise DataError(f"a {task.name} task takes one label column; name it with --target. Received: {target}")
-            bad = pd.isna(y_raw)
-            if bad.any():
-                raise DataError(f"{where}, row {int(target_rows[bad.argmax()]) + 1}: the label column {target[0]!r} is empty; fill or drop the row")
-            y = preprocessing.encode_labels(y_raw, prep["classes"], loss or task.loss, units, where) if "classes" in prep else None
-        else:
-            raw = numeric(frame, target, where)[target_rows]
-            y_raw = raw
-            y = preprocessing.scale(raw, target, stats)
-    return Prepared(inputs, y, y_raw, keys, spec.index or ROW_KEY, target)
-
-
-MASK_VALUE = -1e9  # far outside any scaled value, so no real step is mistaken for padding
-
-
-def _mask_trailing(x: np.ndarray, where: str) -> np.ndarray:
-    """Replace empty trailing time steps with MASK_VALUE; refuse gaps anywhere else."""
-    empty = np.isnan(x)
-    step_empty = empty.all(axis=2)
-    partial = empty.any(axis=2) & ~step_empty
-    if partial.any():
-        row, step = np.argwhere(partial)[0]
-        raise DataError(f"{where}, row {row + 1}: time step {step + 1} is partly empty; a masked row may only end early, with whole time steps empty")
-    gap = step_empty[:, :-1] & ~step_empty[:, 1:]
-    if gap.any():
-        row, step = np.argwhere(gap)[0]
-        raise DataError(f"{where}, row {row + 1}: time step {step + 1} is empty but a later one is not; only trailing steps can be masked")
-    if step_empty[:, 0].any():
-        row = int(np.argmax(step_empty[:, 0]))
-        raise DataError(f"{where}, row {row + 1} has no values at all; drop the row")
-    return np.where(empty, np.float32(MASK_VALUE), x).astype(np.float32)
-
-
-def learn(frame: pd.DataFrame, spec: DataSpec, *, task, scaling: str, units: int, where: str) -> dict:
-    """Learn the preprocessing of a training table: scaling stats and labels."""
-    features, target = resolve_columns(frame, spec, where)
-    missing = [t for t in target if t not in frame.columns]
-    if missing:
-        raise DataError(f"{where} has no target column {missing[0]!r}; fit needs the true values")
-    learned: dict = {"features": features, "target": target, "scaling_kind": scaling}
-    columns = list(dict.fromkeys(features + ([] if task.classification else target)))
-    values = numeric(frame, columns, where, allow_empty=spec.layout == "samples" and spec.mask)
-    learned["scaling"] = preprocessing.learn_scaling(scaling, {c: v[np.isfinite(v)] for c, v in zip(columns, values.T)})
-    if task.classification:
-        labels = frame[target[0]].dropna().to_numpy()
-        learned["classes"] = preprocessing.learn_classes(labels, task.name, units, where)
-    return learned
 
 
 def describe_source(path) -> str:

@@ -13,10 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
-import pandas as pd
-
-from lstmcli import architecture, artifact, checkpoints, dataspec, readers, tasks
+from lstmcli import architecture, artifact, checkpoints, dataspec, tasks
 from lstmcli.artifact import Record
 from lstmcli.errors import ArtifactError, ConfigError, DataError, Interrupted
 from lstmcli.quiet import load_tensorflow
@@ -114,11 +111,13 @@ def fit(
     spec = dataspec.DataSpec.from_dict(record.data_spec)
     dataspec.check_flags(spec, opts, SPEC_KEYS)
     units = record.architecture["units"]
+    from lstmcli import readers, windowing  # pandas: only once the cheap checks have passed
+
     frame = readers.read_table(data_path, opts.format)
     where = dataspec.describe_source(data_path)
     learned = record.preprocessing
     if learned is None:
-        learned = dataspec.learn(frame, spec, task=task, scaling=opts.scaling, units=units, where=where)
+        learned = windowing.learn(frame, spec, task=task, scaling=opts.scaling, units=units, where=where)
     elif opts.scaling not in ("none", learned.get("scaling_kind")):
         raise ConfigError(
             f"{source} already learned '{learned.get('scaling_kind')}' scaling; continued training keeps it, "
@@ -126,12 +125,12 @@ def fit(
         )
     spec.features, spec.target = learned["features"], learned["target"]
     loss = record.compile["loss"]
-    train = dataspec.prepare(frame, spec, task=task, prep=learned, loss=loss, units=units, need_target=True, where=where)
+    train = windowing.prepare(frame, spec, task=task, prep=learned, loss=loss, units=units, need_target=True, where=where)
     validation = None
     if opts.validation_data is not None:
         vpath = opts.validation_data
         vframe = readers.read_table(vpath, opts.format)
-        validation = dataspec.prepare(vframe, spec, task=task, prep=learned, loss=loss, units=units, need_target=True, where=dataspec.describe_source(vpath))
+        validation = windowing.prepare(vframe, spec, task=task, prep=learned, loss=loss, units=units, need_target=True, where=dataspec.describe_source(vpath))
     elif opts.validation_split:
         train, validation = train.split_tail(opts.validation_split)
     monitor = "val_loss" if validation is not None else "loss"
@@ -246,6 +245,8 @@ def _merge_history(record: Record, before: dict, done: int, new: dict) -> None:
 
 def evaluate(source: Path, opts, *, debug: bool = False) -> dict[str, float]:
     """Loss and every compiled metric on a data file, as the model sees it."""
+    import numpy as np
+
     model, record, data = _load_with_data(source, opts, "evaluate", need_target=True, debug=debug)
     from lstmcli.training import Trainer
 
@@ -263,6 +264,9 @@ def evaluate(source: Path, opts, *, debug: bool = False) -> dict[str, float]:
 
 def predict(source: Path, opts, *, debug: bool = False) -> pd.DataFrame:
     """Predictions for every sample of a data file, in the data's units or labels."""
+    import numpy as np
+    import pandas as pd
+
     model, record, data = _load_with_data(source, opts, "predict", need_target=False, debug=debug)
     from lstmcli.training import Trainer
 
@@ -325,6 +329,9 @@ def verify(source: Path, *, unsafe: bool = False, debug: bool = False) -> dict:
 
 def write_history(history: dict[str, list], path: Path) -> None:
     """Write the per-epoch history as CSV with an epoch column counting from 1."""
+    import numpy as np
+    import pandas as pd
+
     frame = pd.DataFrame(history)
     frame.insert(0, "epoch", np.arange(1, len(frame) + 1))
     with artifact.atomic_output(Path(path)) as handle:
@@ -339,9 +346,11 @@ def _load_with_data(source, opts, command, *, need_target, debug):
         artifact.check_output_file(opts.out, "--out", protect=[source, data_path])
     spec = dataspec.DataSpec.from_dict(record.data_spec)
     dataspec.check_flags(spec, opts, SPEC_KEYS)
+    from lstmcli import readers, windowing  # pandas: only once the cheap checks have passed
+
     frame = readers.read_table(data_path, opts.format)
     task = tasks.get_task(record.task)
-    data = dataspec.prepare(
+    data = windowing.prepare(
         frame, spec, task=task, prep=record.preprocessing, loss=record.compile["loss"],
         units=record.architecture["units"], need_target=need_target, where=dataspec.describe_source(data_path),
     )
@@ -350,7 +359,7 @@ def _load_with_data(source, opts, command, *, need_target, debug):
     return model, record, data
 
 
-def _unscaled(outputs: np.ndarray, record: Record, data) -> np.ndarray:
+def _unscaled(outputs, record: Record, data):
     from lstmcli.preprocessing import unscale
 
     return unscale(outputs, data.target_names, record.preprocessing.get("scaling", {}))

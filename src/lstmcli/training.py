@@ -23,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-from lstmcli.dataspec import Prepared, Windows
+from lstmcli.windowing import Prepared, Windows
 from lstmcli.errors import TrainingError
 
 CHUNK_SECONDS = 0.25
