@@ -75,7 +75,7 @@ class Bench:
         for rep in range(1, self.reps + 1):
             for side, out in zip(sides, results):
                 out.append(side())
-            log(f"{name} {rep}/{self.reps}: " + " | ".join(_brief(out[-1]) for out in results))
+            log(f"{name} {rep}/{self.reps}: " + " | ".join(_brief(side[-1]) for side in results))
         return results
 
 
