@@ -203,3 +203,17 @@ def test_readers_load_or_fail_with_a_data_error(tmp_path, content):
         numeric(frame, features, "fuzz.csv")
     except DataError as exc:
         assert "\n" not in str(exc)
+
+
+def test_future_forecasts_past_the_end_of_the_series(tmp_path, cli):
+    frame = monthly_series(60)
+    frame.to_csv(tmp_path / "s.csv", index=False)
+    lifecycle(cli, tmp_path, ["--timesteps", 12, "--horizon", 2, "--features", "sales", "--index", "month", "--lstm", 2],
+              tmp_path / "s.csv", ["--epochs", 1])
+    run = run_ok(cli, "predict", tmp_path / "f.keras", "--data", tmp_path / "s.csv", "--future")
+    predictions = pd.read_csv(io.StringIO(run.stdout))
+    assert len(predictions) == 60 - 12 + 1  # every complete window, two of them past the end
+    assert predictions["month"].tolist()[:-2] == frame["month"].tolist()[13:]
+    assert predictions["month"].isna().tolist()[-2:] == [True, True]
+    plain = pd.read_csv(io.StringIO(run_ok(cli, "predict", tmp_path / "f.keras", "--data", tmp_path / "s.csv").stdout))
+    np.testing.assert_allclose(predictions["predicted_sales"].to_numpy()[:-2], plain["predicted_sales"], rtol=1e-5)

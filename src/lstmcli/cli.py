@@ -272,6 +272,7 @@ def predict(
     config: Config = None,
     data: Data = None,
     classes: Annotated[Optional[bool], typer.Option("--classes", help="Classification: only the predicted label, as predict_classes gave.", show_default=False)] = None,
+    future: Annotated[Optional[bool], typer.Option("--future", help="Series: also forecast the steps past the last row (their key is empty, or the row number past the end).", show_default=False)] = None,
     batch_size: Annotated[Optional[str], typer.Option(help="Samples per step, or 'all'. Defaults to 1024.", show_default=False)] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the predictions CSV to this file instead of stdout.", show_default=False)] = None,
     layout: SpecLayout = None,
@@ -289,7 +290,7 @@ def predict(
 
     with _boundary(debug):
         opts = _options(
-            "predict", config, data=data, classes=classes, batch_size=batch_size, out=out,
+            "predict", config, data=data, classes=classes, future=future, batch_size=batch_size, out=out,
             layout=layout, timesteps=timesteps, horizon=horizon, features=features, target=target, index=index, format=format, unsafe=unsafe,
         )
         frame = lifecycle.predict(model, opts, debug=debug)

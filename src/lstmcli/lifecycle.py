@@ -263,11 +263,15 @@ def evaluate(source: Path, opts, *, debug: bool = False) -> dict[str, float]:
 
 
 def predict(source: Path, opts, *, debug: bool = False) -> pd.DataFrame:
-    """Predictions for every sample of a data file, in the data's units or labels."""
+    """Predictions for every sample of a data file, in the data's units or labels.
+
+    With `opts.future` on a series, the windows whose targets lie past the end
+    of the file are predicted too: the forecast of the next `horizon` steps.
+    """
     import numpy as np
     import pandas as pd
 
-    model, record, data = _load_with_data(source, opts, "predict", need_target=False, debug=debug)
+    model, record, data = _load_with_data(source, opts, "predict", need_target=False, debug=debug, future=opts.future)
     from lstmcli.training import Trainer
 
     trainer = Trainer(model, jit_compile=record.compile.get("jit_compile", False))
@@ -338,7 +342,7 @@ def write_history(history: dict[str, list], path: Path) -> None:
         frame.to_csv(handle, index=False)
 
 
-def _load_with_data(source, opts, command, *, need_target, debug):
+def _load_with_data(source, opts, command, *, need_target, debug, future=False):
     record = artifact.read_record(source)
     artifact.require_stage(record, "fitted", source, command)
     data_path = _need_data(opts.data, command)
@@ -353,6 +357,7 @@ def _load_with_data(source, opts, command, *, need_target, debug):
     data = windowing.prepare(
         frame, spec, task=task, prep=record.preprocessing, loss=record.compile["loss"],
         units=record.architecture["units"], need_target=need_target, where=dataspec.describe_source(data_path),
+        future=future,
     )
     load_tensorflow(debug)
     model, _ = artifact.load(source, unsafe=opts.unsafe)

@@ -128,6 +128,7 @@ OPTIONS: dict[str, list[Option]] = {
         *_DATA,
         _opt("batch_size", "batch", 1024),
         _opt("classes", "bool", False),
+        _opt("future", "bool", False),
         _opt("out", "path"),
         *_SPEC,
         *_COMMON,

@@ -27,6 +27,8 @@ from lstmcli.windowing import Prepared, Windows
 from lstmcli.errors import TrainingError
 
 CHUNK_SECONDS = 0.25
+EAGER_SAMPLES = 4096  # predict runs eagerly on at most this many samples in one batch …
+EAGER_TIMESTEPS = 16  # … of at most this many steps, where an eager LSTM loop is still cheap
 VALIDATION_PREFIX = "val_"
 
 
@@ -283,10 +285,16 @@ class Trainer:
         return metrics, outputs
 
     def predict(self, data: Prepared, batch_size: int | None) -> np.ndarray:
-        """The model's outputs for every sample of `data`, batch by batch in the graph."""
+        """The model's outputs for every sample of `data`, batch by batch in the graph.
+
+        Data that fits in one short batch runs eagerly instead: tracing a graph
+        costs several times more than one eager call on a few samples.
+        """
         import tensorflow as tf
 
         model = self.model
+        if len(data) <= min(batch_size or len(data), EAGER_SAMPLES) and data.inputs.timesteps <= EAGER_TIMESTEPS:
+            return np.asarray(model(data.inputs.to_array(), training=False), dtype=np.float32)
         graph = GraphData(data, batch_size)
 
         def forward(x):

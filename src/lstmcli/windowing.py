@@ -52,6 +52,10 @@ class Samples:
     def __len__(self) -> int:
         return len(self.values)
 
+    @property
+    def timesteps(self) -> int:
+        return self.values.shape[1]
+
     def subset(self, selection) -> "Samples":
         return Samples(self.values[selection])
 
@@ -170,6 +174,7 @@ def prepare(
     units: int,
     need_target: bool,
     where: str,
+    future: bool = False,
 ) -> Prepared:
     """Turn a table into model inputs and targets, applying learned preprocessing.
 
@@ -182,12 +187,16 @@ def prepare(
         units: Output units of the model.
         need_target: Refuse a file without target columns (fit, evaluate).
         where: The file's name, for messages.
+        future: series only: also the last windows, whose targets lie past the
+            end of the file (a forecast); targets are then left out.
 
     Raises:
         DataError: for any problem with the file's content.
     """
+    if future and spec.layout != "series":
+        raise ConfigError("--future forecasts past the end of a series; the model's layout is samples, where every row is already a sample")
     features, target = resolve_columns(frame, spec, where)
-    has_target = all(t in frame.columns for t in target)
+    has_target = all(t in frame.columns for t in target) and not future
     if need_target and not has_target:
         raise DataError(f"{where} has no target column {target!r}; evaluate and fit need the true values")
     masked = spec.layout == "samples" and spec.mask
@@ -199,18 +208,24 @@ def prepare(
         x = _mask_trailing(x.reshape(n_rows, spec.timesteps, spec.n_features), where).reshape(n_rows, -1)
     if spec.layout == "series":
         span = spec.timesteps + spec.horizon - 1
-        n = n_rows - span
+        n = n_rows - (spec.timesteps - 1 if future else span)
         if n < 1:
+            needed = spec.timesteps if future else span + 1
             raise DataError(
-                f"{where} has {n_rows} rows but one window needs {span + 1} "
-                f"(timesteps {spec.timesteps} + horizon {spec.horizon}); give a longer series"
+                f"{where} has {n_rows} rows but one window needs {needed} "
+                f"(timesteps {spec.timesteps}" + ("" if future else f" + horizon {spec.horizon}") + "); give a longer series"
             )
         inputs = Windows(x, np.arange(n, dtype=np.int64), spec.timesteps)
         target_rows = np.arange(n) + span
     else:
         inputs = Samples(x.reshape(n_rows, spec.timesteps, spec.n_features))
         target_rows = np.arange(n_rows)
-    keys = frame[spec.index].to_numpy()[target_rows] if spec.index else target_rows + 1
+    if spec.index:
+        inside = target_rows < n_rows
+        keys = np.full(len(target_rows), None, dtype=object)
+        keys[inside] = frame[spec.index].to_numpy()[target_rows[inside]]
+    else:
+        keys = target_rows + 1  # rows past the end keep counting
     y = y_raw = None
     if has_target:
         if task.classification:
