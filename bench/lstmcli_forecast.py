@@ -55,7 +55,7 @@ def fit(data: Path, workdir: Path, epochs: int) -> dict:
     lifecycle.compile(defined, settings.resolve(
         "compile", {"out": compiled, "optimizer": "adam", "loss": "mean_squared_error"}, None))
     written = lifecycle.fit(compiled, settings.resolve(
-        "fit", {"out": fitted, "data": data, "epochs": epochs, "batch_size": BATCH_SIZE, "seed": SEED}, None))
+        "fit", {"out": fitted, "data": data, "epochs": epochs, "batch_size": BATCH_SIZE, "seed": SEED, "shuffle": False}, None))
     (seconds,) = timings
     samples = written.summary["samples"] * epochs
     return {"seconds": seconds, "samples_per_s": samples / seconds, "loss": written.summary["final_loss"], "model": str(fitted)}

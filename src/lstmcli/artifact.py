@@ -10,6 +10,7 @@ leaves the old file or the whole new one, never a part of it.
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
@@ -302,11 +303,40 @@ def save(model, record: Record, path: Path) -> Path:
 
 
 def _make_temporary(path: Path, suffix: str) -> tuple[int, str]:
+    """A temporary file beside `path`, named after it and this process.
+
+    Temporary files left by a step that was killed (whose process is gone) are
+    removed first. The file gets the permissions a plain open() would give
+    (mkstemp's are 0600), so the renamed output is as readable as any other.
+    """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        return tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+        _remove_orphans(path)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=suffix)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
+        return fd, tmp
     except OSError as exc:
         raise ArtifactError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _remove_orphans(path: Path) -> None:
+    for leftover in path.parent.glob(f".{glob.escape(path.name)}.*.*.tmp*"):
+        pid = leftover.name[len(path.name) + 2 :].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @contextlib.contextmanager
@@ -328,6 +358,8 @@ def atomic_output(path: Path, mode: str = "w") -> Iterator[Any]:
     try:
         with os.fdopen(fd, mode, newline="" if "b" not in mode else None) as handle:
             yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):

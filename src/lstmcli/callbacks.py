@@ -113,4 +113,4 @@ class TensorBoard(Callback):
 
     def on_train_end(self):
         for writer in self.writers.values():
-            writer.flush()
+            writer.close()

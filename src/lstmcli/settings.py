@@ -260,7 +260,7 @@ def _number(kind: type, value: Any, where: str):
         raise ConfigError(f"{where} must be a number. Received: {value!r}")
     try:
         number = kind(value) if not isinstance(value, str) else kind(value.strip())
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         name = "a whole number" if kind is int else "a number"
         raise ConfigError(f"{where} must be {name}. Received: {value!r}") from None
     if kind is int and isinstance(value, float) and value != number:
