@@ -37,7 +37,7 @@ $(BUILD)/compiled.keras: $(BUILD)/defined.keras $(CONFIG)
 $(BUILD)/fitted.keras: $(BUILD)/compiled.keras $(DATA) $(CONFIG)
 	$(CLI) fit $< --config $(CONFIG) --out $@
 
-test: $(STAMP)
+test: $(STAMP) lint
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)
@@ -47,7 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
 lint: $(STAMP)
-	$(BIN)/python -m compileall -q src tests bench
+	$(BIN)/python -m pyflakes src tests bench
 
 clean:
 	rm -rf build $(VENV) .pytest_cache .hypothesis

@@ -6,7 +6,7 @@
         resolved by lstmcli.settings exactly as the commands resolve them;
         prints samples/s of the Trainer.fit call and the final epoch loss.
     lstmcli_forecast.py predict MODEL DATA
-        lstmcli.lifecycle.predict at its default batch size (1024); prints
+        lstmcli.lifecycle.predict at its default batch size (4096); prints
         windows/s of the Trainer.predict call.
 
 Only the core's Trainer call is timed (reading the CSV, building the windows,

@@ -14,8 +14,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import REPO
-
 
 def series_csv(path, rows=300, seed=0):
     t = np.arange(rows)
@@ -118,7 +116,7 @@ def test_a_killed_fit_resumes_to_the_same_weights(tmp_path, cli, compiled):
 def test_a_changed_fit_refuses_a_foreign_checkpoint(tmp_path, cli, compiled):
     model, data = compiled
     checkpoints = tmp_path / "ckpt"
-    from lstmcli.artifact import load, read_record
+    from lstmcli.artifact import load
     from lstmcli.checkpoints import Checkpoint
 
     keras_model, record = load(model)

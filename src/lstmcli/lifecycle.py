@@ -11,13 +11,16 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from lstmcli import architecture, artifact, checkpoints, dataspec, tasks
 from lstmcli.artifact import Record
 from lstmcli.errors import ArtifactError, ConfigError, DataError, Interrupted
 from lstmcli.quiet import load_tensorflow
 from lstmcli.settings import ALL, SPEC_KEYS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass
@@ -62,7 +65,7 @@ def define(opts, *, debug: bool = False) -> Written:
 
 def compile(source: Path, opts, *, debug: bool = False) -> Written:
     """Attach an optimizer, a loss and metrics; defaults follow the task."""
-    record, model = _open(source, opts, debug, compile=False)
+    record, model = _open(source, opts, debug)
     out = artifact.check_out_path(opts.out, "compile", source=source)
     task = tasks.get_task(record.task)
     units, activation = record.architecture["units"], record.architecture["activation"]
@@ -77,7 +80,8 @@ def compile(source: Path, opts, *, debug: bool = False) -> Written:
     optimizer = _optimizer(keras, opts.optimizer, opts.learning_rate, opts.momentum)
     if model is None:
         model, _ = artifact.load(source, unsafe=opts.unsafe, compile=False)
-    model.compile(optimizer=optimizer, loss=loss, metrics=metrics or None, jit_compile=opts.jit_compile)
+    # Keras's own "auto" resolves to no XLA for LSTMs on CPU; lstmcli decides per fit (see training.use_xla).
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics or None, jit_compile=bool(opts.jit_compile))
     record.stage = "compiled"
     record.compile = {
         "optimizer": keras.optimizers.serialize(optimizer)["class_name"].lower(),
@@ -107,32 +111,7 @@ def fit(
     data_path = _need_data(opts.data, "fit")
     if opts.history is not None:
         artifact.check_output_file(opts.history, "--history", protect=[source, data_path, out])
-    task = tasks.get_task(record.task)
-    spec = dataspec.DataSpec.from_dict(record.data_spec)
-    dataspec.check_flags(spec, opts, SPEC_KEYS)
-    units = record.architecture["units"]
-    from lstmcli import readers, windowing  # pandas: only once the cheap checks have passed
-
-    frame = readers.read_table(data_path, opts.format)
-    where = dataspec.describe_source(data_path)
-    learned = record.preprocessing
-    if learned is None:
-        learned = windowing.learn(frame, spec, task=task, scaling=opts.scaling, units=units, where=where)
-    elif opts.scaling not in ("none", learned.get("scaling_kind")):
-        raise ConfigError(
-            f"{source} already learned '{learned.get('scaling_kind')}' scaling; continued training keeps it, "
-            f"so drop --scaling {opts.scaling} or start again from the compiled model"
-        )
-    spec.features, spec.target = learned["features"], learned["target"]
-    loss = record.compile["loss"]
-    train = windowing.prepare(frame, spec, task=task, prep=learned, loss=loss, units=units, need_target=True, where=where)
-    validation = None
-    if opts.validation_data is not None:
-        vpath = opts.validation_data
-        vframe = readers.read_table(vpath, opts.format)
-        validation = windowing.prepare(vframe, spec, task=task, prep=learned, loss=loss, units=units, need_target=True, where=dataspec.describe_source(vpath))
-    elif opts.validation_split:
-        train, validation = train.split_tail(opts.validation_split)
+    spec, learned, train, validation = _training_data(record, source, data_path, opts)
     monitor = "val_loss" if validation is not None else "loss"
     keras = load_tensorflow(debug)
     checkpoint = checkpoints.Checkpoint(opts.checkpoint_dir, checkpoints.fingerprint(source, opts)) if opts.checkpoint_dir else None
@@ -145,16 +124,8 @@ def fit(
         model = adopted if adopted is not None else artifact.load(source, unsafe=opts.unsafe)[0]
         seed = _seed(opts.seed, record.seed)
     keras.utils.set_random_seed(seed)
-    from lstmcli import callbacks as cbs
     from lstmcli.training import Trainer
 
-    callbacks = []
-    if opts.early_stopping:
-        callbacks.append(cbs.EarlyStopping(model, opts.early_stopping, monitor=monitor))
-    if opts.reduce_lr_on_plateau:
-        callbacks.append(cbs.ReduceLROnPlateau(model, opts.reduce_lr_on_plateau, monitor=monitor))
-    if opts.tensorboard is not None:
-        callbacks.append(cbs.TensorBoard(opts.tensorboard))
     record.stage = "fitted"
     record.preprocessing = learned
     record.data_spec = spec.to_dict()
@@ -166,7 +137,10 @@ def fit(
         _merge_history(record, history_before, done, result.history)
         checkpoint.save(model, record, epochs_done)
 
-    trainer = Trainer(model, jit_compile=record.compile.get("jit_compile", False))
+    from lstmcli.training import use_xla
+
+    xla = use_xla(record.compile.get("jit_compile"), len(train) * spec.timesteps)
+    trainer = Trainer(model, jit_compile=xla)
     batch_size = None if opts.batch_size is ALL else opts.batch_size
     result = trainer.fit(
         train,
@@ -179,7 +153,7 @@ def fit(
         on_epoch_end=on_epoch_end,
         on_progress=on_progress,
         should_stop=should_stop,
-        callbacks=callbacks,
+        callbacks=_callbacks(opts, model, monitor),
         on_chunk_end=snapshot if checkpoint else None,
     )
     if result.stopped == "interrupted":
@@ -199,6 +173,7 @@ def fit(
         "final_loss": losses[-1] if losses else None,
         "best_loss": min(losses) if losses else None,
         "seconds": round(result.seconds, 3),
+        "xla": xla,
         "stopped": result.stopped,
         "resumed_from_epoch": done if resumed is not None else None,
     }
@@ -212,7 +187,57 @@ def fit(
     return Written(out, "fitted", record.fit)
 
 
-def _open(source: Path, opts, debug: bool, *, compile: bool = True):
+def _training_data(record: Record, source: Path, data_path: Path, opts):
+    """The spec, learned preprocessing, and training and validation data of a fit.
+
+    A fitted artifact keeps what it learned (continued training must see the
+    data as before); otherwise scaling and labels are learned from the data.
+    """
+    from lstmcli import readers, windowing  # pandas: only once the cheap checks have passed
+
+    task = tasks.get_task(record.task)
+    spec = dataspec.DataSpec.from_dict(record.data_spec)
+    dataspec.check_flags(spec, opts, SPEC_KEYS)
+    units, loss = record.architecture["units"], record.compile["loss"]
+    frame = readers.read_table(data_path, opts.format)
+    where = dataspec.describe_source(data_path)
+    learned = record.preprocessing
+    if learned is None:
+        learned = windowing.learn(frame, spec, task=task, scaling=opts.scaling, units=units, where=where)
+    elif opts.scaling not in ("none", learned.get("scaling_kind")):
+        raise ConfigError(
+            f"{source} already learned '{learned.get('scaling_kind')}' scaling; continued training keeps it, "
+            f"so drop --scaling {opts.scaling} or start again from the compiled model"
+        )
+    spec.features, spec.target = learned["features"], learned["target"]
+
+    def prepared(table, name):
+        return windowing.prepare(table, spec, task=task, prep=learned, loss=loss, units=units, need_target=True, where=name)
+
+    train = prepared(frame, where)
+    validation = None
+    if opts.validation_data is not None:
+        vpath = opts.validation_data
+        validation = prepared(readers.read_table(vpath, opts.format), dataspec.describe_source(vpath))
+    elif opts.validation_split:
+        train, validation = train.split_tail(opts.validation_split)
+    return spec, learned, train, validation
+
+
+def _callbacks(opts, model, monitor: str) -> list:
+    from lstmcli import callbacks
+
+    chosen = []
+    if opts.early_stopping:
+        chosen.append(callbacks.EarlyStopping(model, opts.early_stopping, monitor=monitor))
+    if opts.reduce_lr_on_plateau:
+        chosen.append(callbacks.ReduceLROnPlateau(model, opts.reduce_lr_on_plateau, monitor=monitor))
+    if opts.tensorboard is not None:
+        chosen.append(callbacks.TensorBoard(opts.tensorboard))
+    return chosen
+
+
+def _open(source: Path, opts, debug: bool):
     """The artifact's record, and the model if it had to be loaded to adopt it.
 
     A Keras model saved outside lstmcli has no record; compile and fit adopt it
@@ -250,7 +275,7 @@ def evaluate(source: Path, opts, *, debug: bool = False) -> dict[str, float]:
     model, record, data = _load_with_data(source, opts, "evaluate", need_target=True, debug=debug)
     from lstmcli.training import Trainer
 
-    trainer = Trainer(model, jit_compile=record.compile.get("jit_compile", False))
+    trainer = Trainer(model, jit_compile=bool(record.compile.get("jit_compile")))
     batch_size = None if opts.batch_size is ALL else opts.batch_size
     metrics, outputs = trainer.evaluate(data, batch_size)
     if not tasks.get_task(record.task).classification:
@@ -274,7 +299,7 @@ def predict(source: Path, opts, *, debug: bool = False) -> pd.DataFrame:
     model, record, data = _load_with_data(source, opts, "predict", need_target=False, debug=debug, future=opts.future)
     from lstmcli.training import Trainer
 
-    trainer = Trainer(model, jit_compile=record.compile.get("jit_compile", False))
+    trainer = Trainer(model, jit_compile=bool(record.compile.get("jit_compile")))
     batch_size = None if opts.batch_size is ALL else opts.batch_size
     outputs = trainer.predict(data, batch_size)
     columns = {data.key_name: data.keys}

@@ -57,7 +57,7 @@ def read_table(path: Path | str, fmt: str | None = None) -> pd.DataFrame:
         frame = _READERS[fmt](source)
     except DataError:
         raise
-    except (pd.errors.EmptyDataError,) as exc:
+    except pd.errors.EmptyDataError:
         raise DataError(f"{path} is empty; give a file with a header row and data rows") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -94,7 +94,7 @@ OPTIONS: dict[str, list[Option]] = {
         _opt("momentum", "float", low=0.0, high=1.0),
         _opt("loss", "str"),
         _opt("metrics", "strs"),
-        _opt("jit_compile", "bool", False),
+        _opt("jit_compile", "bool", None),  # None: fit decides (training.use_xla)
         *_COMMON,
     ],
     "fit": [
@@ -118,7 +118,7 @@ OPTIONS: dict[str, list[Option]] = {
     ],
     "evaluate": [
         *_DATA,
-        _opt("batch_size", "batch", 1024),
+        _opt("batch_size", "batch", 4096),
         _opt("json", "bool", False),
         _opt("out", "path"),
         *_SPEC,
@@ -126,7 +126,7 @@ OPTIONS: dict[str, list[Option]] = {
     ],
     "predict": [
         *_DATA,
-        _opt("batch_size", "batch", 1024),
+        _opt("batch_size", "batch", 4096),
         _opt("classes", "bool", False),
         _opt("future", "bool", False),
         _opt("out", "path"),

@@ -27,9 +27,21 @@ from lstmcli.windowing import Prepared, Windows
 from lstmcli.errors import TrainingError
 
 CHUNK_SECONDS = 0.25
+# XLA compiles the train step once (about half a second for a small LSTM on
+# this CPU) and then runs each step faster. Measured on 2 cores: the classic
+# example (9 samples × 1 timestep per epoch, 1,000 epochs) fits in 1.6 s with
+# XLA against 1.0 s without; 20,000 windows × 30 timesteps train 2.5× faster
+# with it. The rule looks at one epoch's work, not the number of epochs, so
+# continuing a fit (3 epochs, then 3 more) makes the same choice as one fit.
+XLA_MIN_WORK = 100_000  # samples × timesteps per epoch from which XLA pays
 EAGER_SAMPLES = 4096  # predict runs eagerly on at most this many samples in one batch …
 EAGER_TIMESTEPS = 16  # … of at most this many steps, where an eager LSTM loop is still cheap
 VALIDATION_PREFIX = "val_"
+
+
+def use_xla(requested: bool | None, work: int) -> bool:
+    """Whether a fit compiles its step with XLA: as requested, or when an epoch's `work` repays the compile."""
+    return requested if requested is not None else work >= XLA_MIN_WORK
 
 
 class GraphData:
