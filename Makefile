@@ -20,13 +20,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-# The classic example as five processes chained through artifacts: re-running
-# with nothing changed re-runs nothing but the two reports.
-demo: $(BUILD)/fitted.keras
-	@echo "== evaluate"
-	@$(CLI) evaluate $< --config $(CONFIG)
-	@echo "== predict"
-	@$(CLI) predict $< --config $(CONFIG)
+# The classic example as five processes chained through file targets:
+# re-running with nothing changed re-runs nothing and prints the results again.
+demo: $(BUILD)/metrics.txt $(BUILD)/predictions.csv
+	@echo "== evaluate: loss and metrics"
+	@cat $(BUILD)/metrics.txt
+	@echo "== predict: each value's successor"
+	@cat $(BUILD)/predictions.csv
+
+$(BUILD)/metrics.txt: $(BUILD)/fitted.keras
+	$(CLI) evaluate $< --config $(CONFIG) --out $@
+
+$(BUILD)/predictions.csv: $(BUILD)/fitted.keras
+	$(CLI) predict $< --config $(CONFIG) --out $@
 
 $(BUILD)/defined.keras: $(CONFIG) $(STAMP)
 	$(CLI) define --config $(CONFIG) --out $@

@@ -75,6 +75,7 @@ class FitReporter:
         self.bar = verbose == 1 and interactive()
         self.progress = None
         self.task = None
+        self.validation: dict = {}  # the last epoch's val_* logs, shown beside the running ones
         self.started = time.perf_counter()
 
     def __enter__(self):
@@ -100,7 +101,7 @@ class FitReporter:
             self.progress.__exit__(*exc)
 
     def on_epoch_end(self, epoch: int, logs: dict) -> None:
-        self.last_epoch = epoch
+        self.validation = {k: v for k, v in logs.items() if k.startswith("val_")}
         if self.verbose and not self.bar:
             self.console.print(f"Epoch {epoch + 1}: {format_logs(logs)}", markup=False)
 
@@ -114,5 +115,5 @@ class FitReporter:
             self.task,
             completed=step,
             description=f"epoch {epoch}/{total // per_epoch}",
-            logs=format_logs(logs),
+            logs=format_logs({**logs, **self.validation}),
         )
