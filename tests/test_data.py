@@ -217,3 +217,55 @@ def test_future_forecasts_past_the_end_of_the_series(tmp_path, cli):
     assert predictions["month"].isna().tolist()[-2:] == [True, True]
     plain = pd.read_csv(io.StringIO(run_ok(cli, "predict", tmp_path / "f.keras", "--data", tmp_path / "s.csv").stdout))
     np.testing.assert_allclose(predictions["predicted_sales"].to_numpy()[:-2], plain["predicted_sales"], rtol=1e-5)
+
+
+def test_predict_needs_no_labels_on_new_samples(tmp_path, cli):
+    from conftest import classification_csv
+
+    data = classification_csv(tmp_path / "train.csv", classes=["a", "b"], n=60)
+    features = ",".join(f"x{i}" for i in range(6))
+    lifecycle(cli, tmp_path, ["--task", "binary", "--layout", "samples", "--features", features, "--target", "label", "--lstm", 2], data, ["--epochs", 1])
+    pd.read_csv(data).drop(columns="label").to_csv(tmp_path / "new.csv", index=False)
+    predictions = pd.read_csv(io.StringIO(run_ok(cli, "predict", tmp_path / "f.keras", "--data", tmp_path / "new.csv").stdout))
+    assert list(predictions.columns) == ["row", "label", "a", "b"] and len(predictions) == 60
+    run = cli("evaluate", tmp_path / "f.keras", "--data", tmp_path / "new.csv")
+    assert run.exit_code == 2 and "no column 'label'" in run.stderr
+
+
+def test_a_class_missing_from_the_training_data_is_refused(tmp_path, cli):
+    from conftest import classification_csv
+
+    data = classification_csv(tmp_path / "train.csv", classes=["a", "b", "c"], n=60)
+    features = ",".join(f"x{i}" for i in range(6))
+    run_ok(cli, "define", "--task", "multiclass", "--num-classes", 4, "--layout", "samples", "--features", features,
+           "--target", "label", "--lstm", 2, "--out", tmp_path / "d.keras")
+    run_ok(cli, "compile", tmp_path / "d.keras", "--out", tmp_path / "c.keras")
+    run = cli("fit", tmp_path / "c.keras", "--data", data, "--out", tmp_path / "f.keras")
+    assert run.exit_code == 2 and "has 3 classes but the model was defined with 4" in run.stderr
+    assert not (tmp_path / "f.keras").exists()
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--features", "value", "--output-units", 2], "one output per target"),
+        (["--layout", "samples", "--reshape", "timesteps", "--features", "a,b,c", "--timesteps", 5], "--timesteps 5 is ignored"),
+        (["--input-shape", "3,1", "--timesteps", 2], "drop one of them"),
+    ],
+)
+def test_define_refuses_options_that_would_be_ignored(tmp_path, cli, args, words):
+    run = cli("define", *args, "--out", tmp_path / "d.keras")
+    assert run.exit_code == 2 and words in run.stderr
+    assert not (tmp_path / "d.keras").exists()
+
+
+def test_history_to_stdout_and_one_validation_source(tmp_path, cli):
+    monthly_series(40).to_csv(tmp_path / "s.csv", index=False)
+    lifecycle(cli, tmp_path, ["--timesteps", 3, "--features", "sales", "--lstm", 2], tmp_path / "s.csv", ["--epochs", 2])
+    run = run_ok(cli, "fit", tmp_path / "f.keras", "--data", tmp_path / "s.csv", "--epochs", 2, "--verbose", 0,
+                 "--history", "-", "--out", tmp_path / "g.keras")
+    history = pd.read_csv(io.StringIO(run.stdout))
+    assert history["epoch"].tolist() == [1, 2, 3, 4]
+    run = cli("fit", tmp_path / "f.keras", "--data", tmp_path / "s.csv", "--validation-split", "0.2",
+              "--validation-data", tmp_path / "s.csv", "--out", tmp_path / "h.keras")
+    assert run.exit_code == 2 and "not both" in run.stderr

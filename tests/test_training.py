@@ -138,11 +138,20 @@ def test_ctrl_c_stops_writes_nothing_and_exits_130(tmp_path, compiled):
     while not first.startswith("Epoch"):
         first = proc.stderr.readline()
         assert first, "fit ended before its first epoch"
+    checkpoint = tmp_path / "ckpt" / "checkpoint.keras"
+    deadline = time.monotonic() + 60
+    while not checkpoint.exists():
+        assert time.monotonic() < deadline and proc.poll() is None
+        proc.stderr.readline()
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130
     last = stderr.strip().splitlines()[-1]
-    assert "interrupted" in last and "nothing was written" in last and "resume" in last
+    from lstmcli.artifact import read_record
+
+    saved = read_record(checkpoint).epochs
+    assert "interrupted" in last and "nothing was written" in last
+    assert f"run the same command again to resume from epoch {saved}" in last
     assert "Traceback" not in stderr
     assert not out.exists()
 

@@ -186,16 +186,7 @@ def adopt(path: Path, *, unsafe: bool = False):
     """
     from lstmcli.architecture import output_of
 
-    import keras
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            model = keras.saving.load_model(path, safe_mode=not unsafe)
-        except ValueError as exc:
-            raise _load_error(path, exc) from None
-        except (TypeError, KeyError, OSError) as exc:
-            raise ArtifactError(f"{path} could not be loaded by Keras ({type(exc).__name__}: {exc})") from None
+    model = _load_keras(path, unsafe=unsafe, compile=True)
     shape = model.input_shape
     if not isinstance(shape, tuple) or len(shape) != 3 or None in shape[1:]:
         raise ArtifactError(
@@ -215,17 +206,29 @@ def adopt(path: Path, *, unsafe: bool = False):
         loss = model.loss if isinstance(model.loss, str) else getattr(model.loss, "name", None)
         if not isinstance(loss, str):
             raise ArtifactError(f"{path} is compiled with a loss lstmcli cannot name; compile it with 'lstmcli compile'")
-        record.compile = {"optimizer": type(model.optimizer).__name__.lower(), "loss": loss, "metrics": [], "jit_compile": False}
+        record.compile = {"optimizer": type(model.optimizer).__name__.lower(), "loss": loss, "metrics": [], "jit_compile": None}
     return model, record
 
 
-def _load_error(path: Path, exc: Exception) -> ArtifactError:
-    if "lambda" in str(exc).lower() or "safe_mode" in str(exc):
-        return ArtifactError(
-            f"{path} contains code (a Lambda layer) that would run when it loads; "
-            f"if you trust its source, pass --unsafe"
-        )
-    return ArtifactError(f"{path} could not be loaded by Keras: {exc}")
+def _load_keras(path: Path, *, unsafe: bool, compile: bool):
+    """keras.saving.load_model, its errors turned into ArtifactErrors that say what to do."""
+    import keras
+
+    with warnings.catch_warnings():
+        # A compiled model that never trained has no optimizer variables yet;
+        # Keras warns that it skips loading them, which is expected here.
+        warnings.simplefilter("ignore")
+        try:
+            return keras.saving.load_model(path, safe_mode=not unsafe, compile=compile)
+        except ValueError as exc:
+            if "lambda" in str(exc).lower() or "safe_mode" in str(exc):
+                raise ArtifactError(
+                    f"{path} contains code (a Lambda layer) that would run when it loads; "
+                    f"if you trust its source, pass --unsafe"
+                ) from None
+            raise ArtifactError(f"{path} could not be loaded by Keras: {exc}") from None
+        except (TypeError, KeyError, OSError) as exc:
+            raise ArtifactError(f"{path} could not be loaded by Keras ({type(exc).__name__}: {exc})") from None
 
 
 def require_stage(record: Record, needed: str, path: Path, command: str) -> None:
@@ -259,18 +262,7 @@ def load(path: Path, *, unsafe: bool = False, compile: bool = True):
         ArtifactError: if the archive is damaged, foreign, or carries code.
     """
     record = read_record(path)
-    import keras
-
-    with warnings.catch_warnings():
-        # A compiled model that never trained has no optimizer variables yet;
-        # Keras warns that it skips loading them, which is expected here.
-        warnings.simplefilter("ignore")
-        try:
-            model = keras.saving.load_model(path, safe_mode=not unsafe, compile=compile and record.stage != "defined")
-        except ValueError as exc:
-            raise _load_error(path, exc) from None
-        except (TypeError, KeyError, OSError) as exc:
-            raise ArtifactError(f"{path} could not be loaded by Keras ({type(exc).__name__}: {exc})") from None
+    model = _load_keras(path, unsafe=unsafe, compile=compile and record.stage != "defined")
     return model, record
 
 

@@ -41,7 +41,6 @@ class EarlyStopping(Callback):
         self.best_epoch = None
         self.best_weights = None
         self.wait = 0
-        self.stopped_epoch = None
 
     def on_epoch_end(self, epoch, logs):
         value = logs[self.monitor]
@@ -51,7 +50,6 @@ class EarlyStopping(Callback):
             return None
         self.wait += 1
         if self.wait >= self.patience:
-            self.stopped_epoch = epoch
             return f"early stopping: {self.monitor} did not improve for {self.patience} epochs (best {self.best:.6g} at epoch {self.best_epoch + 1})"
         return None
 
@@ -95,7 +93,7 @@ class ReduceLROnPlateau(Callback):
 class TensorBoard(Callback):
     """Write each epoch's logs as TensorBoard scalars under `log_dir`/train and /validation."""
 
-    def __init__(self, log_dir: Path, initial_epoch: int = 0):
+    def __init__(self, log_dir: Path):
         import tensorflow as tf
 
         self.tf = tf

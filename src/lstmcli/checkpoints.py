@@ -22,7 +22,10 @@ from lstmcli.errors import ConfigError
 
 CHECKPOINT_NAME = "checkpoint.keras"
 MIN_SECONDS = 1.0
-FINGERPRINTED = ("epochs", "batch_size", "shuffle", "seed", "scaling", "validation_split", "early_stopping", "reduce_lr_on_plateau")
+FINGERPRINTED = (
+    "epochs", "batch_size", "shuffle", "seed", "scaling", "validation_split", "early_stopping",
+    "reduce_lr_on_plateau", "format", "layout", "timesteps", "horizon", "features", "target", "index",
+)
 
 
 def fingerprint(source: Path, opts) -> str:
@@ -42,6 +45,7 @@ class Checkpoint:
         self.path = Path(directory) / CHECKPOINT_NAME
         self.fingerprint = fingerprint
         self.saved_at = time.monotonic()
+        self.epochs_done = 0  # epochs in the checkpoint on disk
 
     def find(self) -> Path | None:
         """The checkpoint to resume from, or None.
@@ -53,6 +57,7 @@ class Checkpoint:
             return None
         record = artifact.read_record(self.path)
         made_by = (record.fit or {}).get("checkpoint")
+        self.epochs_done = record.epochs
         if made_by != self.fingerprint:
             raise ConfigError(
                 f"{self.path} was written by a different fit (another input, data or options); "
@@ -71,6 +76,7 @@ class Checkpoint:
         finally:
             record.fit = fit
         self.saved_at = time.monotonic()
+        self.epochs_done = epochs_done
 
     def clear(self) -> None:
         """Remove the checkpoint once the fit has finished and its artifact is written."""

@@ -20,7 +20,7 @@ from typing import Annotated, Optional
 import typer
 
 from lstmcli import __version__
-from lstmcli.errors import EXIT_BROKEN_PIPE, EXIT_FAILURE, EXIT_INTERRUPTED, LstmcliError
+from lstmcli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, LstmcliError
 
 app = typer.Typer(
     name="lstmcli",
@@ -43,7 +43,7 @@ Data = Annotated[Optional[Path], typer.Option("--data", "-d", help="Data file: C
 Format = Annotated[Optional[str], typer.Option("--format", help="Data format when the extension does not say: csv, parquet, npy, npz.", show_default=False)]
 
 
-_FIXED = "Fixed at define time; given here it must match the model's data spec."
+_FIXED = "Part of the data spec fixed at define time: given here it must match it, or fills in what it left open."
 SpecLayout = Annotated[Optional[str], typer.Option("--layout", help=_FIXED, show_default=False)]
 SpecTimesteps = Annotated[Optional[int], typer.Option("--timesteps", help=_FIXED, show_default=False)]
 SpecHorizon = Annotated[Optional[int], typer.Option("--horizon", help=_FIXED, show_default=False)]
@@ -86,7 +86,7 @@ def _boundary(debug: bool):
         raise
     except BrokenPipeError:
         _silence_stdout()
-        raise typer.Exit(EXIT_BROKEN_PIPE) from None
+        raise typer.Exit(EXIT_FAILURE) from None  # quietly: the reader chose to stop
     except Exception as exc:
         if debug:
             traceback.print_exc()
@@ -180,12 +180,12 @@ def fit(
     epochs: Annotated[Optional[int], typer.Option(help="Epochs to train (more epochs, for a fitted model). Defaults to 1.", show_default=False)] = None,
     batch_size: Annotated[Optional[str], typer.Option(help="Samples per step, or 'all' for one batch. Defaults to 32.", show_default=False)] = None,
     verbose: Annotated[Optional[str], typer.Option(help="auto, 0 (silent), 1 (progress bar) or 2 (one line per epoch). Defaults to auto.", show_default=False)] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Seed for shuffling and dropout; recorded in the artifact. Defaults to a random one.", show_default=False)] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed for shuffling and dropout; recorded in the artifact. Defaults to the artifact's seed, else a random one.", show_default=False)] = None,
     shuffle: Annotated[Optional[bool], typer.Option("--shuffle/--no-shuffle", help="Reshuffle the samples every epoch. Defaults to shuffle.", show_default=False)] = None,
     scaling: Annotated[Optional[str], typer.Option(help="none, minmax or standard, learned on the training data. Defaults to none.", show_default=False)] = None,
     validation_split: Annotated[Optional[float], typer.Option(help="Fraction of samples, from the end, held out for validation.", show_default=False)] = None,
     validation_data: Annotated[Optional[Path], typer.Option(help="A separate data file for validation.", show_default=False)] = None,
-    history: Annotated[Optional[Path], typer.Option(help="Also write the per-epoch history to this CSV file.", show_default=False)] = None,
+    history: Annotated[Optional[Path], typer.Option(help="Also write the per-epoch history to this CSV file ('-' for stdout).", show_default=False)] = None,
     early_stopping: Annotated[Optional[int], typer.Option(metavar="PATIENCE", help="Stop when the validation loss (or loss) has not improved for PATIENCE epochs, keeping the best weights.", show_default=False)] = None,
     reduce_lr_on_plateau: Annotated[Optional[int], typer.Option(metavar="PATIENCE", help="Divide the learning rate by 10 after PATIENCE epochs without improvement.", show_default=False)] = None,
     tensorboard: Annotated[Optional[Path], typer.Option(metavar="DIR", help="Write TensorBoard logs of every epoch to DIR.", show_default=False)] = None,
@@ -217,6 +217,8 @@ def fit(
                 model, opts, debug=debug, on_epoch_end=reporter.on_epoch_end,
                 on_progress=reporter.on_progress, should_stop=stop,
             )
+        if opts.history is not None and str(opts.history) == "-":
+            sys.stdout.write(lifecycle.history_csv(written.history))
         if level:
             summary = written.summary
             if summary.get("stopped"):
@@ -393,7 +395,7 @@ def main(argv: list[str] | None = None) -> None:
             stream.flush()
         except BrokenPipeError:
             _silence_stdout()
-            code = code or EXIT_BROKEN_PIPE
+            code = code or EXIT_FAILURE
     if "tensorflow" in sys.modules:
         os._exit(code)
     sys.exit(code)

@@ -64,7 +64,10 @@ def spec_from_options(opts) -> DataSpec:
         ConfigError: if the shape cannot be derived, or contradicts itself.
     """
     features = opts.features
-    timesteps = opts.timesteps
+    timesteps = opts.timesteps or 1
+    if opts.timesteps is not None and (opts.input_shape is not None or (opts.layout == "samples" and opts.reshape != "grid")):
+        decides = "--input-shape" if opts.input_shape is not None else f"--reshape {opts.reshape}"
+        raise ConfigError(f"--timesteps {opts.timesteps} is ignored when {decides} decides the time steps; drop one of them")
     if opts.input_shape is not None:
         if len(opts.input_shape) != 2:
             raise ConfigError(f"--input-shape takes TIMESTEPS,FEATURES. Received: {opts.input_shape}")

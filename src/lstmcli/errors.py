@@ -8,7 +8,6 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
-EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a Unix tool killed by `| head` reports
 
 
 class LstmcliError(Exception):

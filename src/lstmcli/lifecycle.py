@@ -30,6 +30,7 @@ class Written:
     path: Path
     stage: str
     summary: dict = field(default_factory=dict)
+    history: dict = field(default_factory=dict)
 
 
 def define(opts, *, debug: bool = False) -> Written:
@@ -46,6 +47,11 @@ def define(opts, *, debug: bool = False) -> Written:
     units = opts.output_units or task.output_units(n_targets, opts.num_classes)
     activation = opts.output_activation or task.activation
     tasks.check_output(task, units, activation)
+    if not task.classification and units != n_targets and (spec.target or spec.layout == "series"):
+        raise ConfigError(
+            f"a regression model has one output per target; the spec has {n_targets} target(s) but "
+            f"--output-units is {units}: drop --output-units or name the targets with --target"
+        )
     keras = load_tensorflow(debug)
     if opts.seed is not None:
         keras.utils.set_random_seed(opts.seed)
@@ -109,8 +115,10 @@ def fit(
     artifact.require_stage(record, "compiled", source, "fit")
     out = artifact.check_out_path(opts.out, "fit", source=source)
     data_path = _need_data(opts.data, "fit")
-    if opts.history is not None:
+    if opts.history is not None and str(opts.history) != "-":
         artifact.check_output_file(opts.history, "--history", protect=[source, data_path, out])
+    if opts.validation_data is not None and opts.validation_split:
+        raise ConfigError("give --validation-split or --validation-data, not both")
     spec, learned, train, validation = _training_data(record, source, data_path, opts)
     monitor = "val_loss" if validation is not None else "loss"
     keras = load_tensorflow(debug)
@@ -157,7 +165,10 @@ def fit(
         on_chunk_end=snapshot if checkpoint else None,
     )
     if result.stopped == "interrupted":
-        resume = f"; run the same command again to resume from epoch {record.epochs}" if checkpoint else ""
+        resume = ""
+        if checkpoint:
+            resume = (f"; run the same command again to resume from epoch {checkpoint.epochs_done}"
+                      if checkpoint.epochs_done else "; no checkpoint was written yet")
         raise Interrupted(
             f"interrupted after {done - base_epochs + result.epochs_run} of {opts.epochs} epochs; nothing was "
             f"written to {out} and {source} is unchanged{resume}"
@@ -182,9 +193,9 @@ def fit(
     artifact.save(model, record, out)
     if checkpoint:
         checkpoint.clear()
-    if opts.history is not None:
+    if opts.history is not None and str(opts.history) != "-":
         write_history(record.history, opts.history)
-    return Written(out, "fitted", record.fit)
+    return Written(out, "fitted", record.fit, record.history)
 
 
 def _training_data(record: Record, source: Path, data_path: Path, opts):
@@ -193,11 +204,11 @@ def _training_data(record: Record, source: Path, data_path: Path, opts):
     A fitted artifact keeps what it learned (continued training must see the
     data as before); otherwise scaling and labels are learned from the data.
     """
-    from lstmcli import readers, windowing  # pandas: only once the cheap checks have passed
-
     task = tasks.get_task(record.task)
     spec = dataspec.DataSpec.from_dict(record.data_spec)
     dataspec.check_flags(spec, opts, SPEC_KEYS)
+    from lstmcli import readers, windowing  # pandas: only once the cheap checks have passed
+
     units, loss = record.architecture["units"], record.compile["loss"]
     frame = readers.read_table(data_path, opts.format)
     where = dataspec.describe_source(data_path)
@@ -218,7 +229,7 @@ def _training_data(record: Record, source: Path, data_path: Path, opts):
     validation = None
     if opts.validation_data is not None:
         vpath = opts.validation_data
-        validation = prepared(readers.read_table(vpath, opts.format), dataspec.describe_source(vpath))
+        validation = prepared(readers.read_table(vpath), dataspec.describe_source(vpath))
     elif opts.validation_split:
         train, validation = train.split_tail(opts.validation_split)
     return spec, learned, train, validation
@@ -356,15 +367,20 @@ def verify(source: Path, *, unsafe: bool = False, debug: bool = False) -> dict:
     }
 
 
-def write_history(history: dict[str, list], path: Path) -> None:
-    """Write the per-epoch history as CSV with an epoch column counting from 1."""
+def history_csv(history: dict[str, list]) -> str:
+    """The per-epoch history as CSV, with an epoch column counting from 1."""
     import numpy as np
     import pandas as pd
 
     frame = pd.DataFrame(history)
     frame.insert(0, "epoch", np.arange(1, len(frame) + 1))
+    return frame.to_csv(index=False)
+
+
+def write_history(history: dict[str, list], path: Path) -> None:
+    """Write `history_csv` to `path` atomically."""
     with artifact.atomic_output(Path(path)) as handle:
-        frame.to_csv(handle, index=False)
+        handle.write(history_csv(history))
 
 
 def _load_with_data(source, opts, command, *, need_target, debug, future=False):

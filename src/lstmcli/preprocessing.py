@@ -10,9 +10,6 @@ import numpy as np
 
 from lstmcli.errors import DataError
 
-SCALINGS = ("none", "minmax", "standard")
-
-
 def learn_scaling(kind: str, columns: dict[str, np.ndarray]) -> dict[str, list[float]]:
     """Learn per-column (offset, scale) so that scaled = (x - offset) / scale.
 
@@ -70,7 +67,7 @@ def learn_classes(labels: np.ndarray, task: str, units: int, where: str) -> list
 
     Raises:
         DataError: if a binary target does not have exactly two values, or a
-            multiclass target has more classes than the model has outputs.
+            multiclass target's classes do not match the model's outputs.
     """
     classes = sorted({_plain(v) for v in labels}, key=lambda v: (isinstance(v, str), v))
     if task == "binary" and len(classes) != 2:
@@ -78,10 +75,11 @@ def learn_classes(labels: np.ndarray, task: str, units: int, where: str) -> list
             f"a binary target needs exactly two distinct values; {where} has {len(classes)}: "
             f"{_preview(classes)}. Use --task multiclass for more classes"
         )
-    if task == "multiclass" and len(classes) > units:
+    if task == "multiclass" and len(classes) != units:
         raise DataError(
             f"{where} has {len(classes)} classes but the model was defined with {units}; "
-            f"define it again with --num-classes {len(classes)}. Classes: {_preview(classes)}"
+            f"define it again with --num-classes {len(classes)} (every class must appear in the "
+            f"training data, so its output has a label). Classes: {_preview(classes)}"
         )
     return classes
 

@@ -27,13 +27,13 @@ _loaded = False
 def load_tensorflow(debug: bool = False):
     """Import TensorFlow and Keras once, quietly unless `debug`, and return keras."""
     global _loaded
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     if _loaded or debug:
         import keras
 
         _loaded = True
         return keras
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     with tempfile.TemporaryFile(mode="w+b") as sink:
         sys.stderr.flush()
         saved = os.dup(2)

@@ -20,6 +20,7 @@ from lstmcli.tasks import TASKS, did_you_mean
 
 STEPS = ("define", "compile", "fit", "evaluate", "predict")
 ALL = object()  # batch_size = "all": one batch holding every sample
+SCALINGS = ("none", "minmax", "standard")
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ OPTIONS: dict[str, list[Option]] = {
         _opt("task", "str", "regression", choices=tuple(TASKS)),
         _opt("num_classes", "int", low=2),
         _opt("layout", "str", "series", choices=("series", "samples")),
-        _opt("timesteps", "int", 1, low=1),
+        _opt("timesteps", "int", low=1),  # None: 1, or what --input-shape / --reshape decide
         _opt("horizon", "int", 1, low=1),
         _opt("features", "strs"),
         _opt("target", "strs"),
@@ -105,7 +106,7 @@ OPTIONS: dict[str, list[Option]] = {
         _opt("verbose", "str", "auto", choices=("auto", "0", "1", "2")),
         _opt("seed", "int", low=0),
         _opt("shuffle", "bool", True),
-        _opt("scaling", "str", "none", choices=("none", "minmax", "standard")),
+        _opt("scaling", "str", "none", choices=SCALINGS),
         _opt("validation_split", "float", 0.0, low=0.0, high=1.0),
         _opt("validation_data", "path"),
         _opt("history", "path"),

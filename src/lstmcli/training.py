@@ -27,6 +27,7 @@ from lstmcli.windowing import Prepared, Windows
 from lstmcli.errors import TrainingError
 
 CHUNK_SECONDS = 0.25
+PROBE_STEPS = 8  # the second call's steps, timed to size the chunks after it
 # XLA compiles the train step once (about half a second for a small LSTM on
 # this CPU) and then runs each step faster. Measured on 2 cores: the classic
 # example (9 samples × 1 timestep per epoch, 1,000 epochs) fits in 1.6 s with
@@ -223,7 +224,7 @@ class Trainer:
         per_epoch = any(cb.per_epoch for cb in callbacks)
         result = FitResult()
         step, end = initial_epoch * nb, epochs * nb
-        chunk = min(nb, end - step)
+        chunk = 1  # the first call traces; keep it short so Ctrl-C is heard at once
         started = time.perf_counter()
         calls = 0
         while step < end:
@@ -264,12 +265,12 @@ class Trainer:
             result.stopped = reason or result.stopped
             if result.stopped:
                 break
-            # Size the next chunk to take about CHUNK_SECONDS, the first call being a trace.
-            if calls >= 2 or chunk > 1:
+            # Size the next chunk to take about CHUNK_SECONDS, once a call without tracing was timed.
+            if calls == 1:
+                chunk = min(PROBE_STEPS, max(end - step, 1))
+            else:
                 per_step = took / chunk
                 chunk = max(1, min(end - step, int(CHUNK_SECONDS / max(per_step, 1e-7))))
-            else:
-                chunk = min(nb, end - step)
         if result.stopped != "interrupted":
             for callback in callbacks:
                 callback.on_train_end()

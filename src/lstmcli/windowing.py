@@ -102,20 +102,25 @@ class Prepared:
         return Prepared(self.inputs.subset(sel), pick(self.y), pick(self.y_raw), self.keys[sel], self.key_name, self.target_names)
 
 
-def resolve_columns(frame: pd.DataFrame, spec: DataSpec, where: str) -> tuple[list[str], list[str]]:
+def resolve_columns(frame: pd.DataFrame, spec: DataSpec, where: str, *, need_target: bool = True) -> tuple[list[str], list[str]]:
     """The feature and target columns of `frame` under `spec`.
+
+    Args:
+        need_target: Refuse a file without the spec's target columns. Predict
+            does not need them: new data usually has no labels yet.
 
     Raises:
         DataError: for a missing column (naming close matches) or a count that
             does not match the model's input shape.
     """
     columns = list(frame.columns)
-    for name in [spec.index] + (spec.features or []) + (spec.target or []):
+    required = [spec.index] + (spec.features or []) + ((spec.target or []) if need_target else [])
+    for name in required:
         if name is not None and name not in columns:
             close = difflib.get_close_matches(name, columns, n=3)
             hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
             raise DataError(
-                f"{where} has no column {name!r}{hint} Its columns are: {', '.join(columns[:20])}"
+                f"{where} has no column {name!r}{hint}; its columns are: {', '.join(columns[:20])}"
                 + (", …" if len(columns) > 20 else "")
             )
     rest = [c for c in columns if c != spec.index]
@@ -195,7 +200,7 @@ def prepare(
     """
     if future and spec.layout != "series":
         raise ConfigError("--future forecasts past the end of a series; the model's layout is samples, where every row is already a sample")
-    features, target = resolve_columns(frame, spec, where)
+    features, target = resolve_columns(frame, spec, where, need_target=need_target)
     has_target = all(t in frame.columns for t in target) and not future
     if need_target and not has_target:
         raise DataError(f"{where} has no target column {target!r}; evaluate and fit need the true values")
