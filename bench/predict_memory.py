@@ -2,7 +2,7 @@
 
 Windows are gathered from the series a batch at a time inside the graph, so
 the window length should cost almost nothing in memory. Each predict runs in a
-fresh process that reports its own peak RSS (ru_maxrss). The issue's target:
+fresh process whose peak RSS (ru_maxrss) its parent reports. The issue's target:
 timesteps=200 uses less than 100 MB more than timesteps=2 on 200,000 rows.
 
     .venv/bin/python bench/predict_memory.py [--rows 200000]
@@ -20,14 +20,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+# A fresh wrapper runs one lstmcli process as its only child and reports that
+# child's peak RSS (the step itself ends with os._exit, so it cannot report).
 MEASURE = """
-import resource, sys
-from lstmcli.cli import main
-try:
-    main(sys.argv[1:])
-except SystemExit as exit:
-    assert not exit.code, exit.code
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+import resource, subprocess, sys
+subprocess.run([sys.executable, "-m", "lstmcli", *sys.argv[1:]], check=True)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)
 """
 
 
