@@ -430,7 +430,7 @@ CASES = [
     case("fit-unknown-format", lambda t, k: fit_on(t, k, reg_data(t), "--format", "xlsx"),
          r"--format must be one of csv, parquet, npy, npz"),
     case("fit-rescaling-a-fitted-model", lambda t, k: fit_on(t, k, reg_data(t), "--scaling", "minmax", model="reg_fitted"),
-         r"already learned 'none' scaling.*drop --scaling minmax"),
+         r"already learned 'standard' scaling.*drop --scaling minmax"),
     # ------------------------------------------------------------ fit: stage and artifact
     case("fit-defined-model", lambda t, k: fit_on(t, k, reg_data(t), model="reg_defined"),
          r"cannot fit \S*reg_defined\.keras: the model is defined but not compiled; "

@@ -5,4 +5,4 @@ command-line layer (`lstmcli.cli`). Importing this package is cheap: nothing
 here imports TensorFlow until a step needs it.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

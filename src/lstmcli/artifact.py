@@ -24,7 +24,7 @@ from typing import Any, Iterator
 from lstmcli import __version__
 from lstmcli.errors import ArtifactError, StageError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: scaling is part of the saved model (see predictor)
 RECORD_MEMBER = "lstmcli.json"
 KERAS_CONFIG_MEMBER = "config.json"
 SUFFIX = ".keras"
@@ -281,6 +281,7 @@ def save(model, record: Record, path: Path) -> Path:
 
     path = Path(path)
     record.versions = {"lstmcli": __version__, "keras": keras.__version__, "tensorflow": tf.__version__}
+    record.format_version = FORMAT_VERSION
     with _temporary_beside(path) as tmp:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

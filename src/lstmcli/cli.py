@@ -14,12 +14,14 @@ import os
 import signal
 import sys
 import traceback
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from lstmcli import __version__
+from lstmcli.exporting import FORMATS
 from lstmcli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, LstmcliError
 
 app = typer.Typer(
@@ -120,6 +122,8 @@ def define(
     index: Annotated[Optional[str], typer.Option(help="A key column (a date, an id) carried to the predictions, never a feature.", show_default=False)] = None,
     reshape: Annotated[Optional[str], typer.Option(help="samples: grid (time-major t0_f0,t0_f1,…), timesteps (columns are time steps of one feature) or features (columns are features of one step). Defaults to grid.", show_default=False)] = None,
     mask: Annotated[Optional[bool], typer.Option("--mask", help="samples: rows may end early; empty trailing time steps are masked.", show_default=False)] = None,
+    transform: Annotated[Optional[list[str]], typer.Option(metavar="NAMES", help="series: target transforms, applied in order and inverted inside the model: log, diff, seasonal-diff:P, or auto (chosen at fit from the training data). Comma-separated or repeated.", show_default=False)] = None,
+    season: Annotated[Optional[int], typer.Option(help="series: the season length in rows (12 for monthly data), for --transform auto and seasonal baselines.", show_default=False)] = None,
     input_shape: Annotated[Optional[str], typer.Option(help="TIMESTEPS,FEATURES when the feature columns are not named.", show_default=False)] = None,
     lstm: Annotated[Optional[list[str]], typer.Option(metavar="UNITS", help="Units of each stacked LSTM layer, e.g. 32,16. Defaults to 32.", show_default=False)] = None,
     layers: Annotated[Optional[list[str]], typer.Option(metavar="SPECS", help="The full stack instead of --lstm: lstm:UNITS, dense:UNITS[:ACTIVATION], dropout:RATE, activation:NAME.", show_default=False)] = None,
@@ -137,7 +141,7 @@ def define(
         opts = _options(
             "define", config, out=out, task=task, num_classes=num_classes, layout=layout, timesteps=timesteps,
             horizon=horizon, features=features, target=target, index=index, reshape=reshape, mask=mask,
-            input_shape=input_shape, lstm=lstm, layers=layers, dropout=dropout,
+            transform=transform, season=season, input_shape=input_shape, lstm=lstm, layers=layers, dropout=dropout,
             recurrent_dropout=recurrent_dropout, output_units=output_units,
             output_activation=output_activation, seed=seed,
         )
@@ -182,7 +186,7 @@ def fit(
     verbose: Annotated[Optional[str], typer.Option(help="auto, 0 (silent), 1 (progress bar) or 2 (one line per epoch). Defaults to auto.", show_default=False)] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed for shuffling and dropout; recorded in the artifact. Defaults to the artifact's seed, else a random one.", show_default=False)] = None,
     shuffle: Annotated[Optional[bool], typer.Option("--shuffle/--no-shuffle", help="Reshuffle the samples every epoch. Defaults to shuffle.", show_default=False)] = None,
-    scaling: Annotated[Optional[str], typer.Option(help="none, minmax or standard, learned on the training data. Defaults to none.", show_default=False)] = None,
+    scaling: Annotated[Optional[str], typer.Option(help="none, minmax or standard, per feature channel, learned on the training data and saved as layers of the model. Defaults to standard; continued training keeps what the model learned.", show_default=False)] = None,
     validation_split: Annotated[Optional[float], typer.Option(help="Fraction of samples, from the end, held out for validation.", show_default=False)] = None,
     validation_data: Annotated[Optional[Path], typer.Option(help="A separate data file for validation.", show_default=False)] = None,
     history: Annotated[Optional[Path], typer.Option(help="Also write the per-epoch history to this CSV file ('-' for stdout).", show_default=False)] = None,
@@ -223,6 +227,10 @@ def fit(
             summary = written.summary
             if summary.get("stopped"):
                 render.stderr_console().print(summary["stopped"], markup=False)
+            if summary.get("transforms") is not None:
+                chosen = ", ".join(summary["transforms"]["chosen"]) or "none"
+                reasons = "; ".join(summary["transforms"]["reasons"])
+                render.stderr_console().print(f"transforms: {chosen}" + (f" ({reasons})" if reasons else ""), markup=False)
             render.stderr_console().print(
                 f"fitted {summary['epochs']} epochs in {summary['seconds']:.2f} s: loss "
                 f"{render.format_number(summary['final_loss'])} (best {render.format_number(summary['best_loss'])}) "
@@ -320,6 +328,30 @@ def verify(
             sys.stdout.write(json_module.dumps(summary, indent=2) + "\n")
         else:
             sys.stdout.write(render.metrics_text({k: _plain(v) for k, v in summary.items()}, False))
+
+
+# The formats `export` writes, declared once in `exporting.FORMATS` (which says why only these).
+ExportFormat = Enum("ExportFormat", {name.replace("-", "_"): name for name in FORMATS}, type=str)
+
+
+@app.command()
+def export(
+    model: Artifact,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="The SavedModel directory to write (built beside it, renamed into place; an earlier export there is replaced).", show_default=False)] = None,
+    format: Annotated[ExportFormat, typer.Option("--format", help="The export format: saved-model is TensorFlow Serving's SavedModel.")] = ExportFormat(FORMATS[0]),
+    unsafe: Unsafe = None,
+    debug: Debug = False,
+) -> None:
+    """Export a fitted artifact for serving: raw windows in, the data's units (or class probabilities) out."""
+    from lstmcli import exporting, render
+
+    with _boundary(debug):
+        done = exporting.export(model, format=format.value, out=out, unsafe=bool(unsafe), debug=debug)
+        render.stderr_console().print(
+            f"exported {done.format} → {done.path} (signature '{exporting.ENDPOINT}': "
+            f"{', '.join(f'{k} {v}' for k, v in done.inputs.items())} → {', '.join(done.outputs)})",
+            markup=False,
+        )
 
 
 def _plain(value) -> str:

@@ -34,6 +34,9 @@ class DataSpec:
         target: Target columns; None means the features (series) or the last column (samples).
         index: A column carried to the predictions as their key, never a feature.
         mask: samples only: empty trailing time steps are masked (variable-length rows).
+        transforms: series only: target transforms as given (`transforms.parse`),
+            ["auto"] for fit to choose; what fit chose is in the record's preprocessing.
+        season: series only: the season length in rows, if known.
     """
 
     layout: str
@@ -44,6 +47,8 @@ class DataSpec:
     target: list[str] | None = None
     index: str | None = None
     mask: bool = False
+    transforms: list[str] | None = None
+    season: int | None = None
 
     @property
     def input_shape(self) -> tuple[int, int]:
@@ -98,6 +103,13 @@ def spec_from_options(opts) -> DataSpec:
             )
     if opts.mask and opts.layout != "samples":
         raise ConfigError("--mask is for the samples layout (rows of different lengths); a series has no gaps to mask")
+    from lstmcli import transforms
+
+    chosen = transforms.parse(opts.transform)
+    if chosen and (opts.layout != "series" or opts.task != "regression"):
+        raise ConfigError("--transform is for forecasting a series (--layout series, --task regression); drop it")
+    if opts.season is not None and opts.layout != "series":
+        raise ConfigError("--season is for the series layout; drop it")
     if opts.index is not None and features is not None and opts.index in features:
         raise ConfigError(f"--index {opts.index} is also a feature; the index is a key, not an input")
     return DataSpec(
@@ -109,6 +121,8 @@ def spec_from_options(opts) -> DataSpec:
         target=opts.target,
         index=opts.index,
         mask=opts.mask,
+        transforms=chosen or None,
+        season=opts.season,
     )
 
 

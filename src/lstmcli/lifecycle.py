@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from lstmcli import architecture, artifact, checkpoints, dataspec, tasks
+from lstmcli import architecture, artifact, checkpoints, dataspec, predictor, tasks
 from lstmcli.artifact import Record
 from lstmcli.errors import ArtifactError, ConfigError, DataError, Interrupted
 from lstmcli.quiet import load_tensorflow
-from lstmcli.settings import ALL, SPEC_KEYS
+from lstmcli.settings import ALL, DEFAULT_SCALING, SPEC_KEYS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -113,6 +113,7 @@ def fit(
     """Train the model on a data file and keep the per-epoch history."""
     record, adopted = _open(source, opts, debug)
     artifact.require_stage(record, "compiled", source, "fit")
+    predictor.require_in_graph(record, source)
     out = artifact.check_out_path(opts.out, "fit", source=source)
     data_path = _need_data(opts.data, "fit")
     if opts.history is not None and str(opts.history) != "-":
@@ -134,6 +135,11 @@ def fit(
     keras.utils.set_random_seed(seed)
     from lstmcli.training import Trainer
 
+    if record.stage == "fitted":
+        views = predictor.views(model, spec, learned)
+    else:
+        views = predictor.assemble(model, learned, spec)
+    _compile_views(views, record, model)
     record.stage = "fitted"
     record.preprocessing = learned
     record.data_spec = spec.to_dict()
@@ -143,12 +149,12 @@ def fit(
 
     def snapshot(epochs_done: int, result) -> None:
         _merge_history(record, history_before, done, result.history)
-        checkpoint.save(model, record, epochs_done)
+        checkpoint.save(views.predictor, record, epochs_done)
 
     from lstmcli.training import use_xla
 
     xla = use_xla(record.compile.get("jit_compile"), len(train) * spec.timesteps)
-    trainer = Trainer(model, jit_compile=xla)
+    trainer = Trainer(views.training, jit_compile=xla)
     batch_size = None if opts.batch_size is ALL else opts.batch_size
     result = trainer.fit(
         train,
@@ -161,7 +167,7 @@ def fit(
         on_epoch_end=on_epoch_end,
         on_progress=on_progress,
         should_stop=should_stop,
-        callbacks=_callbacks(opts, model, monitor),
+        callbacks=_callbacks(opts, views.training, monitor),
         on_chunk_end=snapshot if checkpoint else None,
     )
     if result.stopped == "interrupted":
@@ -187,10 +193,12 @@ def fit(
         "xla": xla,
         "stopped": result.stopped,
         "resumed_from_epoch": done if resumed is not None else None,
+        "transforms": {"chosen": learned["transforms"], "reasons": learned.get("transform_reasons", [])}
+        if "transforms" in learned else None,
     }
     data_roles = {"data": data_path, "validation_data": opts.validation_data}
     record.lineage.append(artifact.lineage_entry("fit", source, data_roles))
-    artifact.save(model, record, out)
+    artifact.save(views.predictor, record, out)
     if checkpoint:
         checkpoint.clear()
     if opts.history is not None and str(opts.history) != "-":
@@ -214,8 +222,8 @@ def _training_data(record: Record, source: Path, data_path: Path, opts):
     where = dataspec.describe_source(data_path)
     learned = record.preprocessing
     if learned is None:
-        learned = windowing.learn(frame, spec, task=task, scaling=opts.scaling, units=units, where=where)
-    elif opts.scaling not in ("none", learned.get("scaling_kind")):
+        learned = windowing.learn(frame, spec, task=task, scaling=opts.scaling or DEFAULT_SCALING, units=units, where=where)
+    elif opts.scaling not in (None, learned.get("scaling_kind")):
         raise ConfigError(
             f"{source} already learned '{learned.get('scaling_kind')}' scaling; continued training keeps it, "
             f"so drop --scaling {opts.scaling} or start again from the compiled model"
@@ -233,6 +241,28 @@ def _training_data(record: Record, source: Path, data_path: Path, opts):
     elif opts.validation_split:
         train, validation = train.split_tail(opts.validation_split)
     return spec, learned, train, validation
+
+
+def _compile_views(views, record: Record, loaded) -> None:
+    """Compile the views made around the `loaded` model with its optimizer, loss and metrics.
+
+    They share their variables, so the optimizer's state (saved with the
+    predictor) is the training view's; the predictor's loss is in the data's
+    units, for users who call `evaluate` on it with plain Keras.
+    """
+    settings = record.compile
+    optimizer = loaded.optimizer
+    for model in {id(v): v for v in (views.predictor, views.training)}.values():
+        if model is not loaded:
+            model.compile(optimizer=optimizer, loss=settings["loss"], metrics=list(settings.get("metrics") or []) or None)
+    network = predictor.network_of(views.predictor)
+    if network is not views.predictor and network.compiled:
+        # The optimizer now belongs to the predictor. Left on the nested network
+        # too, Keras would save its state there (once per object) and the
+        # predictor's own copy would load empty: continued training would
+        # restart Adam's moments.
+        network.compiled = False
+        network.optimizer = None
 
 
 def _callbacks(opts, model, monitor: str) -> list:
@@ -286,11 +316,13 @@ def evaluate(source: Path, opts, *, debug: bool = False) -> dict[str, float]:
     model, record, data = _load_with_data(source, opts, "evaluate", need_target=True, debug=debug)
     from lstmcli.training import Trainer
 
-    trainer = Trainer(model, jit_compile=bool(record.compile.get("jit_compile")))
+    views = predictor.views(model, dataspec.DataSpec.from_dict(record.data_spec), record.preprocessing)
+    _compile_views(views, record, model)
+    jit = bool(record.compile.get("jit_compile"))
     batch_size = None if opts.batch_size is ALL else opts.batch_size
-    metrics, outputs = trainer.evaluate(data, batch_size)
+    scaled, predicted = views.split(Trainer(views.evaluation or views.predictor, jit_compile=jit).predict(data, batch_size))
+    metrics = Trainer(views.training).score(data, scaled)
     if not tasks.get_task(record.task).classification:
-        predicted = _unscaled(outputs, record, data)
         error = predicted - data.y_raw
         metrics["original_rmse"] = float(np.sqrt(np.mean(error.astype(np.float64) ** 2)))
         metrics["original_mae"] = float(np.mean(np.abs(error.astype(np.float64))))
@@ -316,9 +348,8 @@ def predict(source: Path, opts, *, debug: bool = False) -> pd.DataFrame:
     columns = {data.key_name: data.keys}
     task = tasks.get_task(record.task)
     if not task.classification:
-        predicted = _unscaled(outputs, record, data)
         for i, name in enumerate(data.target_names):
-            columns[f"predicted_{name}"] = predicted[:, i]
+            columns[f"predicted_{name}"] = outputs[:, i]
         return pd.DataFrame(columns)
     classes = record.preprocessing["classes"]
     probabilities = np.concatenate([1.0 - outputs, outputs], axis=1) if outputs.shape[1] == 1 else outputs
@@ -346,11 +377,16 @@ def verify(source: Path, *, unsafe: bool = False, debug: bool = False) -> dict:
     keras = load_tensorflow(debug)
     if record.versions["keras"].split(".")[0] != keras.__version__.split(".")[0]:
         raise ArtifactError(f"{source} was written by Keras {record.versions['keras']}; this is Keras {keras.__version__}")
+    predictor.require_in_graph(record, source)
     model, _ = artifact.load(source, unsafe=unsafe)
     spec = dataspec.DataSpec.from_dict(record.data_spec)
-    if tuple(model.input_shape[1:]) != spec.input_shape:
-        raise ArtifactError(f"{source}: the model takes {model.input_shape[1:]} but its record says {spec.input_shape}; write it again with lstmcli")
-    units, _ = architecture.output_of(model)
+    history = (record.preprocessing or {}).get("context", 0) if record.stage == "fitted" else 0
+    expected = (spec.timesteps + history, spec.n_features)
+    if tuple(model.input_shape[1:]) != expected:
+        raise ArtifactError(f"{source}: the model takes {model.input_shape[1:]} but its record says {expected}; write it again with lstmcli")
+    if record.stage == "fitted":
+        predictor.check_agrees(model, record, source)
+    units, _ = architecture.output_of(predictor.network_of(model))
     if units != record.architecture.get("units"):
         raise ArtifactError(f"{source}: the model has {units} outputs but its record says {record.architecture.get('units')}; write it again with lstmcli")
     return {
@@ -386,6 +422,7 @@ def write_history(history: dict[str, list], path: Path) -> None:
 def _load_with_data(source, opts, command, *, need_target, debug, future=False):
     record = artifact.read_record(source)
     artifact.require_stage(record, "fitted", source, command)
+    predictor.require_in_graph(record, source)
     data_path = _need_data(opts.data, command)
     if opts.out is not None and str(opts.out) != "-":
         artifact.check_output_file(opts.out, "--out", protect=[source, data_path])
@@ -403,12 +440,6 @@ def _load_with_data(source, opts, command, *, need_target, debug, future=False):
     load_tensorflow(debug)
     model, _ = artifact.load(source, unsafe=opts.unsafe)
     return model, record, data
-
-
-def _unscaled(outputs, record: Record, data):
-    from lstmcli.preprocessing import unscale
-
-    return unscale(outputs, data.target_names, record.preprocessing.get("scaling", {}))
 
 
 def _need_data(path, command: str) -> Path:

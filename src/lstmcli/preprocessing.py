@@ -1,7 +1,10 @@
 """What fit learns from the data besides weights: scaling statistics and class labels.
 
-Both are plain JSON-able dicts stored in the artifact's record, so evaluate and
-predict apply exactly what fit learned, to whatever file they are given.
+Both are plain JSON-able dicts stored in the artifact's record. The scaling
+statistics also become layers of the saved model (see `predictor`), so the
+model takes and returns the data's own units; the record keeps them for
+`verify`, `inspect` and people. Targets are scaled here, in numpy, because
+training happens in scaled space.
 """
 
 from __future__ import annotations
@@ -10,48 +13,60 @@ import numpy as np
 
 from lstmcli.errors import DataError
 
-def learn_scaling(kind: str, columns: dict[str, np.ndarray]) -> dict[str, list[float]]:
-    """Learn per-column (offset, scale) so that scaled = (x - offset) / scale.
+def learn_scaling(kind: str, values: np.ndarray) -> dict | None:
+    """Learn one (offset, scale) pair per channel so that scaled = (x - offset) / scale.
+
+    A channel is the last axis of `values`: a feature column of a series, or
+    one feature of every time step of a samples file. Empty cells (NaN, the
+    padding of shorter rows) are ignored; a channel with no values or no spread
+    gets the identity.
 
     Args:
         kind: "none", "minmax" (to [0, 1]) or "standard" (zero mean, unit variance).
-        columns: Training values by column name.
+        values: Training values, channels on the last axis.
 
     Returns:
-        {column: [offset, scale]}, empty for "none".
+        {"offset": [...], "scale": [...]}, one entry per channel, or None for "none".
     """
     if kind == "none":
-        return {}
-    stats = {}
-    for name, values in columns.items():
-        values = np.asarray(values, dtype=np.float64)
-        if kind == "minmax":
-            offset, spread = values.min(), values.max() - values.min()
+        return None
+    flat = np.asarray(values, dtype=np.float64).reshape(-1, values.shape[-1])
+    offsets, scales = [], []
+    for column in flat.T:
+        column = column[np.isfinite(column)]
+        if column.size == 0:
+            offset, spread = 0.0, 1.0
+        elif kind == "minmax":
+            offset, spread = column.min(), column.max() - column.min()
         else:
-            offset, spread = values.mean(), values.std()
-        stats[name] = [float(offset), float(spread) if spread > 0 else 1.0]
-    return stats
+            offset, spread = column.mean(), column.std()
+        offsets.append(float(offset))
+        scales.append(float(spread) if spread > 0 and np.isfinite(spread) else 1.0)
+    return {"offset": offsets, "scale": scales}
 
 
-def scale(values: np.ndarray, names: list[str], stats: dict[str, list[float]]) -> np.ndarray:
-    """Scale the columns of `values` (last axis, named `names`) with `stats`."""
+def scale(values: np.ndarray, stats: dict | None) -> np.ndarray:
+    """Scale `values` (channels on the last axis) with `stats` from `learn_scaling`."""
     if not stats:
         return values
-    offset, spread = _vectors(names, stats)
+    offset, spread = _vectors(stats, values.shape[-1])
     return ((values - offset) / spread).astype(np.float32, copy=False)
 
 
-def unscale(values: np.ndarray, names: list[str], stats: dict[str, list[float]]) -> np.ndarray:
+def unscale(values: np.ndarray, stats: dict | None) -> np.ndarray:
     """Undo `scale`: return values in the data's own units."""
     if not stats:
         return values
-    offset, spread = _vectors(names, stats)
+    offset, spread = _vectors(stats, values.shape[-1])
     return (values * spread + offset).astype(np.float32, copy=False)
 
 
-def _vectors(names, stats):
-    pairs = np.array([stats[name] for name in names], dtype=np.float32)
-    return pairs[:, 0], pairs[:, 1]
+def _vectors(stats: dict, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets and scales as float32 vectors, tiled to `width` (a horizon's steps repeat the targets)."""
+    offset = np.asarray(stats["offset"], dtype=np.float32)
+    spread = np.asarray(stats["scale"], dtype=np.float32)
+    reps = width // len(offset)
+    return np.tile(offset, reps), np.tile(spread, reps)
 
 
 def _plain(label):

@@ -21,6 +21,7 @@ from lstmcli.tasks import TASKS, did_you_mean
 STEPS = ("define", "compile", "fit", "evaluate", "predict")
 ALL = object()  # batch_size = "all": one batch holding every sample
 SCALINGS = ("none", "minmax", "standard")
+DEFAULT_SCALING = "standard"
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,8 @@ OPTIONS: dict[str, list[Option]] = {
         _opt("index", "str"),
         _opt("reshape", "str", "grid", choices=("grid", "timesteps", "features")),
         _opt("mask", "bool", False),
+        _opt("transform", "strs"),
+        _opt("season", "int", low=2),
         _opt("input_shape", "ints"),
         _opt("lstm", "ints"),
         _opt("layers", "strs"),
@@ -106,7 +109,7 @@ OPTIONS: dict[str, list[Option]] = {
         _opt("verbose", "str", "auto", choices=("auto", "0", "1", "2")),
         _opt("seed", "int", low=0),
         _opt("shuffle", "bool", True),
-        _opt("scaling", "str", "none", choices=SCALINGS),
+        _opt("scaling", "str", choices=SCALINGS),  # None: "standard", or what a fitted model learned
         _opt("validation_split", "float", 0.0, low=0.0, high=1.0),
         _opt("validation_data", "path"),
         _opt("history", "path"),

@@ -277,25 +277,21 @@ class Trainer:
         result.seconds = time.perf_counter() - started
         return result
 
-    def evaluate(self, data: Prepared, batch_size: int | None) -> tuple[dict[str, float], np.ndarray]:
-        """Loss and every compiled metric over `data`, as `model.evaluate` reports them.
+    def score(self, data: Prepared, outputs: np.ndarray) -> dict[str, float]:
+        """Loss and every compiled metric of `outputs` against `data`'s targets, as `model.evaluate` reports them.
 
-        One forward pass serves both the metrics and the caller: the outputs are
-        returned too. The loss is Keras's compiled loss (regularisation
-        included) over all samples at once, which equals evaluate's
-        batch-size-weighted mean up to float rounding.
-
-        Returns:
-            (metrics, outputs)
+        The loss is Keras's compiled loss (regularisation included) over all
+        samples at once, which equals evaluate's batch-size-weighted mean up to
+        float rounding. The outputs come from `predict`, so evaluate makes one
+        forward pass for the metrics and for whatever else it reports.
         """
-        outputs = self.predict(data, batch_size)
         model = self.model
         model.reset_metrics()
         loss = model.compute_loss(x=None, y=data.y, y_pred=outputs, training=False)
         results = model.compute_metrics(None, data.y, outputs, sample_weight=None)
         metrics = {"loss": float(loss)}
         metrics.update((k, float(v)) for k, v in results.items() if k != "loss")
-        return metrics, outputs
+        return metrics
 
     def predict(self, data: Prepared, batch_size: int | None) -> np.ndarray:
         """The model's outputs for every sample of `data`, batch by batch in the graph.

@@ -1,10 +1,11 @@
 """Turning a table into model inputs and targets under a data spec.
 
 Series windows are never copied out of the series: `Windows` keeps the
-(scaled) series and the start row of each window, and the training loops
+(raw) series and the start row of each window, and the training loops
 gather a batch of windows at a time in the graph. Samples are reshaped to
-(samples, timesteps, features). Scaling statistics and class labels learned at
-fit time are applied here, and every problem with the file's content is a
+(samples, timesteps, features). Inputs stay in the data's units (their scaling
+is a layer of the model); the targets' scaling statistics and class labels
+learned at fit time are applied here, and every problem with the file's content is a
 DataError naming the row and column.
 """
 
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from lstmcli import preprocessing
+from lstmcli import preprocessing, transforms
 from lstmcli.dataspec import MASK_VALUE, DataSpec
 from lstmcli.errors import ConfigError, DataError
 
@@ -25,7 +26,7 @@ ROW_KEY = "row"
 
 @dataclass
 class Windows:
-    """Series windows as views: the scaled series and each window's first row."""
+    """Series windows as views: the series and each window's first row."""
 
     values: np.ndarray  # (rows, features) float32
     starts: np.ndarray  # (samples,) int64
@@ -68,7 +69,7 @@ class Prepared:
     """A table turned into model inputs, targets and row keys.
 
     Args:
-        inputs: Windows or Samples, scaled as fit learned.
+        inputs: Windows or Samples, in the data's units.
         y: Targets as the loss wants them (scaled / encoded), or None.
         y_raw: Targets in the data's own units or labels, or None.
         keys: One key per sample: the index column's value or the row number.
@@ -187,7 +188,8 @@ def prepare(
         frame: The table read from the data file.
         spec: The artifact's data spec.
         task: The artifact's Task.
-        prep: Learned preprocessing: {"scaling": {col: [offset, scale]}, "classes": [...]}.
+        prep: Learned preprocessing: target scaling statistics and class labels.
+            Inputs stay raw: their scaling is a layer of the model.
         loss: The compiled loss (decides one-hot or sparse labels).
         units: Output units of the model.
         need_target: Refuse a file without target columns (fit, evaluate).
@@ -206,21 +208,26 @@ def prepare(
         raise DataError(f"{where} has no target column {target!r}; evaluate and fit need the true values")
     masked = spec.layout == "samples" and spec.mask
     x = numeric(frame, features, where, allow_empty=masked)
-    stats = prep.get("scaling", {})
-    x = preprocessing.scale(x, features, stats)
     n_rows = len(frame)
     if masked:
         x = _mask_trailing(x.reshape(n_rows, spec.timesteps, spec.n_features), where).reshape(n_rows, -1)
+    chosen = prep.get("transforms") or []
+    if "log" in chosen:
+        logged = [i for i, name in enumerate(features) if name in target]
+        transforms.forward(x[:, logged], ["log"], where, [features[i] for i in logged])  # refuses non-positive rows
     if spec.layout == "series":
-        span = spec.timesteps + spec.horizon - 1
-        n = n_rows - (spec.timesteps - 1 if future else span)
+        history = prep.get("context", 0)  # rows the differencing needs before a window
+        window = spec.timesteps + history
+        span = window + spec.horizon - 1
+        n = n_rows - (window - 1 if future else span)
         if n < 1:
-            needed = spec.timesteps if future else span + 1
+            needed = window if future else span + 1
             raise DataError(
                 f"{where} has {n_rows} rows but one window needs {needed} "
-                f"(timesteps {spec.timesteps}" + ("" if future else f" + horizon {spec.horizon}") + "); give a longer series"
+                f"(timesteps {spec.timesteps}" + (f" + {history} for the differencing" if history else "")
+                + ("" if future else f" + horizon {spec.horizon}") + "); give a longer series"
             )
-        inputs = Windows(x, np.arange(n, dtype=np.int64), spec.timesteps)
+        inputs = Windows(x, np.arange(n, dtype=np.int64), window)
         target_rows = np.arange(n) + span
     else:
         inputs = Samples(x.reshape(n_rows, spec.timesteps, spec.n_features))
@@ -242,9 +249,11 @@ def prepare(
                 raise DataError(f"{where}, row {int(target_rows[bad.argmax()]) + 1}: the label column {target[0]!r} is empty; fill or drop the row")
             y = preprocessing.encode_labels(y_raw, prep["classes"], loss or task.loss, units, where) if "classes" in prep else None
         else:
-            raw = numeric(frame, target, where)[target_rows]
-            y_raw = raw
-            y = preprocessing.scale(raw, target, stats)
+            series = numeric(frame, target, where)
+            y_raw = series[target_rows]
+            if chosen:
+                series = transforms.forward(series, chosen, where, target).astype(np.float32)
+            y = preprocessing.scale(series[target_rows], prep.get("targets"))
     return Prepared(inputs, y, y_raw, keys, spec.index or ROW_KEY, target)
 
 
@@ -267,16 +276,66 @@ def _mask_trailing(x: np.ndarray, where: str) -> np.ndarray:
 
 
 def learn(frame: pd.DataFrame, spec: DataSpec, *, task, scaling: str, units: int, where: str) -> dict:
-    """Learn the preprocessing of a training table: scaling stats and labels."""
+    """Learn the preprocessing of a training table: scaling statistics and labels.
+
+    Inputs get one statistic per feature channel (over every row of a series;
+    over every time step of a samples file, padded steps left out); regression
+    targets one per target column.
+    """
     features, target = resolve_columns(frame, spec, where)
     missing = [t for t in target if t not in frame.columns]
     if missing:
         raise DataError(f"{where} has no target column {missing[0]!r}; fit needs the true values")
     learned: dict = {"features": features, "target": target, "scaling_kind": scaling}
-    columns = list(dict.fromkeys(features + ([] if task.classification else target)))
-    values = numeric(frame, columns, where, allow_empty=spec.layout == "samples" and spec.mask)
-    learned["scaling"] = preprocessing.learn_scaling(scaling, {c: v[np.isfinite(v)] for c, v in zip(columns, values.T)})
+    x = numeric(frame, features, where, allow_empty=spec.layout == "samples" and spec.mask)
+    if spec.layout == "samples":
+        x = x.reshape(len(frame), spec.timesteps, spec.n_features)
+    y = None if task.classification else numeric(frame, target, where)
+    if spec.transforms:
+        x, y = _learn_transforms(learned, spec, x, y, where)
+    learned["inputs"] = preprocessing.learn_scaling(scaling, x)
+    learned["targets"] = None
     if task.classification:
         labels = frame[target[0]].dropna().to_numpy()
         learned["classes"] = preprocessing.learn_classes(labels, task.name, units, where)
+    else:
+        learned["targets"] = preprocessing.learn_scaling(scaling, y)
     return learned
+
+
+def step_offsets(spec: DataSpec) -> list[int]:
+    """Each output step's distance in rows from the window's last row."""
+    return [spec.horizon]
+
+
+def _learn_transforms(learned: dict, spec: DataSpec, x: np.ndarray, y: np.ndarray, where: str):
+    """Settle the spec's transforms on the training data; the transformed inputs and targets.
+
+    `auto` is decided here, from the targets (`transforms.choose`); the choice,
+    its reasons, the history rows the differencing needs and the forecast
+    steps are recorded in `learned`, which the graph is built from.
+
+    Raises:
+        ConfigError: for differencing a target that is not among the features
+            (its history would not be in the window), or a horizon whose
+            inverse would need a step the model does not forecast.
+    """
+    features, target = learned["features"], learned["target"]
+    chosen, reasons = list(spec.transforms), []
+    if chosen == [transforms.AUTO]:
+        chosen, reasons = transforms.choose(y, spec.season)
+    steps = step_offsets(spec)
+    if transforms.lags(chosen):
+        outside = [name for name in target if name not in features]
+        if outside:
+            raise ConfigError(
+                f"differencing {outside[0]!r} needs its history in each window, but it is not a feature; "
+                f"add it to --features or drop diff/seasonal-diff from --transform"
+            )
+        transforms.check_offsets(chosen, steps)
+    learned.update(transforms=chosen, transform_reasons=reasons, context=transforms.context(chosen), steps=steps)
+    y = transforms.forward(y, chosen, where, target)
+    x = x.astype(np.float64)
+    logged = [i for i, name in enumerate(features) if name in target]
+    x[:, logged] = transforms.forward(x[:, logged], chosen, where, [features[i] for i in logged])
+    return x, y

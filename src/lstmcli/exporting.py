@@ -1,0 +1,152 @@
+"""Handing a fitted artifact to serving systems: a TensorFlow SavedModel.
+
+The exported graph is the artifact's whole predictor (see `predictor`), so its
+serving signature takes raw windows (batch, timesteps, features) in the data's
+own units and gives what `lstmcli predict` gives: values in the data's units,
+or class probabilities together with the predicted label and the class names.
+
+Only the SavedModel format is offered. Keras's ONNX export (tf2onnx 1.17 with
+this TensorFlow) turns the scaling constants into missing graph inputs, and its
+LiteRT export needs TensorFlow's Flex ops for the LSTM loop, which the LiteRT
+interpreter cannot run; both were tried and produced models that do not run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from lstmcli.errors import ArtifactError
+
+FORMATS = ("saved-model",)
+ENDPOINT = "serve"
+INPUT_NAME = "windows"
+SAVED_MODEL_MARKER = "saved_model.pb"
+
+
+@dataclass
+class Exported:
+    """An export that was written: where, in which format, and its signature."""
+
+    path: Path
+    format: str
+    inputs: dict
+    outputs: list[str]
+
+
+def export(source: Path, *, format: str, out: Path | None, unsafe: bool = False, debug: bool = False) -> Exported:
+    """Write a fitted artifact's predictor as a SavedModel directory.
+
+    The directory is built beside `out` and renamed into place when complete;
+    an earlier SavedModel at `out` is replaced, anything else there is refused.
+
+    Raises:
+        ArtifactError: for an unfitted artifact or an `out` that is not a
+            SavedModel directory lstmcli may replace.
+    """
+    from lstmcli import artifact, predictor
+    from lstmcli.quiet import load_tensorflow
+
+    record = artifact.read_record(source)
+    artifact.require_stage(record, "fitted", source, "export")
+    predictor.require_in_graph(record, source)
+    if format not in FORMATS:
+        raise ArtifactError(f"cannot export to {format!r}; the formats are {', '.join(FORMATS)}")
+    target = _check_directory(out, source)
+    load_tensorflow(debug)
+    import tensorflow as tf
+
+    model, _ = artifact.load(source, unsafe=unsafe, compile=False)
+    classes = (record.preprocessing or {}).get("classes")
+    timesteps, features = model.input_shape[1:]
+    spec = tf.TensorSpec([None, timesteps, features], tf.float32, name=INPUT_NAME)
+    serve = _serving_function(model, classes, spec)
+    import keras
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(ENDPOINT, serve)
+    with _directory_beside(target) as tmp:
+        archive.write_out(tmp, verbose=False)
+        _replace_directory(tmp, target)
+    outputs = ["probabilities", "label", "classes"] if classes is not None else ["predictions"]
+    return Exported(target, format, {INPUT_NAME: [None, timesteps, features]}, outputs)
+
+
+def _serving_function(model, classes, spec):
+    """The serving signature: raw windows in; predictions, or probabilities with labels, out."""
+    import tensorflow as tf
+
+    if classes is None:
+        @tf.function(input_signature=[spec])
+        def serve(windows):
+            return {"predictions": model(windows, training=False)}
+
+        return serve
+    names = tf.constant([str(c) for c in classes])
+
+    @tf.function(input_signature=[spec])
+    def serve_classes(windows):
+        outputs = model(windows, training=False)
+        if outputs.shape[-1] == 1:
+            outputs = tf.concat([1.0 - outputs, outputs], axis=-1)
+        batch = tf.shape(outputs)[0]
+        return {
+            "probabilities": outputs,
+            "label": tf.gather(names, tf.argmax(outputs, axis=-1)),
+            "classes": tf.tile(names[None, :], [batch, 1]),
+        }
+
+    return serve_classes
+
+
+def _check_directory(out: Path | None, source: Path) -> Path:
+    """The export's directory, refused where writing it would harm something."""
+    if out is None:
+        raise ArtifactError("export needs --out DIR (the SavedModel directory to write)")
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ArtifactError(f"--out {out} is a file; a SavedModel is a directory, so give a new directory path")
+    if out.is_dir() and any(out.iterdir()) and not (out / SAVED_MODEL_MARKER).exists():
+        raise ArtifactError(f"--out {out} is a directory with other files in it; give a new or empty directory, or an earlier export to replace")
+    if out.resolve() == Path(source).resolve().parent and out.is_dir() and any(out.iterdir()):
+        raise ArtifactError(f"--out {out} holds the input artifact; give a new directory")
+    return out
+
+
+@contextlib.contextmanager
+def _directory_beside(path: Path):
+    import shutil
+    import tempfile
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
+    except OSError as exc:
+        raise ArtifactError(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _replace_directory(new: str, target: Path) -> None:
+    """Move `new` to `target`; an earlier export there is moved aside first, then removed."""
+    import shutil
+    import tempfile
+
+    old = None
+    if target.exists():
+        old = tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.{os.getpid()}.", suffix=".old")
+        os.rmdir(old)
+        os.replace(target, old)
+    try:
+        os.replace(new, target)
+    except OSError:
+        if old is not None:
+            os.replace(old, target)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
