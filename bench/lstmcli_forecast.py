@@ -1,8 +1,9 @@
 """W2 and W3, lstmcli side: lstmcli's core in one process, timing what it trains and predicts with.
 
-    lstmcli_forecast.py fit DATA WORKDIR --epochs N
+    lstmcli_forecast.py fit DATA WORKDIR --epochs N [--scaling none|standard|minmax]
         define (LSTM(32) on (30, 1), seeded), compile (adam, mean squared error)
-        and fit (batch 32, same seed) through lstmcli.lifecycle, with settings
+        and fit (batch 32, same seed, scaling none unless asked: plain Keras's
+        side does not scale) through lstmcli.lifecycle, with settings
         resolved by lstmcli.settings exactly as the commands resolve them;
         prints samples/s of the Trainer.fit call and the final epoch loss.
     lstmcli_forecast.py predict MODEL DATA
@@ -47,7 +48,7 @@ Trainer.fit = _timed(Trainer.fit)
 Trainer.predict = _timed(Trainer.predict)
 
 
-def fit(data: Path, workdir: Path, epochs: int) -> dict:
+def fit(data: Path, workdir: Path, epochs: int, scaling: str = "none") -> dict:
     """Define, compile and fit the W2 model; time Trainer.fit."""
     defined, compiled, fitted = (workdir / f"{stage}.keras" for stage in ("defined", "compiled", "fitted"))
     lifecycle.define(settings.resolve(
@@ -55,7 +56,8 @@ def fit(data: Path, workdir: Path, epochs: int) -> dict:
     lifecycle.compile(defined, settings.resolve(
         "compile", {"out": compiled, "optimizer": "adam", "loss": "mean_squared_error"}, None))
     written = lifecycle.fit(compiled, settings.resolve(
-        "fit", {"out": fitted, "data": data, "epochs": epochs, "batch_size": BATCH_SIZE, "seed": SEED, "shuffle": False}, None))
+        "fit", {"out": fitted, "data": data, "epochs": epochs, "batch_size": BATCH_SIZE, "seed": SEED, "shuffle": False,
+                 "scaling": scaling}, None))
     (seconds,) = timings
     samples = written.summary["samples"] * epochs
     return {"seconds": seconds, "samples_per_s": samples / seconds, "loss": written.summary["final_loss"], "model": str(fitted)}
@@ -75,11 +77,12 @@ def main() -> None:
     fit_args.add_argument("data", type=Path)
     fit_args.add_argument("workdir", type=Path, help="Where the three artifacts are written.")
     fit_args.add_argument("--epochs", type=int, required=True)
+    fit_args.add_argument("--scaling", default="none", choices=("none", "standard", "minmax"))
     predict_args = steps.add_parser("predict")
     predict_args.add_argument("model", type=Path)
     predict_args.add_argument("data", type=Path)
     args = parser.parse_args()
-    emit(fit(args.data, args.workdir, args.epochs) if args.step == "fit" else predict(args.model, args.data))
+    emit(fit(args.data, args.workdir, args.epochs, args.scaling) if args.step == "fit" else predict(args.model, args.data))
 
 
 if __name__ == "__main__":

@@ -188,6 +188,29 @@ def forecast_fit(bench: Bench) -> Outcome:
     return Outcome(rows, note)
 
 
+def scaling_cost(bench: Bench) -> Outcome:
+    """W5: what standard scaling inside the graph costs lstmcli's training throughput."""
+    sizes = bench.sizes
+    data = bench.series(sizes.fit_windows)
+    epochs = str(sizes.fit_epochs)
+    bare, scaled = bench.alternate(
+        "W5",
+        lambda: child("lstmcli_forecast.py", "fit", data, bench.scratch(), "--epochs", epochs, "--scaling", "none"),
+        lambda: child("lstmcli_forecast.py", "fit", data, bench.scratch(), "--epochs", epochs, "--scaling", "standard"),
+    )
+    rows = [
+        Row("W5 fit throughput, scaling in the graph vs none", "samples/s", values(bare, "samples_per_s"),
+            values(scaled, "samples_per_s"), at_least(0.97)),
+    ]
+    note = (
+        "**W5** — the W2 fit through lstmcli twice: `--scaling none` (the network alone) against "
+        "`--scaling standard` (a Normalization layer on the inputs, the network, the targets scaled for the "
+        "loss; the saved predictor unscales its outputs). Same data, epochs, batches and seed; only the "
+        "`Trainer.fit` call is timed."
+    )
+    return Outcome(rows, note)
+
+
 def forecast_predict(bench: Bench) -> Outcome:
     """W3: prediction throughput, model.predict at batch 32 and 4096 (lstmcli's default) against lstmcli's Trainer.predict."""
     sizes = bench.sizes
@@ -247,4 +270,5 @@ WORKLOADS: dict[str, Callable[[Bench], Outcome]] = {
     "W2": forecast_fit,
     "W3": forecast_predict,
     "W4": latency,
+    "W5": scaling_cost,
 }
