@@ -93,6 +93,12 @@ def test_a_transformed_series_forecasts_in_its_own_units(tmp_path, cli):
     assert model_rmse < np.sqrt(np.mean((naive - truth) ** 2))  # the trend is learned as a difference
     assert predicted["month"].iloc[0] == "2000-08"  # 6 steps + 1 row of history for diff, then the first target
     assert cli("verify", tmp_path / "f.keras").exit_code == 0
+    from test_predictor import rewrite_record
+
+    rewrite_record(tmp_path / "f.keras", lambda r: r["preprocessing"].__setitem__("transforms", ["diff"]))
+    run = cli("verify", tmp_path / "f.keras")
+    assert run.exit_code == 2
+    assert "transforms do not match" in run.stderr or "edited" in run.stderr
 
 
 @pytest.mark.parametrize(

@@ -273,3 +273,14 @@ def check_agrees(model, record, path) -> None:
             raise ArtifactError(
                 f"{path}: the model's {key} scaling does not match its record's; write it again with lstmcli"
             )
+    network = network_of(model)
+    if network is model:
+        return
+    # The transforms are graph operations, not layers with weights: rebuild the
+    # predictor from the record and check that it computes what the saved one does.
+    layers = {layer.name: layer for layer in model.layers}
+    spec = DataSpec.from_dict(record.data_spec)
+    rebuilt = _connect(network, layers.get(INPUT_SCALER), layers.get(OUTPUT_SCALER), spec, prep, saved=None).predictor
+    probe = np.random.default_rng(0).uniform(1.0, 2.0, (2, *model.input_shape[1:])).astype(np.float32)
+    if not np.allclose(np.asarray(model(probe)), np.asarray(rebuilt(probe)), rtol=1e-5, atol=1e-6, equal_nan=True):
+        raise ArtifactError(f"{path}: the model's transforms do not match its record's; write it again with lstmcli")
