@@ -212,11 +212,14 @@ def test_future_forecasts_past_the_end_of_the_series(tmp_path, cli):
               tmp_path / "s.csv", ["--epochs", 1])
     run = run_ok(cli, "predict", tmp_path / "f.keras", "--data", tmp_path / "s.csv", "--future")
     predictions = pd.read_csv(io.StringIO(run.stdout))
-    assert len(predictions) == 60 - 12 + 1  # every complete window, two of them past the end
-    assert predictions["month"].tolist()[:-2] == frame["month"].tolist()[13:]
-    assert predictions["month"].isna().tolist()[-2:] == [True, True]
+    assert predictions["month"].tolist() == ["1995-01", "1995-02"]  # the file ends in 1994-12
+    assert predictions["step"].tolist() == [1, 2]
+    # the future of the rows up to 1994-10 is the last window's forecast over the whole file
+    run = run_ok(cli, "predict", tmp_path / "f.keras", "--data", tmp_path / "s.csv", "--future", "--rows", ":1994-10")
+    early = pd.read_csv(io.StringIO(run.stdout))
     plain = pd.read_csv(io.StringIO(run_ok(cli, "predict", tmp_path / "f.keras", "--data", tmp_path / "s.csv").stdout))
-    np.testing.assert_allclose(predictions["predicted_sales"].to_numpy()[:-2], plain["predicted_sales"], rtol=1e-5)
+    assert early["month"].tolist() == plain["month"].tolist()[-2:] == ["1994-11", "1994-12"]
+    np.testing.assert_allclose(early["predicted_sales"], plain["predicted_sales"].to_numpy()[-2:], rtol=1e-5)
 
 
 def test_predict_needs_no_labels_on_new_samples(tmp_path, cli):

@@ -42,6 +42,8 @@ Out = Annotated[Optional[Path], typer.Option("--out", "-o", help="Where to write
 Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks and TensorFlow's own log lines.")]
 Unsafe = Annotated[Optional[bool], typer.Option("--unsafe/--safe", help="Load archives that carry code (Lambda layers). Only for files you trust.", show_default=False)]
 Data = Annotated[Optional[Path], typer.Option("--data", "-d", help="Data file: CSV, Parquet, .npy or .npz; '-' reads CSV from stdin.", show_default=False)]
+Rows = Annotated[Optional[str], typer.Option("--rows", metavar="START:END", help="Only these rows: index values, both ends included (like .loc: ':2019-12', '2020-01:'), or 0-based row numbers, END excluded (like .iloc), without an index. evaluate and predict take a window's context from before START.", show_default=False)]
+Season = Annotated[Optional[int], typer.Option("--season", metavar="ROWS", help="The season length of the seasonal-naive baseline. Defaults to the index's frequency's (12 monthly, 4 quarterly, 7 daily, 24 hourly, 52 weekly), else none.", show_default=False)]
 Format = Annotated[Optional[str], typer.Option("--format", help="Data format when the extension does not say: csv, parquet, npy, npz.", show_default=False)]
 
 
@@ -116,7 +118,7 @@ def define(
     num_classes: Annotated[Optional[int], typer.Option(help="Classes of a multiclass task (its output units).", show_default=False)] = None,
     layout: Annotated[Optional[str], typer.Option(help="series (rows are time steps, samples are windows) or samples (one row per sample). Defaults to series.", show_default=False)] = None,
     timesteps: Annotated[Optional[int], typer.Option(help="Time steps per sample. Defaults to 1.", show_default=False)] = None,
-    horizon: Annotated[Optional[int], typer.Option(help="series: rows from a window's last row to its target. Defaults to 1.", show_default=False)] = None,
+    horizon: Annotated[Optional[int], typer.Option(help="series: forecast the next H steps (1..H) at once, one output per step and target. Defaults to 1.", show_default=False)] = None,
     features: Annotated[Optional[list[str]], typer.Option(metavar="COLUMNS", help="Feature columns, comma-separated or repeated.", show_default=False)] = None,
     target: Annotated[Optional[list[str]], typer.Option(metavar="COLUMNS", help="Target column(s). Defaults to the features (series) or the last column (samples).", show_default=False)] = None,
     index: Annotated[Optional[str], typer.Option(help="A key column (a date, an id) carried to the predictions, never a feature.", show_default=False)] = None,
@@ -181,6 +183,7 @@ def fit(
     config: Config = None,
     data: Data = None,
     out: Out = None,
+    rows: Rows = None,
     epochs: Annotated[Optional[int], typer.Option(help="Epochs to train (more epochs, for a fitted model). Defaults to 1.", show_default=False)] = None,
     batch_size: Annotated[Optional[str], typer.Option(help="Samples per step, or 'all' for one batch. Defaults to 32.", show_default=False)] = None,
     verbose: Annotated[Optional[str], typer.Option(help="auto, 0 (silent), 1 (progress bar) or 2 (one line per epoch). Defaults to auto.", show_default=False)] = None,
@@ -209,7 +212,7 @@ def fit(
 
     with _boundary(debug):
         opts = _options(
-            "fit", config, data=data, out=out, epochs=epochs, batch_size=batch_size, verbose=verbose, seed=seed,
+            "fit", config, data=data, out=out, rows=rows, epochs=epochs, batch_size=batch_size, verbose=verbose, seed=seed,
             shuffle=shuffle, scaling=scaling, validation_split=validation_split,
             validation_data=validation_data, history=history, early_stopping=early_stopping,
             reduce_lr_on_plateau=reduce_lr_on_plateau, tensorboard=tensorboard, checkpoint_dir=checkpoint_dir,
@@ -244,6 +247,8 @@ def evaluate(
     model: Artifact,
     config: Config = None,
     data: Data = None,
+    rows: Rows = None,
+    season: Season = None,
     batch_size: Annotated[Optional[str], typer.Option(help="Samples per step, or 'all'. Defaults to 4096.", show_default=False)] = None,
     json: Annotated[Optional[bool], typer.Option("--json", help="Print the metrics as JSON.", show_default=False)] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the metrics to this file instead of stdout.", show_default=False)] = None,
@@ -257,12 +262,12 @@ def evaluate(
     unsafe: Unsafe = None,
     debug: Debug = False,
 ) -> None:
-    """Print the loss and every compiled metric of a fitted model on data."""
+    """Print the loss and every compiled metric of a fitted model on data, beside the naive baselines."""
     from lstmcli import lifecycle, render
 
     with _boundary(debug):
         opts = _options(
-            "evaluate", config, data=data, batch_size=batch_size, json=json, out=out,
+            "evaluate", config, data=data, rows=rows, season=season, batch_size=batch_size, json=json, out=out,
             layout=layout, timesteps=timesteps, horizon=horizon, features=features, target=target, index=index, format=format, unsafe=unsafe,
         )
         metrics = lifecycle.evaluate(model, opts, debug=debug)
@@ -282,7 +287,10 @@ def predict(
     config: Config = None,
     data: Data = None,
     classes: Annotated[Optional[bool], typer.Option("--classes", help="Classification: only the predicted label, as predict_classes gave.", show_default=False)] = None,
-    future: Annotated[Optional[bool], typer.Option("--future", help="Series: also forecast the steps past the last row (their key is empty, or the row number past the end).", show_default=False)] = None,
+    rows: Rows = None,
+    future: Annotated[Optional[bool], typer.Option("--future", help="Series: only the forecast past the last (selected) row, keyed by the index continued at its frequency.", show_default=False)] = None,
+    steps: Annotated[Optional[int], typer.Option("--steps", metavar="N", help="With --future: forecast N steps; beyond the horizon, recursively (feeding forecasts back), where the features are the targets. Defaults to the horizon.", show_default=False)] = None,
+    wide: Annotated[Optional[bool], typer.Option("--wide", help="Series: one row per window with a column per step, instead of one row per (window, step).", show_default=False)] = None,
     batch_size: Annotated[Optional[str], typer.Option(help="Samples per step, or 'all'. Defaults to 4096.", show_default=False)] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the predictions CSV to this file instead of stdout.", show_default=False)] = None,
     layout: SpecLayout = None,
@@ -300,7 +308,7 @@ def predict(
 
     with _boundary(debug):
         opts = _options(
-            "predict", config, data=data, classes=classes, future=future, batch_size=batch_size, out=out,
+            "predict", config, data=data, rows=rows, classes=classes, future=future, steps=steps, wide=wide, batch_size=batch_size, out=out,
             layout=layout, timesteps=timesteps, horizon=horizon, features=features, target=target, index=index, format=format, unsafe=unsafe,
         )
         frame = lifecycle.predict(model, opts, debug=debug)
@@ -308,6 +316,61 @@ def predict(
             _write_text(opts.out, frame.to_csv(index=False))
         else:
             frame.to_csv(sys.stdout, index=False)
+
+
+@app.command()
+def backtest(
+    model: Artifact,
+    config: Config = None,
+    data: Data = None,
+    folds: Annotated[Optional[int], typer.Option(help="Folds: test blocks at the end of the series, each evaluated by a model fitted on every row before it. Defaults to 3.", show_default=False)] = None,
+    fold_size: Annotated[Optional[int], typer.Option(metavar="ROWS", help="Rows per test block. Defaults to the folds sharing the last third of the series (at least one horizon each).", show_default=False)] = None,
+    season: Season = None,
+    json: Annotated[Optional[bool], typer.Option("--json", help="Print the folds and their means as JSON.", show_default=False)] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Epochs each fold trains. Defaults to 1.", show_default=False)] = None,
+    batch_size: Annotated[Optional[str], typer.Option(help="Samples per step, or 'all' for one batch. Defaults to 32.", show_default=False)] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of every fold's fit, so a backtest repeats exactly. Defaults to the artifact's seed, else a random one (reported).", show_default=False)] = None,
+    shuffle: Annotated[Optional[bool], typer.Option("--shuffle/--no-shuffle", help="Reshuffle the samples every epoch. Defaults to shuffle.", show_default=False)] = None,
+    scaling: Annotated[Optional[str], typer.Option(help="none, minmax or standard, learned inside each fold from its training rows.", show_default=False)] = None,
+    validation_split: Annotated[Optional[float], typer.Option(help="Fraction of each fold's training samples, from its end, held out for validation.", show_default=False)] = None,
+    validation_data: Annotated[Optional[Path], typer.Option(help="A separate data file for validation.", show_default=False)] = None,
+    early_stopping: Annotated[Optional[int], typer.Option(metavar="PATIENCE", help="Stop a fold's fit when the validation loss (or loss) has not improved for PATIENCE epochs.", show_default=False)] = None,
+    reduce_lr_on_plateau: Annotated[Optional[int], typer.Option(metavar="PATIENCE", help="Divide the learning rate by 10 after PATIENCE epochs without improvement.", show_default=False)] = None,
+    verbose: Annotated[Optional[str], typer.Option(help="0 prints only the result; otherwise one line per fold on stderr. Defaults to auto.", show_default=False)] = None,
+    layout: SpecLayout = None,
+    timesteps: SpecTimesteps = None,
+    horizon: SpecHorizon = None,
+    features: SpecFeatures = None,
+    target: SpecTarget = None,
+    index: SpecIndex = None,
+    format: Format = None,
+    unsafe: Unsafe = None,
+    debug: Debug = False,
+) -> None:
+    """Rolling-origin evaluation: each fold fits a compiled model on the rows before its origin and evaluates the next block."""
+    import json as json_module
+
+    from lstmcli import backtest as backtesting, render
+
+    with _boundary(debug):
+        opts = _options(
+            "backtest", config, data=data, folds=folds, fold_size=fold_size, season=season, json=json,
+            epochs=epochs, batch_size=batch_size, seed=seed, shuffle=shuffle, scaling=scaling,
+            validation_split=validation_split, validation_data=validation_data, early_stopping=early_stopping,
+            reduce_lr_on_plateau=reduce_lr_on_plateau, verbose=verbose, layout=layout, timesteps=timesteps,
+            horizon=horizon, features=features, target=target, index=index, format=format, unsafe=unsafe,
+        )
+        console = render.stderr_console()
+
+        def announce(fold: dict) -> None:
+            if opts.verbose != "0":
+                console.print(render.fold_line(fold), markup=False)
+
+        result = backtesting.backtest(model, opts, debug=debug, on_fold=announce)
+        if opts.json:
+            sys.stdout.write(json_module.dumps(result.to_dict(), indent=2) + "\n")
+        else:
+            sys.stdout.write(render.backtest_text(result.to_dict()))
 
 
 @app.command()

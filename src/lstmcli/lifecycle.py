@@ -44,12 +44,14 @@ def define(opts, *, debug: bool = False) -> Written:
     if opts.num_classes and task.name != "multiclass":
         raise ConfigError(f"--num-classes is for the multiclass task; the task is {task.name}")
     n_targets = len(spec.target) if spec.target else (spec.n_features if spec.layout == "series" else 1)
+    if not task.classification and spec.layout == "series":
+        n_targets *= spec.horizon  # direct multi-output: one unit per (step, target), step-major
     units = opts.output_units or task.output_units(n_targets, opts.num_classes)
     activation = opts.output_activation or task.activation
     tasks.check_output(task, units, activation)
     if not task.classification and units != n_targets and (spec.target or spec.layout == "series"):
         raise ConfigError(
-            f"a regression model has one output per target; the spec has {n_targets} target(s) but "
+            f"a regression model has one output per target and step; the spec has {n_targets} but "
             f"--output-units is {units}: drop --output-units or name the targets with --target"
         )
     keras = load_tensorflow(debug)
@@ -196,6 +198,10 @@ def fit(
         "transforms": {"chosen": learned["transforms"], "reasons": learned.get("transform_reasons", [])}
         if "transforms" in learned else None,
     }
+    if train.history is not None:
+        from lstmcli.baselines import naive_scale
+
+        record.fit["naive_scale"] = naive_scale(train.history)  # MASE's scale, from the training rows only
     data_roles = {"data": data_path, "validation_data": opts.validation_data}
     record.lineage.append(artifact.lineage_entry("fit", source, data_roles))
     artifact.save(views.predictor, record, out)
@@ -220,6 +226,10 @@ def _training_data(record: Record, source: Path, data_path: Path, opts):
     units, loss = record.architecture["units"], record.compile["loss"]
     frame = readers.read_table(data_path, opts.format)
     where = dataspec.describe_source(data_path)
+    selected = windowing.select_rows(frame, spec, opts.rows)
+    if selected is not None:
+        frame = frame.iloc[selected[0]:selected[1]].reset_index(drop=True)  # fit learns from these rows alone
+        where = f"{where} (rows {selected[0] + 1} to {selected[1]})"
     learned = record.preprocessing
     if learned is None:
         learned = windowing.learn(frame, spec, task=task, scaling=opts.scaling or DEFAULT_SCALING, units=units, where=where)
@@ -313,7 +323,7 @@ def evaluate(source: Path, opts, *, debug: bool = False) -> dict[str, float]:
     """Loss and every compiled metric on a data file, as the model sees it."""
     import numpy as np
 
-    model, record, data = _load_with_data(source, opts, "evaluate", need_target=True, debug=debug)
+    model, record, data, frame = _load_with_data(source, opts, "evaluate", need_target=True, debug=debug)
     from lstmcli.training import Trainer
 
     views = predictor.views(model, dataspec.DataSpec.from_dict(record.data_spec), record.preprocessing)
@@ -323,34 +333,96 @@ def evaluate(source: Path, opts, *, debug: bool = False) -> dict[str, float]:
     scaled, predicted = views.split(Trainer(views.evaluation or views.predictor, jit_compile=jit).predict(data, batch_size))
     metrics = Trainer(views.training).score(data, scaled)
     if not tasks.get_task(record.task).classification:
-        error = predicted - data.y_raw
-        metrics["original_rmse"] = float(np.sqrt(np.mean(error.astype(np.float64) ** 2)))
-        metrics["original_mae"] = float(np.mean(np.abs(error.astype(np.float64))))
+        if data.history is not None:
+            from lstmcli import baselines
+
+            scale = (record.fit or {}).get("naive_scale")
+            metrics.update(baselines.forecast_metrics(
+                predicted, data.y_raw, data.history, data.target_rows,
+                season=_season(opts.season, record, frame), scale=scale,
+            ))
+        else:
+            error = predicted - data.y_raw
+            metrics["original_rmse"] = float(np.sqrt(np.mean(error.astype(np.float64) ** 2)))
+            metrics["original_mae"] = float(np.mean(np.abs(error.astype(np.float64))))
     metrics["samples"] = len(data)
     return metrics
+
+
+def _season(explicit: int | None, record: Record, frame) -> int | None:
+    """The seasonal naive's period: --season, else the season of the index's frequency."""
+    if explicit is not None:
+        return explicit
+    spec = dataspec.DataSpec.from_dict(record.data_spec)
+    if not spec.index:
+        return None
+    from lstmcli import calendar
+
+    try:
+        return calendar.season_length(calendar.infer_frequency(frame[spec.index]))
+    except DataError:  # an irregular index has no season: the seasonal naive is left out
+        return None
 
 
 def predict(source: Path, opts, *, debug: bool = False) -> pd.DataFrame:
     """Predictions for every sample of a data file, in the data's units or labels.
 
-    With `opts.future` on a series, the windows whose targets lie past the end
-    of the file are predicted too: the forecast of the next `horizon` steps.
+    A series forecast is written long, one row per (window, step): the key of
+    the step's row, the step (1..horizon) and the predicted targets; with
+    `opts.wide`, one row per window, keyed by its first step. With
+    `opts.future`, only the forecast past the last (selected) row, keyed by
+    the index continued at its frequency; `opts.steps` beyond the horizon
+    forecasts recursively, feeding the forecasts back as inputs.
     """
     import numpy as np
     import pandas as pd
 
-    model, record, data = _load_with_data(source, opts, "predict", need_target=False, debug=debug, future=opts.future)
+    if opts.steps is not None and not opts.future:
+        raise ConfigError("--steps N is the length of a forecast past the end; give it with --future")
+    model, record, data, frame = _load_with_data(source, opts, "predict", need_target=False, debug=debug, future=opts.future)
     from lstmcli.training import Trainer
 
     trainer = Trainer(model, jit_compile=bool(record.compile.get("jit_compile")))
     batch_size = None if opts.batch_size is ALL else opts.batch_size
-    outputs = trainer.predict(data, batch_size)
-    columns = {data.key_name: data.keys}
     task = tasks.get_task(record.task)
-    if not task.classification:
+    if opts.wide and (task.classification or data.step_keys is None):
+        raise ConfigError("--wide puts a series forecast's steps side by side; this model's predictions have no steps")
+    if opts.future and opts.steps is not None and opts.steps > data.horizon:
+        predicted, step_keys = _recursive_forecast(trainer, record, data, frame, opts, batch_size)
+    else:
+        predicted = trainer.predict(data, batch_size)  # the data's units: the model is the whole predictor
+        if task.classification:
+            return _labelled(predicted, record, data, opts)
+        step_keys = data.step_keys
+        if opts.future and opts.steps is not None:
+            predicted, step_keys = predicted[:, : opts.steps * len(data.target_names)], step_keys[:, : opts.steps]
+    if step_keys is None:  # samples: one prediction per row
+        columns = {data.key_name: data.keys}
         for i, name in enumerate(data.target_names):
-            columns[f"predicted_{name}"] = outputs[:, i]
+            columns[f"predicted_{name}"] = predicted[:, i]
         return pd.DataFrame(columns)
+    n, steps = step_keys.shape
+    k = len(data.target_names)
+    cube = predicted.reshape(n, steps, k)
+    if opts.wide:
+        columns = {data.key_name: step_keys[:, 0]}
+        for j, name in enumerate(data.target_names):
+            for h in range(steps):
+                columns[f"predicted_{name}" + (f"_step{h + 1}" if steps > 1 else "")] = cube[:, h, j]
+        return pd.DataFrame(columns)
+    columns = {data.key_name: step_keys.reshape(-1)}
+    if steps > 1 or opts.future:
+        columns["step"] = np.tile(np.arange(1, steps + 1), n)
+    for j, name in enumerate(data.target_names):
+        columns[f"predicted_{name}"] = cube[:, :, j].reshape(-1)
+    return pd.DataFrame(columns)
+
+
+def _labelled(outputs, record: Record, data, opts):
+    import numpy as np
+    import pandas as pd
+
+    columns = {data.key_name: data.keys}
     classes = record.preprocessing["classes"]
     probabilities = np.concatenate([1.0 - outputs, outputs], axis=1) if outputs.shape[1] == 1 else outputs
     chosen = (outputs[:, 0] > 0.5).astype(int) if outputs.shape[1] == 1 else outputs.argmax(axis=1)
@@ -359,6 +431,50 @@ def predict(source: Path, opts, *, debug: bool = False) -> pd.DataFrame:
         for i, label in enumerate(classes):
             columns[str(label)] = probabilities[:, i]
     return pd.DataFrame(columns)
+
+
+def _recursive_forecast(trainer, record: Record, data, frame, opts, batch_size):
+    """Forecast `opts.steps` steps past the end by feeding each forecast back as the next inputs.
+
+    Only a model whose features are its targets can do this: the forecast
+    rows are then complete input rows. Returns the forecasts (1, steps × targets)
+    and their keys (1, steps).
+    """
+    import numpy as np
+    import pandas as pd
+
+    from lstmcli import windowing
+
+    spec = dataspec.DataSpec.from_dict(record.data_spec)
+    features, target = record.preprocessing["features"], record.preprocessing["target"]
+    if tasks.get_task(record.task).classification or sorted(features) != sorted(target):
+        raise ConfigError(
+            f"--steps {opts.steps} is more than the model's horizon {spec.horizon}: forecasting further feeds the "
+            f"forecasts back as inputs, which needs the features to be the targets (features {','.join(features)}; "
+            f"target {','.join(target)}); ask for at most {spec.horizon} steps, or define the model with --horizon {opts.steps}"
+        )
+    selected = windowing.select_rows(frame, spec, opts.rows)
+    end = selected[1] if selected else len(frame)
+    columns = ([spec.index] if spec.index else []) + features
+    keep = max(spec.timesteps + record.preprocessing.get("context", 0), 3)  # a window and its differencing; an index shows its frequency in three values
+    series = frame.iloc[max(0, end - keep):end][columns].reset_index(drop=True)
+    if spec.index is None:  # row numbers carry on from the file's
+        series.insert(0, windowing.ROW_KEY, np.arange(end - len(series), end) + 1)
+        spec.index = windowing.ROW_KEY
+    forecasts, keys = [], []
+    while sum(len(k) for k in keys) < opts.steps:
+        window = windowing.prepare(
+            series, spec, task=tasks.get_task(record.task), prep=record.preprocessing, loss=record.compile["loss"],
+            units=record.architecture["units"], need_target=False, where="the forecast so far", future=True,
+        )
+        step = trainer.predict(window, batch_size).reshape(spec.horizon, len(target))
+        forecasts.append(step)
+        keys.append(window.step_keys[0])
+        grown = pd.DataFrame(step, columns=target)[features]
+        grown.insert(0, spec.index, window.step_keys[0])
+        series = pd.concat([series, grown], ignore_index=True).iloc[-keep:].reset_index(drop=True)
+    predicted = np.concatenate(forecasts)[: opts.steps].reshape(1, -1)
+    return predicted, np.concatenate(keys)[: opts.steps].reshape(1, -1)
 
 
 def verify(source: Path, *, unsafe: bool = False, debug: bool = False) -> dict:
@@ -420,6 +536,7 @@ def write_history(history: dict[str, list], path: Path) -> None:
 
 
 def _load_with_data(source, opts, command, *, need_target, debug, future=False):
+    """The model, its record, the prepared data and the whole table it came from."""
     record = artifact.read_record(source)
     artifact.require_stage(record, "fitted", source, command)
     predictor.require_in_graph(record, source)
@@ -435,11 +552,11 @@ def _load_with_data(source, opts, command, *, need_target, debug, future=False):
     data = windowing.prepare(
         frame, spec, task=task, prep=record.preprocessing, loss=record.compile["loss"],
         units=record.architecture["units"], need_target=need_target, where=dataspec.describe_source(data_path),
-        future=future,
+        future=future, rows=windowing.select_rows(frame, spec, opts.rows),
     )
     load_tensorflow(debug)
     model, _ = artifact.load(source, unsafe=opts.unsafe)
-    return model, record, data
+    return model, record, data, frame
 
 
 def _need_data(path, command: str) -> Path:

@@ -55,6 +55,28 @@ def metrics_table(metrics: dict) -> Table:
     return table
 
 
+BACKTEST_COLUMNS = ("original_rmse", "naive_rmse", "seasonal_naive_rmse", "skill", "seasonal_skill", "mase")
+
+
+def fold_line(fold: dict) -> str:
+    shown = " - ".join(f"{k}: {format_number(fold[k])}" for k in BACKTEST_COLUMNS if k in fold)
+    return f"fold {fold['fold']}: rows {fold['test_rows'][0] + 1}-{fold['test_rows'][1]}: {shown}"
+
+
+def backtest_text(result: dict) -> str:
+    """The folds and their means as an aligned plain-text table."""
+    columns = [c for c in BACKTEST_COLUMNS if c in result["mean"]]
+    header = ["fold", "test rows", "samples", *columns]
+    rows = [
+        [str(f["fold"]), f"{f['test_rows'][0] + 1}-{f['test_rows'][1]}", str(f.get("samples", "")), *(format_number(f.get(c)) for c in columns)]
+        for f in result["folds"]
+    ]
+    rows.append(["mean", "", "", *(format_number(result["mean"][c]) for c in columns)])
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(r, widths))) for r in [header, *rows]]
+    return "\n".join(lines) + f"\nseed {result['seed']}\n"
+
+
 def resolve_verbose(verbose: str) -> int:
     """Keras's verbose: 'auto' is a bar on a terminal and plain epoch lines elsewhere."""
     if verbose != "auto":

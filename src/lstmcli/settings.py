@@ -18,7 +18,7 @@ from typing import Any
 from lstmcli.errors import ConfigError
 from lstmcli.tasks import TASKS, did_you_mean
 
-STEPS = ("define", "compile", "fit", "evaluate", "predict")
+STEPS = ("define", "compile", "fit", "evaluate", "predict", "backtest")
 ALL = object()  # batch_size = "all": one batch holding every sample
 SCALINGS = ("none", "minmax", "standard")
 DEFAULT_SCALING = "standard"
@@ -66,6 +66,8 @@ _SPEC = [
     _opt("index", "str"),
 ]
 _DATA = [_opt("data", "path"), _opt("format", "str", choices=("csv", "parquet", "npy", "npz"))]
+_ROWS = _opt("rows", "str")  # START:END, read against the file by windowing.select_rows
+_SEASON = _opt("season", "int", low=2)  # seasonal naive's period; None: the index's frequency decides
 
 OPTIONS: dict[str, list[Option]] = {
     "define": [
@@ -104,6 +106,7 @@ OPTIONS: dict[str, list[Option]] = {
     "fit": [
         _opt("out", "path"),
         *_DATA,
+        _ROWS,
         _opt("epochs", "int", 1, low=1),
         _opt("batch_size", "batch", 32),
         _opt("verbose", "str", "auto", choices=("auto", "0", "1", "2")),
@@ -122,6 +125,8 @@ OPTIONS: dict[str, list[Option]] = {
     ],
     "evaluate": [
         *_DATA,
+        _ROWS,
+        _SEASON,
         _opt("batch_size", "batch", 4096),
         _opt("json", "bool", False),
         _opt("out", "path"),
@@ -130,14 +135,25 @@ OPTIONS: dict[str, list[Option]] = {
     ],
     "predict": [
         *_DATA,
+        _ROWS,
         _opt("batch_size", "batch", 4096),
         _opt("classes", "bool", False),
         _opt("future", "bool", False),
+        _opt("steps", "int", low=1),
+        _opt("wide", "bool", False),
         _opt("out", "path"),
         *_SPEC,
         *_COMMON,
     ],
 }
+# backtest: fit's options (each fold is a fit) and its own; --rows is each fold's to choose
+OPTIONS["backtest"] = [
+    *(o for o in OPTIONS["fit"] if o.name not in ("out", "rows", "checkpoint_dir", "history", "tensorboard")),
+    _opt("folds", "int", 3, low=1),
+    _opt("fold_size", "int", low=1),
+    _SEASON,
+    _opt("json", "bool", False),
+]
 
 
 def resolve(step: str, flags: dict[str, Any], config: Path | None) -> SimpleNamespace:
@@ -191,7 +207,7 @@ def read_config(path: Path, step: str) -> tuple[dict, Path]:
         if key not in STEPS or not isinstance(value, dict):
             raise ConfigError(
                 f"config file {path}: {key!r} is not a step table; put options "
-                f"under [define], [compile], [fit], [evaluate] or [predict]"
+                f"under [define], [compile], [fit], [evaluate], [predict] or [backtest]"
                 + did_you_mean(key, STEPS)
             )
     return data.get(step, {}), path.resolve().parent

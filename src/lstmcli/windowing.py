@@ -22,6 +22,7 @@ from lstmcli.dataspec import MASK_VALUE, DataSpec
 from lstmcli.errors import ConfigError, DataError
 
 ROW_KEY = "row"
+FREQUENCY_ROWS = 120  # the index's last rows that show its frequency (ten years of months)
 
 
 @dataclass
@@ -72,9 +73,16 @@ class Prepared:
         inputs: Windows or Samples, in the data's units.
         y: Targets as the loss wants them (scaled / encoded), or None.
         y_raw: Targets in the data's own units or labels, or None.
-        keys: One key per sample: the index column's value or the row number.
+        keys: One key per sample: the key of its first target row (the index
+            column's value, or the 1-based row number).
         key_name: The index column's name, or "row".
         target_names: The target columns.
+        step_keys: series: (samples, horizon) keys of each forecast step's row,
+            continued past the end of the file at the index's frequency.
+        target_rows: series: (samples, horizon) row numbers (0-based, in the
+            whole file) of each step's target.
+        history: series with targets: every target value of the file up to the
+            last selected row, (rows, targets) in the data's units, for the baselines.
     """
 
     inputs: Windows | Samples
@@ -83,6 +91,13 @@ class Prepared:
     keys: np.ndarray
     key_name: str
     target_names: list[str]
+    step_keys: np.ndarray | None = None
+    target_rows: np.ndarray | None = None
+    history: np.ndarray | None = None
+
+    @property
+    def horizon(self) -> int:
+        return 1 if self.target_rows is None else self.target_rows.shape[1]
 
     def __len__(self) -> int:
         return len(self.inputs)
@@ -100,7 +115,10 @@ class Prepared:
 
     def _part(self, sel) -> "Prepared":
         pick = lambda a: None if a is None else a[sel]  # noqa: E731
-        return Prepared(self.inputs.subset(sel), pick(self.y), pick(self.y_raw), self.keys[sel], self.key_name, self.target_names)
+        return Prepared(
+            self.inputs.subset(sel), pick(self.y), pick(self.y_raw), self.keys[sel], self.key_name, self.target_names,
+            pick(self.step_keys), pick(self.target_rows), self.history,
+        )
 
 
 def resolve_columns(frame: pd.DataFrame, spec: DataSpec, where: str, *, need_target: bool = True) -> tuple[list[str], list[str]]:
@@ -181,6 +199,8 @@ def prepare(
     need_target: bool,
     where: str,
     future: bool = False,
+    rows: tuple[int, int] | None = None,
+    context: bool = True,
 ) -> Prepared:
     """Turn a table into model inputs and targets, applying learned preprocessing.
 
@@ -194,8 +214,13 @@ def prepare(
         units: Output units of the model.
         need_target: Refuse a file without target columns (fit, evaluate).
         where: The file's name, for messages.
-        future: series only: also the last windows, whose targets lie past the
-            end of the file (a forecast); targets are then left out.
+        future: series only: the one window that ends on the last selected
+            row, whose `horizon` targets lie past it (a forecast); targets are left out.
+        rows: The selected rows (first, end) as 0-based positions, end
+            excluded (see `select_rows`); None: all of them.
+        context: series: take the rows a window needs from before `rows`
+            (evaluate, predict), so that the first target is the first selected
+            row; fit takes no rows from outside its selection.
 
     Raises:
         DataError: for any problem with the file's content.
@@ -206,55 +231,145 @@ def prepare(
     has_target = all(t in frame.columns for t in target) and not future
     if need_target and not has_target:
         raise DataError(f"{where} has no target column {target!r}; evaluate and fit need the true values")
+    lo, hi = rows if rows is not None else (0, len(frame))
+    window = spec.timesteps + prep.get("context", 0)  # the differencing needs rows before a window's timesteps
+    first = max(0, lo - window) if context and spec.layout == "series" else lo
+    part = frame.iloc[first:hi]
     masked = spec.layout == "samples" and spec.mask
-    x = numeric(frame, features, where, allow_empty=masked)
-    n_rows = len(frame)
+    x = numeric(part, features, where, allow_empty=masked)
+    n_rows = len(part)
     if masked:
         x = _mask_trailing(x.reshape(n_rows, spec.timesteps, spec.n_features), where).reshape(n_rows, -1)
     chosen = prep.get("transforms") or []
     if "log" in chosen:
         logged = [i for i, name in enumerate(features) if name in target]
         transforms.forward(x[:, logged], ["log"], where, [features[i] for i in logged])  # refuses non-positive rows
+    step_keys = target_rows = history = None
     if spec.layout == "series":
-        history = prep.get("context", 0)  # rows the differencing needs before a window
-        window = spec.timesteps + history
-        span = window + spec.horizon - 1
-        n = n_rows - (window - 1 if future else span)
-        if n < 1:
-            needed = window if future else span + 1
+        n = 1 if future else n_rows - window - spec.horizon + 1
+        if n < 1 or n_rows < window:
+            needed = window if future else window + spec.horizon
+            extra = window - spec.timesteps
             raise DataError(
-                f"{where} has {n_rows} rows but one window needs {needed} "
-                f"(timesteps {spec.timesteps}" + (f" + {history} for the differencing" if history else "")
+                f"{where} has {n_rows} rows" + (" in the selected range (with its context)" if rows is not None else "")
+                + f" but one window needs {needed} (timesteps {spec.timesteps}"
+                + (f" + {extra} for the differencing" if extra else "")
                 + ("" if future else f" + horizon {spec.horizon}") + "); give a longer series"
             )
-        inputs = Windows(x, np.arange(n, dtype=np.int64), window)
-        target_rows = np.arange(n) + span
+        starts = np.arange(n, dtype=np.int64) + (n_rows - window if future else 0)
+        inputs = Windows(x, starts, window)
+        target_rows = first + starts[:, None] + window + np.arange(spec.horizon)
+        step_keys = row_keys(frame, spec, target_rows)
+        keys = step_keys[:, 0]
     else:
         inputs = Samples(x.reshape(n_rows, spec.timesteps, spec.n_features))
-        target_rows = np.arange(n_rows)
-    if spec.index:
-        inside = target_rows < n_rows
-        keys = np.full(len(target_rows), None, dtype=object)
-        keys[inside] = frame[spec.index].to_numpy()[target_rows[inside]]
-    else:
-        keys = target_rows + 1  # rows past the end keep counting
+        rows_at = np.arange(first, hi)
+        keys = part[spec.index].to_numpy() if spec.index else rows_at + 1
     y = y_raw = None
     if has_target:
         if task.classification:
-            y_raw = frame[target[0]].to_numpy()[target_rows]
+            label_rows = target_rows[:, 0] if target_rows is not None else np.arange(first, hi)
+            y_raw = frame[target[0]].to_numpy()[label_rows]
             if len(target) != 1:
                 raise DataError(f"a {task.name} task takes one label column; name it with --target. Received: {target}")
             bad = pd.isna(y_raw)
             if bad.any():
-                raise DataError(f"{where}, row {int(target_rows[bad.argmax()]) + 1}: the label column {target[0]!r} is empty; fill or drop the row")
+                raise DataError(f"{where}, row {int(label_rows[bad.argmax()]) + 1}: the label column {target[0]!r} is empty; fill or drop the row")
             y = preprocessing.encode_labels(y_raw, prep["classes"], loss or task.loss, units, where) if "classes" in prep else None
-        else:
-            series = numeric(frame, target, where)
-            y_raw = series[target_rows]
+        elif target_rows is not None:
+            # the baselines (evaluate) and MASE's scale (fit) look back before the window; predict needs none of it
+            base = 0 if need_target else first
+            values = numeric(frame.iloc[base:hi], target, where)
+            history = values if need_target else None
+            at = target_rows - base
+            y_raw = values[at].reshape(len(at), -1)  # step-major: unit h*k + j is step h+1 of target j
             if chosen:
-                series = transforms.forward(series, chosen, where, target).astype(np.float32)
-            y = preprocessing.scale(series[target_rows], prep.get("targets"))
-    return Prepared(inputs, y, y_raw, keys, spec.index or ROW_KEY, target)
+                values = transforms.forward(values, chosen, where, target).astype(np.float32)
+            y = preprocessing.scale(values[at].reshape(len(at), -1), prep.get("targets"))
+        else:
+            y_raw = numeric(part, target, where)
+            y = preprocessing.scale(y_raw, prep.get("targets"))
+    return Prepared(inputs, y, y_raw, keys, spec.index or ROW_KEY, target, step_keys, target_rows, history)
+
+
+def row_keys(frame: pd.DataFrame, spec: DataSpec, rows: np.ndarray) -> np.ndarray:
+    """The keys of (0-based) `rows`: the index column's values, continued past the end.
+
+    Without an index the key is the 1-based row number. Rows past the end of
+    the file are keyed by the index continued at the frequency its last
+    values show.
+
+    Raises:
+        DataError: if rows past the end of the file need keys and the index
+            does not advance regularly (see `calendar.infer_frequency`).
+    """
+    if not spec.index:
+        return rows + 1
+    values = frame[spec.index].to_numpy()
+    keys = np.empty(rows.shape, dtype=object)
+    inside = rows < len(frame)
+    keys[inside] = values[rows[inside]]
+    if not inside.all():
+        from lstmcli import calendar
+
+        beyond = int(rows.max()) - len(frame) + 1
+        freq = calendar.infer_frequency(frame[spec.index].iloc[-FREQUENCY_ROWS:])
+        following = np.empty(beyond, dtype=object)
+        following[:] = freq.following(values[len(frame) - 1], beyond)
+        keys[~inside] = following[rows[~inside] - len(frame)]
+    return keys
+
+
+def select_rows(frame: pd.DataFrame, spec: DataSpec, text: str | tuple[int, int] | None) -> tuple[int, int] | None:
+    """The rows `--rows START:END` selects, as 0-based positions (first, end), end excluded.
+
+    With an index column, START and END are values of it and both ends are
+    included, as with pandas' `.loc` (dates may be partial: `2019` is all of
+    2019); without one they are 0-based row numbers, END excluded, as with `.iloc`.
+
+    Raises:
+        ConfigError: if the text is not START:END.
+        DataError: if the range selects no rows or the index is not in order.
+    """
+    if text is None:
+        return None
+    if isinstance(text, tuple):  # positions chosen by the core itself (backtest's folds)
+        return text
+    if ":" not in text:
+        raise ConfigError(f"--rows takes START:END (either may be empty, as in :2019-12 or 2020-01:). Received: {text!r}")
+    start, end = (part.strip() or None for part in text.split(":", 1))
+    if spec.index is None:
+        try:
+            bounds = [None if v is None else int(v) for v in (start, end)]
+        except ValueError:
+            raise ConfigError(
+                f"--rows {text}: without an index column START and END are row numbers; "
+                "define the model with --index to select by its values"
+            ) from None
+        lo, hi, _ = slice(*bounds).indices(len(frame))
+    else:
+        column = frame[spec.index]
+        if pd.api.types.is_numeric_dtype(column):
+            try:
+                index = pd.Index(column.to_numpy())
+                start, end = (None if v is None else column.dtype.type(float(v)) for v in (start, end))
+            except ValueError:
+                raise DataError(f"--rows {text}: the index {spec.index!r} holds numbers; give numbers") from None
+        else:
+            try:
+                index = pd.DatetimeIndex(pd.to_datetime(column.astype(str), format="mixed"))
+            except (ValueError, TypeError):
+                index = pd.Index(column.astype(str))
+        if not index.is_monotonic_increasing:
+            raise DataError(f"--rows selects by the index {spec.index!r}, whose values are not in increasing order; sort the file by it")
+        try:
+            positions = pd.Series(np.arange(len(frame)), index=index).loc[start:end]
+        except (KeyError, ValueError, TypeError) as exc:
+            raise DataError(f"--rows {text}: cannot read {exc} as a value of the index {spec.index!r}") from None
+        lo, hi = (int(positions.iloc[0]), int(positions.iloc[-1]) + 1) if len(positions) else (0, 0)
+    if hi <= lo:
+        raise DataError(f"--rows {text} selects no rows of the {len(frame)}; check START and END")
+    return lo, hi
 
 
 def _mask_trailing(x: np.ndarray, where: str) -> np.ndarray:
@@ -304,8 +419,8 @@ def learn(frame: pd.DataFrame, spec: DataSpec, *, task, scaling: str, units: int
 
 
 def step_offsets(spec: DataSpec) -> list[int]:
-    """Each output step's distance in rows from the window's last row."""
-    return [spec.horizon]
+    """Each output step's distance in rows from the window's last row: 1..horizon."""
+    return list(range(1, spec.horizon + 1))
 
 
 def _learn_transforms(learned: dict, spec: DataSpec, x: np.ndarray, y: np.ndarray, where: str):
