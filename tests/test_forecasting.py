@@ -1,0 +1,215 @@
+"""Forecasting: dated futures, --rows with context, horizons of H steps, recursion, baselines, backtests."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lstmcli import artifact, baselines, calendar
+from lstmcli.dataspec import DataSpec
+from lstmcli.errors import ConfigError, DataError
+from lstmcli.windowing import select_rows
+
+
+def run_ok(cli, *args):
+    run = cli(*args)
+    assert run.exit_code == 0, run
+    return run
+
+
+def csv_of(run) -> pd.DataFrame:
+    return pd.read_csv(io.StringIO(run.stdout))
+
+
+def trending(rows=48, start="2016-01"):
+    """A monthly series with a trend and a yearly season, far from zero."""
+    t = np.arange(rows)
+    rng = np.random.default_rng(1)
+    y = 100 + 0.5 * t + 8 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 0.5, rows)
+    return pd.DataFrame({"month": pd.period_range(start, periods=rows, freq="M").strftime("%Y-%m"), "sales": y})
+
+
+def pipeline(cli, tmp_path, define_args, fit_args=()):
+    """define, compile and fit a tiny model on tmp_path/s.csv; returns the fitted path."""
+    run_ok(cli, "define", *define_args, "--lstm", 2, "--seed", 0, "--out", tmp_path / "d.keras")
+    run_ok(cli, "compile", tmp_path / "d.keras", "--out", tmp_path / "c.keras")
+    run_ok(cli, "fit", tmp_path / "c.keras", "--data", tmp_path / "s.csv", "--epochs", 1, "--seed", 0,
+           "--verbose", 0, "--scaling", "standard", *fit_args, "--out", tmp_path / "f.keras")
+    return tmp_path / "f.keras"
+
+
+# -- the calendar: future keys -------------------------------------------------------------------
+
+@pytest.mark.parametrize("values, following, season", [
+    (["2023-10", "2023-11", "2023-12"], ["2024-01", "2024-02"], 12),
+    (["2023-10-31", "2023-11-30", "2023-12-31"], ["2024-01-31", "2024-02-29"], 12),
+    (["1959Q3", "1959Q4", "1960Q1"], ["1960Q2", "1960Q3"], 4),
+    (["1970 Q3", "1970 Q4"], ["1971 Q1", "1971 Q2"], 4),
+    (["1988", "1989", "1990"], ["1991", "1992"], None),
+    ([1988, 1989, 1990], [1991, 1992], None),
+    (["2024-02-27", "2024-02-28", "2024-02-29"], ["2024-03-01", "2024-03-02"], 7),
+    (["2020-01-01 22:00", "2020-01-01 23:00", "2020-01-02 00:00"], ["2020-01-02 01:00", "2020-01-02 02:00"], 24),
+    (["2024-01-01", "2024-01-08", "2024-01-15"], ["2024-01-22", "2024-01-29"], 52),
+    ([1, 2, 3], [4, 5], None),
+    ([10, 20, 30], [40, 50], None),
+])
+def test_future_keys_continue_the_index_in_its_own_format(values, following, season):
+    freq = calendar.infer_frequency(values)
+    assert freq.following(values[-1], 2) == following
+    assert calendar.season_length(freq) == season
+
+
+@pytest.mark.parametrize("values", [["2023-01", "2023-02", "2023-05"], [1, 2, 4], ["a", "b", "c"], ["2023-01"]])
+def test_an_irregular_index_is_refused_not_guessed(values):
+    with pytest.raises(DataError, match="index"):
+        calendar.infer_frequency(values)
+
+
+# -- --rows ------------------------------------------------------------------------------------------
+
+def test_rows_select_like_loc_with_an_index_and_like_iloc_without():
+    frame = trending(48)  # 2016-01 … 2019-12
+    dated = DataSpec("series", 3, 1, index="month")
+    assert select_rows(frame, dated, ":2016-12") == (0, 12)  # both ends included
+    assert select_rows(frame, dated, "2017-01:2017-03") == (12, 15)
+    assert select_rows(frame, dated, "2019:") == (36, 48)  # a partial date: all of 2019
+    yearly = pd.DataFrame({"year": np.arange(1900, 1950), "v": np.arange(50.0)})
+    assert select_rows(yearly, DataSpec("series", 3, 1, index="year"), ":1909") == (0, 10)
+    assert select_rows(frame, DataSpec("series", 3, 1), "10:20") == (10, 20)  # end excluded
+    assert select_rows(frame, DataSpec("series", 3, 1), "-5:") == (43, 48)
+    with pytest.raises(ConfigError, match="START:END"):
+        select_rows(frame, dated, "2019")
+    with pytest.raises(DataError, match="selects no rows"):
+        select_rows(frame, dated, "2030-01:")
+
+
+def test_rows_split_train_and_test_and_evaluate_takes_its_context_from_before(tmp_path, cli):
+    frame = trending(48)
+    frame.to_csv(tmp_path / "s.csv", index=False)
+    fitted = pipeline(cli, tmp_path, ["--timesteps", 6, "--features", "sales", "--index", "month"], ["--rows", ":2018-12"])
+    record = artifact.read_record(fitted)
+    train = frame["sales"].to_numpy()[:36]
+    offset, spread = record.preprocessing["scaling"]["sales"]
+    assert offset == pytest.approx(train.mean(), rel=1e-6) and spread == pytest.approx(train.std(), rel=1e-6)
+    predicted = csv_of(run_ok(cli, "predict", fitted, "--data", tmp_path / "s.csv", "--rows", "2019-01:"))
+    assert predicted["month"].tolist() == frame["month"].tolist()[36:]  # the first forecast is for START itself
+    whole = csv_of(run_ok(cli, "predict", fitted, "--data", tmp_path / "s.csv"))
+    np.testing.assert_allclose(predicted["predicted_sales"], whole["predicted_sales"].to_numpy()[-12:], rtol=1e-5)
+    metrics = json.loads(run_ok(cli, "evaluate", fitted, "--data", tmp_path / "s.csv", "--rows", "2019-01:", "--json").stdout)
+    assert metrics["samples"] == 12
+    truth = frame["sales"].to_numpy()[36:]
+    rmse = np.sqrt(np.mean((predicted["predicted_sales"].to_numpy() - truth) ** 2))
+    assert metrics["original_rmse"] == pytest.approx(rmse, rel=1e-4)
+    naive = frame["sales"].to_numpy()[35:47]
+    assert metrics["naive_rmse"] == pytest.approx(np.sqrt(np.mean((truth - naive) ** 2)), rel=1e-5)
+    seasonal = frame["sales"].to_numpy()[24:36]
+    assert metrics["season"] == 12
+    assert metrics["seasonal_naive_rmse"] == pytest.approx(np.sqrt(np.mean((truth - seasonal) ** 2)), rel=1e-5)
+    assert metrics["skill"] == pytest.approx(metrics["naive_rmse"] / metrics["original_rmse"])
+    scale = np.mean(np.abs(np.diff(train)))  # MASE's scale comes from the training rows
+    assert metrics["mase"] == pytest.approx(metrics["original_mae"] / scale, rel=1e-4)
+
+
+# -- horizons ----------------------------------------------------------------------------------------
+
+def test_horizon_h_forecasts_steps_one_to_h_end_to_end(tmp_path, cli):
+    frame = trending(40)
+    frame.to_csv(tmp_path / "s.csv", index=False)
+    fitted = pipeline(cli, tmp_path, ["--timesteps", 6, "--horizon", 3, "--features", "sales", "--index", "month"])
+    long = csv_of(run_ok(cli, "predict", fitted, "--data", tmp_path / "s.csv"))
+    windows = 40 - 6 - 3 + 1
+    assert list(long.columns) == ["month", "step", "predicted_sales"] and len(long) == windows * 3
+    assert long["step"].tolist()[:6] == [1, 2, 3, 1, 2, 3]
+    assert long["month"].tolist()[:4] == ["2016-07", "2016-08", "2016-09", "2016-08"]  # each step's own month
+    wide = csv_of(run_ok(cli, "predict", fitted, "--data", tmp_path / "s.csv", "--wide"))
+    assert list(wide.columns) == ["month", "predicted_sales_step1", "predicted_sales_step2", "predicted_sales_step3"]
+    np.testing.assert_allclose(wide.iloc[:, 1:].to_numpy().reshape(-1), long["predicted_sales"], rtol=1e-6)
+    metrics = json.loads(run_ok(cli, "evaluate", fitted, "--data", tmp_path / "s.csv", "--json").stdout)
+    truth = np.stack([frame["sales"].to_numpy()[6 + h: 6 + h + windows] for h in range(3)], axis=1)
+    error = wide.iloc[:, 1:].to_numpy() - truth
+    assert metrics["original_rmse"] == pytest.approx(np.sqrt(np.mean(error ** 2)), rel=1e-4)
+    for h in range(3):
+        assert metrics[f"step_{h + 1}_rmse"] == pytest.approx(np.sqrt(np.mean(error[:, h] ** 2)), rel=1e-4)
+    last = frame["sales"].to_numpy()[5: 5 + windows]
+    assert metrics["step_3_naive_rmse"] == pytest.approx(np.sqrt(np.mean((truth[:, 2] - last) ** 2)), rel=1e-5)
+    future = csv_of(run_ok(cli, "predict", fitted, "--data", tmp_path / "s.csv", "--future"))
+    assert future["month"].tolist() == ["2019-05", "2019-06", "2019-07"] and future["step"].tolist() == [1, 2, 3]
+
+
+def test_steps_beyond_the_horizon_feed_the_forecasts_back(tmp_path, cli):
+    frame = trending(30)
+    frame.to_csv(tmp_path / "s.csv", index=False)
+    fitted = pipeline(cli, tmp_path, ["--timesteps", 4, "--horizon", 2, "--features", "sales", "--index", "month"])
+    recursive = csv_of(run_ok(cli, "predict", fitted, "--data", tmp_path / "s.csv", "--future", "--steps", 5))
+    assert recursive["month"].tolist() == ["2018-07", "2018-08", "2018-09", "2018-10", "2018-11"]
+    assert recursive["step"].tolist() == [1, 2, 3, 4, 5]
+    grown = frame  # the same by hand: forecast two, append them, forecast again
+    expected = []
+    while len(expected) < 5:
+        grown.to_csv(tmp_path / "g.csv", index=False)
+        step = csv_of(run_ok(cli, "predict", fitted, "--data", tmp_path / "g.csv", "--future"))
+        expected += step["predicted_sales"].tolist()
+        grown = pd.concat([grown, step.rename(columns={"predicted_sales": "sales"})[["month", "sales"]]], ignore_index=True)
+    np.testing.assert_allclose(recursive["predicted_sales"], expected[:5], rtol=1e-5)
+    first_two = csv_of(run_ok(cli, "predict", fitted, "--data", tmp_path / "s.csv", "--future", "--steps", 1))
+    assert len(first_two) == 1 and first_two["predicted_sales"][0] == pytest.approx(expected[0], rel=1e-5)
+
+
+def test_recursion_is_refused_when_the_features_are_not_the_targets(tmp_path, cli):
+    frame = trending(30).assign(price=np.linspace(1, 2, 30))
+    frame.to_csv(tmp_path / "s.csv", index=False)
+    fitted = pipeline(cli, tmp_path, ["--timesteps", 4, "--features", "sales,price", "--target", "sales", "--index", "month"])
+    run = cli("predict", fitted, "--data", tmp_path / "s.csv", "--future", "--steps", 3)
+    assert run.exit_code == 2
+    assert "needs the features to be the targets" in run.stderr and "--horizon 3" in run.stderr
+    run = cli("predict", fitted, "--data", tmp_path / "s.csv", "--steps", 3)
+    assert run.exit_code == 2 and "with --future" in run.stderr
+
+
+# -- baselines -------------------------------------------------------------------------------------
+
+def test_baselines_forecast_the_same_targets_and_steps():
+    history = np.arange(20, dtype=np.float64)[:, None] ** 2  # one target
+    rows = np.array([[10, 11, 12], [11, 12, 13]])  # two windows, three steps
+    np.testing.assert_array_equal(baselines.naive(history, rows), [[81, 81, 81], [100, 100, 100]])
+    np.testing.assert_array_equal(baselines.seasonal_naive(history, rows, 2), [[64, 81, 64], [81, 100, 81]])
+    assert baselines.seasonal_naive(history, rows, 12) is None  # not one season of history before row 10
+    truth = history[rows].reshape(2, -1)
+    metrics = baselines.forecast_metrics(truth + 1.0, truth, history, rows, season=2, scale=[2.0])
+    assert metrics["original_rmse"] == 1.0 and metrics["mase"] == 0.5
+    naive_error = baselines.naive(history, rows) - truth
+    assert metrics["naive_rmse"] == pytest.approx(np.sqrt(np.mean(naive_error ** 2)))
+    assert metrics["skill"] == pytest.approx(metrics["naive_rmse"])
+    assert metrics["step_1_naive_rmse"] == pytest.approx(np.sqrt(np.mean(naive_error[:, 0] ** 2)))
+
+
+# -- backtest ---------------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_backtest_learns_each_fold_from_its_past_alone_and_repeats(tmp_path, cli):
+    from lstmcli import backtest, preprocessing, settings
+
+    frame = trending(48)
+    frame.to_csv(tmp_path / "s.csv", index=False)
+    run_ok(cli, "define", "--timesteps", 4, "--horizon", 2, "--features", "sales", "--index", "month", "--lstm", 2,
+           "--seed", 0, "--out", tmp_path / "d.keras")
+    run_ok(cli, "compile", tmp_path / "d.keras", "--out", tmp_path / "c.keras")
+    opts = settings.resolve("backtest", {"data": tmp_path / "s.csv", "folds": 3, "fold_size": 6, "epochs": 2,
+                                         "scaling": "standard", "seed": 5}, None)
+    result = backtest.backtest(tmp_path / "c.keras", opts)
+    assert [f["test_rows"] for f in result.folds] == [[30, 36], [36, 42], [42, 48]]
+    for fold, learned in zip(result.folds, result.preprocessing):
+        train = frame["sales"].to_numpy()[: fold["train_rows"][1]]  # the rows before the fold's origin, nothing after
+        expected = preprocessing.learn_scaling("standard", {"sales": train})["sales"]
+        assert learned["scaling"]["sales"] == pytest.approx(expected, rel=1e-6)
+        assert fold["samples"] == 6 - 2 + 1 and {"naive_rmse", "seasonal_naive_rmse", "skill", "mase"} <= set(fold)
+    assert result.mean["original_rmse"] == pytest.approx(np.mean([f["original_rmse"] for f in result.folds]))
+    run = run_ok(cli, "backtest", tmp_path / "c.keras", "--data", tmp_path / "s.csv", "--folds", 3, "--fold-size", 6,
+                 "--epochs", 2, "--scaling", "standard", "--seed", 5, "--json")
+    assert json.loads(run.stdout) == json.loads(json.dumps(result.to_dict()))  # seeded: the same folds, the same numbers
+    run = cli("backtest", tmp_path / "c.keras", "--data", tmp_path / "s.csv", "--folds", 30)
+    assert run.exit_code == 2 and "fewer --folds" in run.stderr
