@@ -10,7 +10,7 @@ DATA   := data/sequence.csv
 
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install demo test test-fast bench lint clean
+.PHONY: install demo test test-fast bench quality quality-forecast lint clean
 
 install: $(STAMP)
 
@@ -51,6 +51,13 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+# Forecast quality on real public series against naive baselines (needs the bench extra).
+quality: quality-forecast
+
+quality-forecast: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python bench/quality_forecast.py
 
 lint: $(STAMP)
 	$(BIN)/python -m pyflakes src tests bench

@@ -49,3 +49,30 @@ def test_the_data_layout_examples_define_models(tmp_path, cli, monkeypatch, step
     assert run.exit_code == 0, run
     out = step[step.index("--out") + 1]
     assert os.path.exists(out)
+
+
+@pytest.mark.slow
+def test_the_forecasting_walkthrough_runs(tmp_path, cli, monkeypatch):
+    import pandas as pd
+
+    steps = commands("Forecasting")
+    assert [s[0] for s in steps] == ["define", "compile", "fit", "evaluate", "predict", "predict", "backtest"]
+    shutil.copytree(REPO / "data", tmp_path / "data")
+    (tmp_path / "build").mkdir()
+    monkeypatch.chdir(tmp_path)
+    for step in steps:
+        step = [("1" if prev == "--epochs" else word) for prev, word in zip([None, *step], step)]  # a quick run
+        redirect = step.index(">") if ">" in step else None
+        run = cli(*(step[:redirect] if redirect else step))
+        assert run.exit_code == 0, (step, run)
+        if redirect:
+            (tmp_path / step[redirect + 1]).write_text(run.stdout)
+        if step[0] == "evaluate":
+            assert {"naive_rmse", "seasonal_naive_rmse", "skill", "mase", "step_12_skill"} <= {
+                line.split()[0] for line in run.stdout.splitlines()}
+        if step[0] == "backtest":
+            assert run.stdout.splitlines()[-2].startswith("mean")
+    test = pd.read_csv(tmp_path / "build/co2-test.csv")
+    assert list(test.columns) == ["month", "step", "predicted_co2"] and test["month"].iloc[0] == "1990-01"
+    future = pd.read_csv(tmp_path / "build/co2-future.csv")
+    assert future["month"].tolist()[:2] == ["2002-01", "2002-02"] and future["month"].iloc[-1] == "2004-12"
