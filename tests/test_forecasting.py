@@ -213,3 +213,8 @@ def test_backtest_learns_each_fold_from_its_past_alone_and_repeats(tmp_path, cli
     assert json.loads(run.stdout) == json.loads(json.dumps(result.to_dict()))  # seeded: the same folds, the same numbers
     run = cli("backtest", tmp_path / "c.keras", "--data", tmp_path / "s.csv", "--folds", 30)
     assert run.exit_code == 2 and "fewer --folds" in run.stderr
+
+
+def test_a_classifier_has_no_horizon(cli, tmp_path):
+    run = cli("define", "--task", "binary", "--timesteps", 4, "--horizon", 3, "--features", "x", "--out", tmp_path / "d.keras")
+    assert run.exit_code == 2 and "one label per sample" in run.stderr

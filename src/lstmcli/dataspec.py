@@ -7,7 +7,7 @@ the checks it makes run before any heavy import. Two layouts reach Keras's
 (samples, timesteps, features):
 
 - series: rows are time steps; each sample is a window of `timesteps` rows and
-  its target is the target column `horizon` rows after the window's last row.
+  its targets are the target columns of the next `horizon` rows (steps 1..H).
 - samples: each row is one sample; its feature columns are reshaped to
   (timesteps, features) in time-major order (t0_f0, t0_f1, …, t1_f0, …).
 """
@@ -29,7 +29,8 @@ class DataSpec:
         layout: "series" or "samples".
         timesteps: Steps per sample.
         n_features: Features per step: the model's input shape is (timesteps, n_features).
-        horizon: series only: rows from a window's last row to its target.
+        horizon: series only: steps forecast at once, 1..horizon rows after the
+            window's last row (a regression model has horizon × targets outputs, step-major).
         features: Feature columns; None means every numeric column left over.
         target: Target columns; None means the features (series) or the last column (samples).
         index: A column carried to the predictions as their key, never a feature.

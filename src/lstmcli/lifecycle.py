@@ -41,6 +41,8 @@ def define(opts, *, debug: bool = False) -> Written:
     stack = architecture.parse_layers(opts.lstm, opts.layers, opts.dropout)
     if task.name == "multiclass" and not (opts.num_classes or opts.output_units):
         raise ConfigError("a multiclass task needs the number of classes; give --num-classes N")
+    if task.classification and opts.horizon > 1:
+        raise ConfigError(f"--horizon {opts.horizon} forecasts {opts.horizon} steps of a regression target; a {task.name} model predicts one label per sample")
     if opts.num_classes and task.name != "multiclass":
         raise ConfigError(f"--num-classes is for the multiclass task; the task is {task.name}")
     n_targets = len(spec.target) if spec.target else (spec.n_features if spec.layout == "series" else 1)
@@ -359,7 +361,9 @@ def _season(explicit: int | None, record: Record, frame) -> int | None:
     from lstmcli import calendar
 
     try:
-        return calendar.season_length(calendar.infer_frequency(frame[spec.index]))
+        from lstmcli.windowing import FREQUENCY_ROWS
+
+        return calendar.season_length(calendar.infer_frequency(frame[spec.index].iloc[-FREQUENCY_ROWS:]))
     except DataError:  # an irregular index has no season: the seasonal naive is left out
         return None
 
