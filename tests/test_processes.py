@@ -52,6 +52,8 @@ def test_five_processes_chain_the_classic_example(tmp_path):
         (["--help"], 0),
         (["fit", "--help"], 0),
         (["define", "--help"], 0),
+        (["backtest", "--help"], 0),
+        (["backtest", "no-such.keras", "--data", "x.csv", "--folds", "3"], 2),
         (["fit", "no-such.keras", "--data", "x.csv", "--out", "y.keras"], 2),
         (["fit", "--epochs", "many"], 2),
         (["frobnicate"], 2),
@@ -76,7 +78,7 @@ def test_help_and_usage_errors_never_import_tensorflow(args, code):
 
 def test_every_command_has_help_text():
     proc = lstmcli("--help")
-    for command in ("define", "compile", "fit", "evaluate", "predict"):
+    for command in ("define", "compile", "fit", "evaluate", "predict", "backtest"):
         assert command in proc.stdout
         help_text = lstmcli(command, "--help").stdout
         assert "Usage: lstmcli " + command in help_text
