@@ -359,10 +359,9 @@ def _season(explicit: int | None, record: Record, frame) -> int | None:
     if not spec.index:
         return None
     from lstmcli import calendar
+    from lstmcli.windowing import FREQUENCY_ROWS
 
     try:
-        from lstmcli.windowing import FREQUENCY_ROWS
-
         return calendar.season_length(calendar.infer_frequency(frame[spec.index].iloc[-FREQUENCY_ROWS:]))
     except DataError:  # an irregular index has no season: the seasonal naive is left out
         return None
