@@ -93,7 +93,7 @@ def test_rows_split_train_and_test_and_evaluate_takes_its_context_from_before(tm
     fitted = pipeline(cli, tmp_path, ["--timesteps", 6, "--features", "sales", "--index", "month"], ["--rows", ":2018-12"])
     record = artifact.read_record(fitted)
     train = frame["sales"].to_numpy()[:36]
-    offset, spread = record.preprocessing["scaling"]["sales"]
+    (offset,), (spread,) = record.preprocessing["inputs"]["offset"], record.preprocessing["inputs"]["scale"]
     assert offset == pytest.approx(train.mean(), rel=1e-6) and spread == pytest.approx(train.std(), rel=1e-6)
     predicted = csv_of(run_ok(cli, "predict", fitted, "--data", tmp_path / "s.csv", "--rows", "2019-01:"))
     assert predicted["month"].tolist() == frame["month"].tolist()[36:]  # the first forecast is for START itself
@@ -204,8 +204,10 @@ def test_backtest_learns_each_fold_from_its_past_alone_and_repeats(tmp_path, cli
     assert [f["test_rows"] for f in result.folds] == [[30, 36], [36, 42], [42, 48]]
     for fold, learned in zip(result.folds, result.preprocessing):
         train = frame["sales"].to_numpy()[: fold["train_rows"][1]]  # the rows before the fold's origin, nothing after
-        expected = preprocessing.learn_scaling("standard", {"sales": train})["sales"]
-        assert learned["scaling"]["sales"] == pytest.approx(expected, rel=1e-6)
+        expected = preprocessing.learn_scaling("standard", train[:, None])
+        for part in ("inputs", "targets"):
+            assert learned[part]["offset"] == pytest.approx(expected["offset"], rel=1e-6)
+            assert learned[part]["scale"] == pytest.approx(expected["scale"], rel=1e-6)
         assert fold["samples"] == 6 - 2 + 1 and {"naive_rmse", "seasonal_naive_rmse", "skill", "mase"} <= set(fold)
     assert result.mean["original_rmse"] == pytest.approx(np.mean([f["original_rmse"] for f in result.folds]))
     run = run_ok(cli, "backtest", tmp_path / "c.keras", "--data", tmp_path / "s.csv", "--folds", 3, "--fold-size", 6,
@@ -218,3 +220,25 @@ def test_backtest_learns_each_fold_from_its_past_alone_and_repeats(tmp_path, cli
 def test_a_classifier_has_no_horizon(cli, tmp_path):
     run = cli("define", "--task", "binary", "--timesteps", 4, "--horizon", 3, "--features", "x", "--out", tmp_path / "d.keras")
     assert run.exit_code == 2 and "one label per sample" in run.stderr
+
+
+def test_a_differenced_horizon_adds_each_step_back_onto_the_one_before(tmp_path, cli):
+    import keras
+
+    from lstmcli import predictor
+
+    frame = trending(40)
+    frame.to_csv(tmp_path / "s.csv", index=False)
+    fitted = pipeline(cli, tmp_path, ["--timesteps", 4, "--horizon", 3, "--features", "sales", "--index", "month",
+                                      "--transform", "diff"])
+    record = artifact.read_record(fitted)
+    assert record.preprocessing["steps"] == [1, 2, 3] and record.preprocessing["context"] == 1
+    model = keras.saving.load_model(fitted)
+    windows = np.stack([frame["sales"].to_numpy()[i: i + 5] for i in range(3)])[..., None].astype(np.float32)
+    views = predictor.views(model, DataSpec.from_dict(record.data_spec), record.preprocessing)
+    scaled = np.asarray(views.training(windows))
+    differences = scaled * record.preprocessing["targets"]["scale"][0] + record.preprocessing["targets"]["offset"][0]
+    expected = windows[:, -1, :] + np.cumsum(differences, axis=1)  # step h = last value + the first h differences
+    np.testing.assert_allclose(np.asarray(model.predict(windows, verbose=0)), expected, rtol=1e-5)
+    long = csv_of(run_ok(cli, "predict", fitted, "--data", tmp_path / "s.csv"))
+    np.testing.assert_allclose(long["predicted_sales"].to_numpy()[:9], expected.reshape(-1), rtol=1e-5)

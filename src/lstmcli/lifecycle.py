@@ -352,19 +352,17 @@ def evaluate(source: Path, opts, *, debug: bool = False) -> dict[str, float]:
 
 
 def _season(explicit: int | None, record: Record, frame) -> int | None:
-    """The seasonal naive's period: --season, else the season of the index's frequency."""
+    """The seasonal naive's period: --season at evaluate, else define's, else the
+    period of a seasonal difference fit chose, else the season of the index's frequency."""
     if explicit is not None:
         return explicit
     spec = dataspec.DataSpec.from_dict(record.data_spec)
-    if not spec.index:
-        return None
-    from lstmcli import calendar
-    from lstmcli.windowing import FREQUENCY_ROWS
+    if spec.season:
+        return spec.season
+    from lstmcli import transforms, windowing
 
-    try:
-        return calendar.season_length(calendar.infer_frequency(frame[spec.index].iloc[-FREQUENCY_ROWS:]))
-    except DataError:  # an irregular index has no season: the seasonal naive is left out
-        return None
+    seasonal = [lag for lag in transforms.lags((record.preprocessing or {}).get("transforms") or []) if lag > 1]
+    return seasonal[0] if seasonal else windowing.index_season(frame, spec)
 
 
 def predict(source: Path, opts, *, debug: bool = False) -> pd.DataFrame:

@@ -407,7 +407,7 @@ def learn(frame: pd.DataFrame, spec: DataSpec, *, task, scaling: str, units: int
         x = x.reshape(len(frame), spec.timesteps, spec.n_features)
     y = None if task.classification else numeric(frame, target, where)
     if spec.transforms:
-        x, y = _learn_transforms(learned, spec, x, y, where)
+        x, y = _learn_transforms(learned, spec, x, y, where, spec.season or index_season(frame, spec))
     learned["inputs"] = preprocessing.learn_scaling(scaling, x)
     learned["targets"] = None
     if task.classification:
@@ -423,7 +423,23 @@ def step_offsets(spec: DataSpec) -> list[int]:
     return list(range(1, spec.horizon + 1))
 
 
-def _learn_transforms(learned: dict, spec: DataSpec, x: np.ndarray, y: np.ndarray, where: str):
+def index_season(frame: pd.DataFrame, spec: DataSpec) -> int | None:
+    """The season length of the index's frequency (12 for months, …), or None.
+
+    None too where there is no index or it does not advance regularly: a
+    season is then only what `--season` says.
+    """
+    if not spec.index or spec.index not in frame.columns:
+        return None
+    from lstmcli import calendar
+
+    try:
+        return calendar.season_length(calendar.infer_frequency(frame[spec.index].iloc[-FREQUENCY_ROWS:]))
+    except DataError:
+        return None
+
+
+def _learn_transforms(learned: dict, spec: DataSpec, x: np.ndarray, y: np.ndarray, where: str, season: int | None):
     """Settle the spec's transforms on the training data; the transformed inputs and targets.
 
     `auto` is decided here, from the targets (`transforms.choose`); the choice,
@@ -438,7 +454,7 @@ def _learn_transforms(learned: dict, spec: DataSpec, x: np.ndarray, y: np.ndarra
     features, target = learned["features"], learned["target"]
     chosen, reasons = list(spec.transforms), []
     if chosen == [transforms.AUTO]:
-        chosen, reasons = transforms.choose(y, spec.season)
+        chosen, reasons = transforms.choose(y, season)
     steps = step_offsets(spec)
     if transforms.lags(chosen):
         outside = [name for name in target if name not in features]
