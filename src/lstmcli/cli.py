@@ -43,7 +43,7 @@ Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks and Tensor
 Unsafe = Annotated[Optional[bool], typer.Option("--unsafe/--safe", help="Load archives that carry code (Lambda layers). Only for files you trust.", show_default=False)]
 Data = Annotated[Optional[Path], typer.Option("--data", "-d", help="Data file: CSV, Parquet, .npy or .npz; '-' reads CSV from stdin.", show_default=False)]
 Rows = Annotated[Optional[str], typer.Option("--rows", metavar="START:END", help="Only these rows: index values, both ends included (like .loc: ':2019-12', '2020-01:'), or 0-based row numbers, END excluded (like .iloc), without an index. evaluate and predict take a window's context from before START.", show_default=False)]
-Season = Annotated[Optional[int], typer.Option("--season", metavar="ROWS", help="The season length of the seasonal-naive baseline. Defaults to the index's frequency's (12 monthly, 4 quarterly, 7 daily, 24 hourly, 52 weekly), else none.", show_default=False)]
+Season = Annotated[Optional[int], typer.Option("--season", metavar="ROWS", help="The season length of the seasonal-naive baseline. Defaults to define's --season, else the period of a seasonal difference fit chose, else the index's frequency's (12 monthly, 4 quarterly, 7 daily, 24 hourly, 52 weekly), else none.", show_default=False)]
 Format = Annotated[Optional[str], typer.Option("--format", help="Data format when the extension does not say: csv, parquet, npy, npz.", show_default=False)]
 
 
@@ -331,7 +331,7 @@ def backtest(
     batch_size: Annotated[Optional[str], typer.Option(help="Samples per step, or 'all' for one batch. Defaults to 32.", show_default=False)] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed of every fold's fit, so a backtest repeats exactly. Defaults to the artifact's seed, else a random one (reported).", show_default=False)] = None,
     shuffle: Annotated[Optional[bool], typer.Option("--shuffle/--no-shuffle", help="Reshuffle the samples every epoch. Defaults to shuffle.", show_default=False)] = None,
-    scaling: Annotated[Optional[str], typer.Option(help="none, minmax or standard, learned inside each fold from its training rows.", show_default=False)] = None,
+    scaling: Annotated[Optional[str], typer.Option(help="none, minmax or standard, learned inside each fold from its training rows. Defaults to standard.", show_default=False)] = None,
     validation_split: Annotated[Optional[float], typer.Option(help="Fraction of each fold's training samples, from its end, held out for validation.", show_default=False)] = None,
     validation_data: Annotated[Optional[Path], typer.Option(help="A separate data file for validation.", show_default=False)] = None,
     early_stopping: Annotated[Optional[int], typer.Option(metavar="PATIENCE", help="Stop a fold's fit when the validation loss (or loss) has not improved for PATIENCE epochs.", show_default=False)] = None,
