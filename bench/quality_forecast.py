@@ -12,7 +12,7 @@ targets, in the same run, and written to bench/QUALITY_FORECAST.md.
 `make quality-forecast` runs it. The goal (issue 10): skill = naive RMSE ÷
 model RMSE ≥ 1.5 on every series with a trend or a season.
 
-The series come from the `bench` extra (`pip install -e '.[bench]'`):
+The series come from the `bench` extra (`make quality-forecast` installs it):
 statsmodels' datasets (Mauna Loa CO2, sunspots, Nile) and the CSV files that
 ship inside aeon (airline passengers, lynx, US consumption changes), read as
 files so that aeon's own imports (numba) are not needed.
@@ -55,7 +55,7 @@ class Series:
 def _aeon_csv(name: str) -> pd.DataFrame:
     spec = importlib.util.find_spec("aeon")
     if spec is None:
-        raise SystemExit("aeon is not installed: pip install -e '.[bench]'")
+        raise SystemExit("aeon is not installed: pip install --no-deps aeon (only its CSV files are read)")
     return pd.read_csv(Path(spec.submodule_search_locations[0]) / "datasets" / "data" / name / f"{name}.csv")
 
 
