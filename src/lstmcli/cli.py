@@ -43,6 +43,8 @@ Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks and Tensor
 Unsafe = Annotated[Optional[bool], typer.Option("--unsafe/--safe", help="Load archives that carry code (Lambda layers). Only for files you trust.", show_default=False)]
 Data = Annotated[Optional[Path], typer.Option("--data", "-d", help="Data file: CSV, Parquet, .npy or .npz; '-' reads CSV from stdin.", show_default=False)]
 Format = Annotated[Optional[str], typer.Option("--format", help="Data format when the extension does not say: csv, parquet, npy, npz.", show_default=False)]
+Devices = Annotated[Optional[int], typer.Option(help="--strategy mirrored: use N devices: the first N GPUs, or N logical CPU devices where there is no GPU. Defaults to every GPU.", show_default=False)]
+LocalStrategy = Annotated[Optional[str], typer.Option(help="auto, default or mirrored (tf.distribute over the local GPUs or --devices CPUs). Defaults to auto: mirrored when more than one GPU is visible.", show_default=False)]
 
 
 _FIXED = "Part of the data spec fixed at define time: given here it must match it, or fills in what it left open."
@@ -194,6 +196,9 @@ def fit(
     reduce_lr_on_plateau: Annotated[Optional[int], typer.Option(metavar="PATIENCE", help="Divide the learning rate by 10 after PATIENCE epochs without improvement.", show_default=False)] = None,
     tensorboard: Annotated[Optional[Path], typer.Option(metavar="DIR", help="Write TensorBoard logs of every epoch to DIR.", show_default=False)] = None,
     checkpoint_dir: Annotated[Optional[Path], typer.Option(metavar="DIR", help="Checkpoint to DIR at epoch ends; the same command resumes after a crash.", show_default=False)] = None,
+    strategy: Annotated[Optional[str], typer.Option(help="tf.distribute strategy: auto, default, mirrored (local GPUs, or --devices CPUs) or multi-worker (the cluster in TF_CONFIG; only the chief writes). Defaults to auto: mirrored when more than one GPU is visible.", show_default=False)] = None,
+    devices: Devices = None,
+    timeout: Annotated[Optional[float], typer.Option(metavar="SECONDS", help="multi-worker: fail when a peer has not joined or answered for this long. Defaults to 300.", show_default=False)] = None,
     layout: SpecLayout = None,
     timesteps: SpecTimesteps = None,
     horizon: SpecHorizon = None,
@@ -213,13 +218,14 @@ def fit(
             shuffle=shuffle, scaling=scaling, validation_split=validation_split,
             validation_data=validation_data, history=history, early_stopping=early_stopping,
             reduce_lr_on_plateau=reduce_lr_on_plateau, tensorboard=tensorboard, checkpoint_dir=checkpoint_dir,
+            strategy=strategy, devices=devices, timeout=timeout,
             layout=layout, timesteps=timesteps, horizon=horizon, features=features, target=target, index=index, format=format, unsafe=unsafe,
         )
         level = render.resolve_verbose(opts.verbose)
         with render.FitReporter(level) as reporter, _first_interrupt_stops() as stop:
             written = lifecycle.fit(
                 model, opts, debug=debug, on_epoch_end=reporter.on_epoch_end,
-                on_progress=reporter.on_progress, should_stop=stop,
+                on_progress=reporter.on_progress, should_stop=stop, on_stuck=_stuck,
             )
         if opts.history is not None and str(opts.history) == "-":
             sys.stdout.write(lifecycle.history_csv(written.history))
@@ -247,6 +253,8 @@ def evaluate(
     batch_size: Annotated[Optional[str], typer.Option(help="Samples per step, or 'all'. Defaults to 4096.", show_default=False)] = None,
     json: Annotated[Optional[bool], typer.Option("--json", help="Print the metrics as JSON.", show_default=False)] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the metrics to this file instead of stdout.", show_default=False)] = None,
+    strategy: LocalStrategy = None,
+    devices: Devices = None,
     layout: SpecLayout = None,
     timesteps: SpecTimesteps = None,
     horizon: SpecHorizon = None,
@@ -262,7 +270,7 @@ def evaluate(
 
     with _boundary(debug):
         opts = _options(
-            "evaluate", config, data=data, batch_size=batch_size, json=json, out=out,
+            "evaluate", config, data=data, batch_size=batch_size, json=json, out=out, strategy=strategy, devices=devices,
             layout=layout, timesteps=timesteps, horizon=horizon, features=features, target=target, index=index, format=format, unsafe=unsafe,
         )
         metrics = lifecycle.evaluate(model, opts, debug=debug)
@@ -285,6 +293,8 @@ def predict(
     future: Annotated[Optional[bool], typer.Option("--future", help="Series: also forecast the steps past the last row (their key is empty, or the row number past the end).", show_default=False)] = None,
     batch_size: Annotated[Optional[str], typer.Option(help="Samples per step, or 'all'. Defaults to 4096.", show_default=False)] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the predictions CSV to this file instead of stdout.", show_default=False)] = None,
+    strategy: LocalStrategy = None,
+    devices: Devices = None,
     layout: SpecLayout = None,
     timesteps: SpecTimesteps = None,
     horizon: SpecHorizon = None,
@@ -301,6 +311,7 @@ def predict(
     with _boundary(debug):
         opts = _options(
             "predict", config, data=data, classes=classes, future=future, batch_size=batch_size, out=out,
+            strategy=strategy, devices=devices,
             layout=layout, timesteps=timesteps, horizon=horizon, features=features, target=target, index=index, format=format, unsafe=unsafe,
         )
         frame = lifecycle.predict(model, opts, debug=debug)
@@ -400,6 +411,17 @@ def _first_interrupt_stops():
         yield flag
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _stuck(message: str) -> None:
+    """A multi-worker peer stopped answering inside TensorFlow, where no exception reaches: end the process."""
+    from lstmcli import render
+
+    render.error(message)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(EXIT_FAILURE)
 
 
 def _silence_stdout() -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from lstmcli.distribution import DEFAULT_TIMEOUT, LOCAL_STRATEGIES, STRATEGIES
 from lstmcli.errors import ConfigError
 from lstmcli.tasks import TASKS, did_you_mean
 
@@ -66,6 +67,13 @@ _SPEC = [
     _opt("index", "str"),
 ]
 _DATA = [_opt("data", "path"), _opt("format", "str", choices=("csv", "parquet", "npy", "npz"))]
+# tf.distribute (see lstmcli.distribution): fit scales out to other machines, evaluate and predict to local devices.
+_FIT_STRATEGY = [
+    _opt("strategy", "str", "auto", choices=STRATEGIES),
+    _opt("devices", "int", low=1),
+    _opt("timeout", "float", float(DEFAULT_TIMEOUT), low=1.0),
+]
+_LOCAL_STRATEGY = [_opt("strategy", "str", "auto", choices=LOCAL_STRATEGIES), _opt("devices", "int", low=1)]
 
 OPTIONS: dict[str, list[Option]] = {
     "define": [
@@ -117,6 +125,7 @@ OPTIONS: dict[str, list[Option]] = {
         _opt("reduce_lr_on_plateau", "int", low=1),
         _opt("tensorboard", "path"),
         _opt("checkpoint_dir", "path"),
+        *_FIT_STRATEGY,
         *_SPEC,
         *_COMMON,
     ],
@@ -125,6 +134,7 @@ OPTIONS: dict[str, list[Option]] = {
         _opt("batch_size", "batch", 4096),
         _opt("json", "bool", False),
         _opt("out", "path"),
+        *_LOCAL_STRATEGY,
         *_SPEC,
         *_COMMON,
     ],
@@ -134,6 +144,7 @@ OPTIONS: dict[str, list[Option]] = {
         _opt("classes", "bool", False),
         _opt("future", "bool", False),
         _opt("out", "path"),
+        *_LOCAL_STRATEGY,
         *_SPEC,
         *_COMMON,
     ],
