@@ -43,7 +43,7 @@ Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks and Tensor
 Unsafe = Annotated[Optional[bool], typer.Option("--unsafe/--safe", help="Load archives that carry code (Lambda layers). Only for files you trust.", show_default=False)]
 Data = Annotated[Optional[Path], typer.Option("--data", "-d", help="Data file: CSV, Parquet, .npy or .npz; '-' reads CSV from stdin.", show_default=False)]
 Format = Annotated[Optional[str], typer.Option("--format", help="Data format when the extension does not say: csv, parquet, npy, npz.", show_default=False)]
-Devices = Annotated[Optional[int], typer.Option(help="--strategy mirrored: use N devices: the first N GPUs, or N logical CPU devices where there is no GPU. Defaults to every GPU.", show_default=False)]
+Devices = Annotated[Optional[int], typer.Option(metavar="N", help="--strategy mirrored: use N devices: the first N GPUs, or N logical CPU devices where there is no GPU. Defaults to every GPU.", show_default=False)]
 LocalStrategy = Annotated[Optional[str], typer.Option(help="auto, default or mirrored (tf.distribute over the local GPUs or --devices CPUs). Defaults to auto: mirrored when more than one GPU is visible.", show_default=False)]
 
 
