@@ -1,11 +1,12 @@
 """W2 and W3, lstmcli side: lstmcli's core in one process, timing what it trains and predicts with.
 
-    lstmcli_forecast.py fit DATA WORKDIR --epochs N [--scaling none|standard|minmax]
+    lstmcli_forecast.py fit DATA WORKDIR --epochs N [--scaling none|standard|minmax] [--strategy S] [--devices N]
         define (LSTM(32) on (30, 1), seeded), compile (adam, mean squared error)
         and fit (batch 32, same seed, scaling none unless asked: plain Keras's
         side does not scale) through lstmcli.lifecycle, with settings
         resolved by lstmcli.settings exactly as the commands resolve them;
         prints samples/s of the Trainer.fit call and the final epoch loss.
+        --strategy / --devices are fit's own (bench/distributed.py uses them).
     lstmcli_forecast.py predict MODEL DATA
         lstmcli.lifecycle.predict at its default batch size (4096); prints
         windows/s of the Trainer.predict call.
@@ -48,19 +49,24 @@ Trainer.fit = _timed(Trainer.fit)
 Trainer.predict = _timed(Trainer.predict)
 
 
-def fit(data: Path, workdir: Path, epochs: int, scaling: str = "none") -> dict:
+def fit(data: Path, workdir: Path, epochs: int, scaling: str = "none", strategy: dict | None = None) -> dict:
     """Define, compile and fit the W2 model; time Trainer.fit."""
     defined, compiled, fitted = (workdir / f"{stage}.keras" for stage in ("defined", "compiled", "fitted"))
+    if strategy and strategy.get("devices"):
+        from lstmcli import distribution  # logical devices must exist before define starts TensorFlow's runtime
+
+        distribution.start(strategy["strategy"], devices=strategy["devices"])
     lifecycle.define(settings.resolve(
         "define", {"out": defined, "features": ["value"], "timesteps": TIMESTEPS, "lstm": [UNITS], "seed": SEED}, None))
     lifecycle.compile(defined, settings.resolve(
         "compile", {"out": compiled, "optimizer": "adam", "loss": "mean_squared_error"}, None))
     written = lifecycle.fit(compiled, settings.resolve(
         "fit", {"out": fitted, "data": data, "epochs": epochs, "batch_size": BATCH_SIZE, "seed": SEED, "shuffle": False,
-                 "scaling": scaling}, None))
+                 "scaling": scaling, **(strategy or {})}, None))
     (seconds,) = timings
     samples = written.summary["samples"] * epochs
-    return {"seconds": seconds, "samples_per_s": samples / seconds, "loss": written.summary["final_loss"], "model": str(fitted)}
+    return {"seconds": seconds, "samples_per_s": samples / seconds, "loss": written.summary["final_loss"], "model": str(fitted),
+            "losses": written.history["loss"], "replicas": written.summary["replicas"]}
 
 
 def predict(model: Path, data: Path) -> dict:
@@ -78,11 +84,17 @@ def main() -> None:
     fit_args.add_argument("workdir", type=Path, help="Where the three artifacts are written.")
     fit_args.add_argument("--epochs", type=int, required=True)
     fit_args.add_argument("--scaling", default="none", choices=("none", "standard", "minmax"))
+    fit_args.add_argument("--strategy", help="fit --strategy (default: fit's own default).")
+    fit_args.add_argument("--devices", type=int, help="fit --devices.")
     predict_args = steps.add_parser("predict")
     predict_args.add_argument("model", type=Path)
     predict_args.add_argument("data", type=Path)
     args = parser.parse_args()
-    emit(fit(args.data, args.workdir, args.epochs, args.scaling) if args.step == "fit" else predict(args.model, args.data))
+    if args.step == "fit":
+        strategy = {k: v for k, v in (("strategy", args.strategy), ("devices", args.devices)) if v is not None}
+        emit(fit(args.data, args.workdir, args.epochs, args.scaling, strategy))
+    else:
+        emit(predict(args.model, args.data))
 
 
 if __name__ == "__main__":

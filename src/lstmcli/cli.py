@@ -45,6 +45,8 @@ Data = Annotated[Optional[Path], typer.Option("--data", "-d", help="Data file: C
 Rows = Annotated[Optional[str], typer.Option("--rows", metavar="START:END", help="Only these rows: index values, both ends included (like .loc: ':2019-12', '2020-01:'), or 0-based row numbers, END excluded (like .iloc), without an index. evaluate and predict take a window's context from before START.", show_default=False)]
 Season = Annotated[Optional[int], typer.Option("--season", metavar="ROWS", help="The season length of the seasonal-naive baseline. Defaults to define's --season, else the period of a seasonal difference fit chose, else the index's frequency's (12 monthly, 4 quarterly, 7 daily, 24 hourly, 52 weekly), else none.", show_default=False)]
 Format = Annotated[Optional[str], typer.Option("--format", help="Data format when the extension does not say: csv, parquet, npy, npz.", show_default=False)]
+Devices = Annotated[Optional[int], typer.Option(metavar="N", help="--strategy mirrored: use N devices: the first N GPUs, or N logical CPU devices where there is no GPU. Defaults to every GPU.", show_default=False)]
+LocalStrategy = Annotated[Optional[str], typer.Option(help="auto, default or mirrored (tf.distribute over the local GPUs or --devices CPUs). Defaults to auto: mirrored when more than one GPU is visible.", show_default=False)]
 
 
 _FIXED = "Part of the data spec fixed at define time: given here it must match it, or fills in what it left open."
@@ -197,6 +199,9 @@ def fit(
     reduce_lr_on_plateau: Annotated[Optional[int], typer.Option(metavar="PATIENCE", help="Divide the learning rate by 10 after PATIENCE epochs without improvement.", show_default=False)] = None,
     tensorboard: Annotated[Optional[Path], typer.Option(metavar="DIR", help="Write TensorBoard logs of every epoch to DIR.", show_default=False)] = None,
     checkpoint_dir: Annotated[Optional[Path], typer.Option(metavar="DIR", help="Checkpoint to DIR at epoch ends; the same command resumes after a crash.", show_default=False)] = None,
+    strategy: Annotated[Optional[str], typer.Option(help="tf.distribute strategy: auto, default, mirrored (local GPUs, or --devices CPUs) or multi-worker (the cluster in TF_CONFIG; only the chief writes). Defaults to auto: mirrored when more than one GPU is visible.", show_default=False)] = None,
+    devices: Devices = None,
+    timeout: Annotated[Optional[float], typer.Option(metavar="SECONDS", help="multi-worker: fail when a peer has not joined or answered for this long. Defaults to 300.", show_default=False)] = None,
     layout: SpecLayout = None,
     timesteps: SpecTimesteps = None,
     horizon: SpecHorizon = None,
@@ -216,13 +221,14 @@ def fit(
             shuffle=shuffle, scaling=scaling, validation_split=validation_split,
             validation_data=validation_data, history=history, early_stopping=early_stopping,
             reduce_lr_on_plateau=reduce_lr_on_plateau, tensorboard=tensorboard, checkpoint_dir=checkpoint_dir,
+            strategy=strategy, devices=devices, timeout=timeout,
             layout=layout, timesteps=timesteps, horizon=horizon, features=features, target=target, index=index, format=format, unsafe=unsafe,
         )
         level = render.resolve_verbose(opts.verbose)
         with render.FitReporter(level) as reporter, _first_interrupt_stops() as stop:
             written = lifecycle.fit(
                 model, opts, debug=debug, on_epoch_end=reporter.on_epoch_end,
-                on_progress=reporter.on_progress, should_stop=stop,
+                on_progress=reporter.on_progress, should_stop=stop, on_stuck=_stuck,
             )
         if opts.history is not None and str(opts.history) == "-":
             sys.stdout.write(lifecycle.history_csv(written.history))
@@ -252,6 +258,8 @@ def evaluate(
     batch_size: Annotated[Optional[str], typer.Option(help="Samples per step, or 'all'. Defaults to 4096.", show_default=False)] = None,
     json: Annotated[Optional[bool], typer.Option("--json", help="Print the metrics as JSON.", show_default=False)] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the metrics to this file instead of stdout.", show_default=False)] = None,
+    strategy: LocalStrategy = None,
+    devices: Devices = None,
     layout: SpecLayout = None,
     timesteps: SpecTimesteps = None,
     horizon: SpecHorizon = None,
@@ -268,6 +276,7 @@ def evaluate(
     with _boundary(debug):
         opts = _options(
             "evaluate", config, data=data, rows=rows, season=season, batch_size=batch_size, json=json, out=out,
+            strategy=strategy, devices=devices,
             layout=layout, timesteps=timesteps, horizon=horizon, features=features, target=target, index=index, format=format, unsafe=unsafe,
         )
         metrics = lifecycle.evaluate(model, opts, debug=debug)
@@ -293,6 +302,8 @@ def predict(
     wide: Annotated[Optional[bool], typer.Option("--wide", help="Series: one row per window with a column per step, instead of one row per (window, step).", show_default=False)] = None,
     batch_size: Annotated[Optional[str], typer.Option(help="Samples per step, or 'all'. Defaults to 4096.", show_default=False)] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the predictions CSV to this file instead of stdout.", show_default=False)] = None,
+    strategy: LocalStrategy = None,
+    devices: Devices = None,
     layout: SpecLayout = None,
     timesteps: SpecTimesteps = None,
     horizon: SpecHorizon = None,
@@ -309,6 +320,7 @@ def predict(
     with _boundary(debug):
         opts = _options(
             "predict", config, data=data, rows=rows, classes=classes, future=future, steps=steps, wide=wide, batch_size=batch_size, out=out,
+            strategy=strategy, devices=devices,
             layout=layout, timesteps=timesteps, horizon=horizon, features=features, target=target, index=index, format=format, unsafe=unsafe,
         )
         frame = lifecycle.predict(model, opts, debug=debug)
@@ -463,6 +475,17 @@ def _first_interrupt_stops():
         yield flag
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _stuck(message: str) -> None:
+    """A multi-worker peer stopped answering inside TensorFlow, where no exception reaches: end the process."""
+    from lstmcli import render
+
+    render.error(message)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(EXIT_FAILURE)
 
 
 def _silence_stdout() -> None:

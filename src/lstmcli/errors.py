@@ -42,6 +42,10 @@ class TrainingError(LstmcliError):
     """Training failed on its own terms (a NaN loss, for example)."""
 
 
+class DistributionError(LstmcliError):
+    """A multi-worker peer that never came up, stopped answering, or failed."""
+
+
 class Interrupted(LstmcliError):
     """The user interrupted a step; nothing was written."""
 

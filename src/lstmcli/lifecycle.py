@@ -8,14 +8,16 @@ exits or knows about the terminal: the CLI renders what these return.
 
 from __future__ import annotations
 
+import contextlib
 import random
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from lstmcli import architecture, artifact, checkpoints, dataspec, predictor, tasks
+from lstmcli import architecture, artifact, checkpoints, dataspec, distribution, predictor, tasks
 from lstmcli.artifact import Record
-from lstmcli.errors import ArtifactError, ConfigError, DataError, Interrupted
+from lstmcli.errors import ArtifactError, ConfigError, DataError, DistributionError, Interrupted
 from lstmcli.quiet import load_tensorflow
 from lstmcli.settings import ALL, DEFAULT_SCALING, SPEC_KEYS
 
@@ -113,8 +115,25 @@ def fit(
     on_epoch_end: Callable[[int, dict], None] | None = None,
     on_progress: Callable | None = None,
     should_stop: Callable[[], str | None] | None = None,
+    on_stuck: Callable[[str], None] | None = None,
 ) -> Written:
-    """Train the model on a data file and keep the per-epoch history."""
+    """Train the model on a data file and keep the per-epoch history.
+
+    `on_stuck` ends the process with the message it is given when a
+    multi-worker peer stops answering inside TensorFlow (see
+    `distribution.Watchdog`).
+    """
+    if opts.strategy != "multi-worker":
+        return _fit(source, opts, debug=debug, on_epoch_end=on_epoch_end, on_progress=on_progress,
+                    should_stop=should_stop, on_stuck=on_stuck)
+    if not debug:
+        distribution.quiet_peer_errors()
+    with _peer_errors(opts.timeout):
+        return _fit(source, opts, debug=debug, on_epoch_end=on_epoch_end, on_progress=on_progress,
+                    should_stop=should_stop, on_stuck=on_stuck)
+
+
+def _fit(source: Path, opts, *, debug, on_epoch_end, on_progress, should_stop, on_stuck) -> Written:
     record, adopted = _open(source, opts, debug)
     artifact.require_stage(record, "compiled", source, "fit")
     predictor.require_in_graph(record, source)
@@ -127,23 +146,30 @@ def fit(
     spec, learned, train, validation = _training_data(record, source, data_path, opts)
     monitor = "val_loss" if validation is not None else "loss"
     keras = load_tensorflow(debug)
+    dist = distribution.start(opts.strategy, devices=opts.devices, timeout=opts.timeout, on_stuck=on_stuck)
     checkpoint = checkpoints.Checkpoint(opts.checkpoint_dir, checkpoints.fingerprint(source, opts)) if opts.checkpoint_dir else None
     resumed = checkpoint.find() if checkpoint else None
     base_epochs = record.epochs
-    if resumed is not None:
-        model, record = artifact.load(resumed, unsafe=opts.unsafe)
-        seed = record.seed
-    else:
-        model = adopted if adopted is not None else artifact.load(source, unsafe=opts.unsafe)[0]
-        seed = _seed(opts.seed, record.seed)
+    with dist.scope():
+        if resumed is not None:
+            model, record = artifact.load(resumed, unsafe=opts.unsafe)
+            seed = record.seed
+        elif adopted is not None and dist.strategy is not None:
+            model = artifact.adopt(source, unsafe=opts.unsafe)[0]  # again, its variables made in the scope
+            seed = _seed(opts.seed, record.seed)
+        else:
+            model = adopted if adopted is not None else artifact.load(source, unsafe=opts.unsafe)[0]
+            seed = _seed(opts.seed, record.seed)
+        # The views around the model make layers and compiled metrics: variables, so in the scope too.
+        if record.stage == "fitted":
+            views = predictor.views(model, spec, learned)
+        else:
+            views = predictor.assemble(model, learned, spec)
+        _compile_views(views, record, model)
+    seed = _agree_on_start(dist, seed, record.epochs if resumed is not None else 0, opts.timeout)
     keras.utils.set_random_seed(seed)
     from lstmcli.training import Trainer
 
-    if record.stage == "fitted":
-        views = predictor.views(model, spec, learned)
-    else:
-        views = predictor.assemble(model, learned, spec)
-    _compile_views(views, record, model)
     record.stage = "fitted"
     record.preprocessing = learned
     record.data_spec = spec.to_dict()
@@ -152,28 +178,31 @@ def fit(
     done = record.epochs
 
     def snapshot(epochs_done: int, result) -> None:
-        _merge_history(record, history_before, done, result.history)
-        checkpoint.save(views.predictor, record, epochs_done)
+        if dist.is_chief:
+            _merge_history(record, history_before, done, result.history)
+            checkpoint.save(views.predictor, record, epochs_done)
 
     from lstmcli.training import use_xla
 
-    xla = use_xla(record.compile.get("jit_compile"), len(train) * spec.timesteps)
-    trainer = Trainer(views.training, jit_compile=xla)
+    # XLA compiles no collectives on CPU; a distributed fit runs its steps as graphs.
+    xla = use_xla(record.compile.get("jit_compile"), len(train) * spec.timesteps) and dist.strategy is None
+    trainer = Trainer(views.training, jit_compile=xla, distribution=dist)
     batch_size = None if opts.batch_size is ALL else opts.batch_size
-    result = trainer.fit(
-        train,
-        epochs=base_epochs + opts.epochs,
-        batch_size=batch_size,
-        initial_epoch=done,
-        shuffle=opts.shuffle,
-        seed=seed,
-        validation=validation,
-        on_epoch_end=on_epoch_end,
-        on_progress=on_progress,
-        should_stop=should_stop,
-        callbacks=_callbacks(opts, views.training, monitor),
-        on_chunk_end=snapshot if checkpoint else None,
-    )
+    with dist.watch("training"):
+        result = trainer.fit(
+            train,
+            epochs=base_epochs + opts.epochs,
+            batch_size=batch_size,
+            initial_epoch=done,
+            shuffle=opts.shuffle,
+            seed=seed,
+            validation=validation,
+            on_epoch_end=on_epoch_end,
+            on_progress=on_progress,
+            should_stop=should_stop,
+            callbacks=_callbacks(opts, views.training, monitor, writes=dist.is_chief),
+            on_chunk_end=snapshot if checkpoint else None,
+        )
     if result.stopped == "interrupted":
         resume = ""
         if checkpoint:
@@ -195,6 +224,9 @@ def fit(
         "best_loss": min(losses) if losses else None,
         "seconds": round(result.seconds, 3),
         "xla": xla,
+        "strategy": dist.name,
+        "replicas": dist.replicas,
+        "workers": dist.workers,
         "stopped": result.stopped,
         "resumed_from_epoch": done if resumed is not None else None,
         "transforms": {"chosen": learned["transforms"], "reasons": learned.get("transform_reasons", [])}
@@ -206,12 +238,56 @@ def fit(
         record.fit["naive_scale"] = naive_scale(train.history)  # MASE's scale, from the training rows only
     data_roles = {"data": data_path, "validation_data": opts.validation_data}
     record.lineage.append(artifact.lineage_entry("fit", source, data_roles))
-    artifact.save(views.predictor, record, out)
-    if checkpoint:
-        checkpoint.clear()
-    if opts.history is not None and str(opts.history) != "-":
-        write_history(record.history, opts.history)
+    if dist.is_chief:
+        try:
+            artifact.save(views.predictor, record, out)
+            if checkpoint:
+                checkpoint.clear()
+            if opts.history is not None and str(opts.history) != "-":
+                write_history(record.history, opts.history)
+        except BaseException:
+            _chief_wrote(dist, False, out, opts.timeout)
+            raise
+    _chief_wrote(dist, True, out, opts.timeout)
     return Written(out, "fitted", record.fit, record.history)
+
+
+def _agree_on_start(dist, seed: int, resumed_epochs: int, timeout: float) -> int:
+    """Multi-worker: the chief's seed for every worker, and one checkpoint seen by all.
+
+    Every worker must shuffle alike and resume from the same epoch; a
+    checkpoint directory that is not shared storage would break both.
+    """
+    if not dist.multi_worker:
+        return seed
+    with dist.watch("agreeing on the seed and checkpoint"):
+        (chief_seed, chief_epochs), (total, squares) = dist.sync([seed, resumed_epochs], [resumed_epochs, resumed_epochs**2])
+    if total != dist.workers * chief_epochs or squares != dist.workers * chief_epochs**2:
+        raise DistributionError(
+            f"the workers found different checkpoints (this one: epoch {resumed_epochs}, the chief's: epoch "
+            f"{int(chief_epochs)}); --checkpoint-dir must be one shared directory that every worker sees"
+        )
+    return int(chief_seed)
+
+
+def _chief_wrote(dist, ok: bool, out: Path, timeout: float) -> None:
+    """Multi-worker: wait for the chief's artifact, and fail unless it was written."""
+    with dist.watch("handing over the artifact"):
+        written = dist.finish(ok)
+    if not written and not dist.is_chief:
+        raise DistributionError(f"the chief worker failed to write {out}; its error says why")
+
+
+@contextlib.contextmanager
+def _peer_errors(timeout: float):
+    """Multi-worker: TensorFlow's errors (a collective failed, a peer left) become one DistributionError line."""
+    try:
+        yield
+    except Exception as exc:
+        tf = sys.modules.get("tensorflow")
+        if tf is not None and isinstance(exc, tf.errors.OpError):
+            raise DistributionError(distribution.peer_message(exc, timeout)) from None
+        raise
 
 
 def _training_data(record: Record, source: Path, data_path: Path, opts):
@@ -277,7 +353,7 @@ def _compile_views(views, record: Record, loaded) -> None:
         network.optimizer = None
 
 
-def _callbacks(opts, model, monitor: str) -> list:
+def _callbacks(opts, model, monitor: str, *, writes: bool = True) -> list:
     from lstmcli import callbacks
 
     chosen = []
@@ -285,7 +361,7 @@ def _callbacks(opts, model, monitor: str) -> list:
         chosen.append(callbacks.EarlyStopping(model, opts.early_stopping, monitor=monitor))
     if opts.reduce_lr_on_plateau:
         chosen.append(callbacks.ReduceLROnPlateau(model, opts.reduce_lr_on_plateau, monitor=monitor))
-    if opts.tensorboard is not None:
+    if opts.tensorboard is not None and writes:
         chosen.append(callbacks.TensorBoard(opts.tensorboard))
     return chosen
 
@@ -325,15 +401,16 @@ def evaluate(source: Path, opts, *, debug: bool = False) -> dict[str, float]:
     """Loss and every compiled metric on a data file, as the model sees it."""
     import numpy as np
 
-    model, record, data, frame = _load_with_data(source, opts, "evaluate", need_target=True, debug=debug)
+    model, record, data, frame, dist = _load_with_data(source, opts, "evaluate", need_target=True, debug=debug)
     from lstmcli.training import Trainer
 
-    views = predictor.views(model, dataspec.DataSpec.from_dict(record.data_spec), record.preprocessing)
-    _compile_views(views, record, model)
-    jit = bool(record.compile.get("jit_compile"))
+    with dist.scope():  # the views' compiled metrics are variables too
+        views = predictor.views(model, dataspec.DataSpec.from_dict(record.data_spec), record.preprocessing)
+        _compile_views(views, record, model)
+    jit = bool(record.compile.get("jit_compile")) and dist.strategy is None
     batch_size = None if opts.batch_size is ALL else opts.batch_size
-    scaled, predicted = views.split(Trainer(views.evaluation or views.predictor, jit_compile=jit).predict(data, batch_size))
-    metrics = Trainer(views.training).score(data, scaled)
+    scaled, predicted = views.split(Trainer(views.evaluation or views.predictor, jit_compile=jit, distribution=dist).predict(data, batch_size))
+    metrics = Trainer(views.training, distribution=dist).score(data, scaled)
     if not tasks.get_task(record.task).classification:
         if data.history is not None:
             from lstmcli import baselines
@@ -380,10 +457,10 @@ def predict(source: Path, opts, *, debug: bool = False) -> pd.DataFrame:
 
     if opts.steps is not None and not opts.future:
         raise ConfigError("--steps N is the length of a forecast past the end; give it with --future")
-    model, record, data, frame = _load_with_data(source, opts, "predict", need_target=False, debug=debug, future=opts.future)
+    model, record, data, frame, dist = _load_with_data(source, opts, "predict", need_target=False, debug=debug, future=opts.future)
     from lstmcli.training import Trainer
 
-    trainer = Trainer(model, jit_compile=bool(record.compile.get("jit_compile")))
+    trainer = Trainer(model, jit_compile=bool(record.compile.get("jit_compile")) and dist.strategy is None, distribution=dist)
     batch_size = None if opts.batch_size is ALL else opts.batch_size
     task = tasks.get_task(record.task)
     if opts.wide and (task.classification or data.step_keys is None):
@@ -556,8 +633,10 @@ def _load_with_data(source, opts, command, *, need_target, debug, future=False):
         future=future, rows=windowing.select_rows(frame, spec, opts.rows),
     )
     load_tensorflow(debug)
-    model, _ = artifact.load(source, unsafe=opts.unsafe)
-    return model, record, data, frame
+    dist = distribution.start(opts.strategy, devices=opts.devices)
+    with dist.scope():
+        model, _ = artifact.load(source, unsafe=opts.unsafe)
+    return model, record, data, frame, dist
 
 
 def _need_data(path, command: str) -> Path:

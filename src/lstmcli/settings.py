@@ -15,6 +15,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from lstmcli.distribution import DEFAULT_TIMEOUT, LOCAL_STRATEGIES, STRATEGIES
 from lstmcli.errors import ConfigError
 from lstmcli.tasks import TASKS, did_you_mean
 
@@ -68,6 +69,13 @@ _SPEC = [
 _DATA = [_opt("data", "path"), _opt("format", "str", choices=("csv", "parquet", "npy", "npz"))]
 _ROWS = _opt("rows", "str")  # START:END, read against the file by windowing.select_rows
 _SEASON = _opt("season", "int", low=2)  # seasonal naive's period; None: the index's frequency decides
+# tf.distribute (see lstmcli.distribution): fit scales out to other machines, evaluate and predict to local devices.
+_FIT_STRATEGY = [
+    _opt("strategy", "str", "auto", choices=STRATEGIES),
+    _opt("devices", "int", low=1),
+    _opt("timeout", "float", float(DEFAULT_TIMEOUT), low=1.0),
+]
+_LOCAL_STRATEGY = [_opt("strategy", "str", "auto", choices=LOCAL_STRATEGIES), _opt("devices", "int", low=1)]
 
 OPTIONS: dict[str, list[Option]] = {
     "define": [
@@ -120,6 +128,7 @@ OPTIONS: dict[str, list[Option]] = {
         _opt("reduce_lr_on_plateau", "int", low=1),
         _opt("tensorboard", "path"),
         _opt("checkpoint_dir", "path"),
+        *_FIT_STRATEGY,
         *_SPEC,
         *_COMMON,
     ],
@@ -130,6 +139,7 @@ OPTIONS: dict[str, list[Option]] = {
         _opt("batch_size", "batch", 4096),
         _opt("json", "bool", False),
         _opt("out", "path"),
+        *_LOCAL_STRATEGY,
         *_SPEC,
         *_COMMON,
     ],
@@ -142,6 +152,7 @@ OPTIONS: dict[str, list[Option]] = {
         _opt("steps", "int", low=1),
         _opt("wide", "bool", False),
         _opt("out", "path"),
+        *_LOCAL_STRATEGY,
         *_SPEC,
         *_COMMON,
     ],

@@ -12,6 +12,17 @@ and callbacks still get a say several times a second.
 Batches are gathered in the graph from tensors that hold the data once:
 series windows are built by index arithmetic on the series itself, so a long
 series is never copied once per timestep.
+
+Under a `tf.distribute` strategy (see `lstmcli.distribution`) the same loop
+calls `strategy.run` for every step: each replica gathers its contiguous share
+of the global batch (every worker holds the data and takes only its replicas'
+windows, like tf.data's DATA sharding), Keras's train_step scales the loss by
+the number of replicas, the optimizer all-reduces the gradients with
+TensorFlow's collectives, and the metrics (on-read variables) are summed across
+replicas and workers when an epoch's logs are read. When every global batch
+splits evenly across the replicas, the epoch losses equal a single-process
+fit's up to float rounding; a short last batch weighs each replica's mean
+equally, as `tf.distribute` always does.
 """
 
 from __future__ import annotations
@@ -92,17 +103,61 @@ class FitResult:
     seconds: float = 0.0
 
 
+def replica_share(indices):
+    """This replica's contiguous share of a global batch's `indices` (in a replica context)."""
+    import tensorflow as tf
+
+    ctx = tf.distribute.get_replica_context()
+    replica = tf.cast(ctx.replica_id_in_sync_group, tf.int64)
+    n = tf.size(indices, out_type=tf.int64)
+    count = ctx.num_replicas_in_sync
+    return indices[n * replica // count: n * (replica + 1) // count]
+
+
 class Trainer:
     """Runs fit, evaluate and predict for one compiled Keras model.
 
     Args:
-        model: A compiled Keras model (TensorFlow backend).
+        model: A compiled Keras model (TensorFlow backend), made in the
+            distribution's scope when there is one.
         jit_compile: Compile each step with XLA. Defaults to False.
+        distribution: A started `lstmcli.distribution.Distribution`; None (the
+            default) runs on TensorFlow's default strategy.
     """
 
-    def __init__(self, model, *, jit_compile: bool = False):
+    def __init__(self, model, *, jit_compile: bool = False, distribution=None):
         self.model = model
         self.jit_compile = jit_compile
+        self.distribution = distribution
+        self.strategy = distribution.strategy if distribution is not None else None
+
+    def _on_replicas(self, step, graph: "GraphData", indices):
+        """`step(x, y)` on the samples at `indices`: all of them, or each replica its share."""
+        import tensorflow as tf
+
+        if self.strategy is None:
+            return step(graph.take(indices), tf.gather(graph.y, indices))
+
+        def replica(indices):
+            mine = replica_share(indices)
+            return step(graph.take(mine), tf.gather(graph.y, mine))
+
+        return self.strategy.run(replica, args=(indices,))
+
+    def _agree(self, chunk: int, stop: str | None) -> tuple[int, str | None]:
+        """Multi-worker: every worker runs the chief's chunk size and stops when any worker stops.
+
+        Each worker times its own steps, but a collective inside the loop is
+        matched by its iteration, so all workers must call the loop alike.
+        """
+        distribution = self.distribution
+        if distribution is None or not distribution.multi_worker:
+            return chunk, stop
+        distribution.pet()
+        (agreed,), (stopping,) = distribution.sync([chunk], [1.0 if stop else 0.0])
+        if stopping and not stop:
+            stop = "interrupted"
+        return int(agreed), stop
 
     def _steps(self):
         import tensorflow as tf
@@ -179,8 +234,7 @@ class Trainer:
             model.reset_metrics()
 
             def body(vb):
-                idx = val.batch(vb)
-                test_step(val.take(idx), tf.gather(val.y, idx))
+                self._on_replicas(test_step, val, val.batch(vb))
                 return (vb + 1,)
 
             done = tf.while_loop(lambda vb: vb < val.n_batches, body, (tf.constant(0, tf.int64),))
@@ -210,8 +264,7 @@ class Trainer:
             def body(step, perm, logs):
                 epoch, b = step // nb, step % nb
                 perm = tf.cond(tf.equal(b, 0), lambda: new_epoch(epoch), lambda: perm)
-                idx = data.batch(b, perm)
-                train_step(data.take(idx), tf.gather(data.y, idx))
+                self._on_replicas(train_step, data, data.batch(b, perm))
                 logs = tf.cond(tf.equal(b, nb - 1), lambda: logs.write(logs.size(), epoch_logs()), lambda: logs)
                 return step + 1, perm, logs
 
@@ -261,16 +314,17 @@ class Trainer:
             if on_progress:
                 current = {k: float(v) for k, v in model.get_metrics_result().items()}
                 on_progress(step, end, nb, current)
-            reason = should_stop() if should_stop else None
-            result.stopped = reason or result.stopped
-            if result.stopped:
-                break
             # Size the next chunk to take about CHUNK_SECONDS, once a call without tracing was timed.
             if calls == 1:
                 chunk = min(PROBE_STEPS, max(end - step, 1))
             else:
                 per_step = took / chunk
                 chunk = max(1, min(end - step, int(CHUNK_SECONDS / max(per_step, 1e-7))))
+            reason = should_stop() if should_stop else None
+            chunk, reason = self._agree(chunk, reason)
+            result.stopped = reason or result.stopped
+            if result.stopped:
+                break
         if result.stopped != "interrupted":
             for callback in callbacks:
                 callback.on_train_end()
@@ -288,10 +342,33 @@ class Trainer:
         model = self.model
         model.reset_metrics()
         loss = model.compute_loss(x=None, y=data.y, y_pred=outputs, training=False)
-        results = model.compute_metrics(None, data.y, outputs, sample_weight=None)
+        if self.strategy is None:
+            results = model.compute_metrics(None, data.y, outputs, sample_weight=None)
+        else:
+            results = self._replica_metrics(data.y, outputs)
         metrics = {"loss": float(loss)}
         metrics.update((k, float(v)) for k, v in results.items() if k != "loss")
         return metrics
+
+    def _replica_metrics(self, y, outputs) -> dict:
+        """Metrics updated by each replica on its share, read summed across replicas.
+
+        A distributed metric's variables sum on read and cannot be added to
+        from outside a replica.
+        """
+        import tensorflow as tf
+
+        model = self.model
+        y, outputs = tf.constant(y), tf.constant(outputs)
+        everything = tf.range(tf.shape(y)[0], dtype=tf.int64)
+
+        def replica(indices):
+            mine = replica_share(indices)
+            model.compute_metrics(None, tf.gather(y, mine), tf.gather(outputs, mine), sample_weight=None)
+            return tf.constant(0)
+
+        self.strategy.run(tf.function(replica, autograph=False), args=(everything,))
+        return model.get_metrics_result()
 
     def predict(self, data: Prepared, batch_size: int | None) -> np.ndarray:
         """The model's outputs for every sample of `data`, batch by batch in the graph.
@@ -301,20 +378,30 @@ class Trainer:
         """
         import tensorflow as tf
 
-        model = self.model
-        if len(data) <= min(batch_size or len(data), EAGER_SAMPLES) and data.inputs.timesteps <= EAGER_TIMESTEPS:
+        model, strategy = self.model, self.strategy
+        small = len(data) <= min(batch_size or len(data), EAGER_SAMPLES) and data.inputs.timesteps <= EAGER_TIMESTEPS
+        if small and strategy is None:
             return np.asarray(model(data.inputs.to_array(), training=False), dtype=np.float32)
         graph = GraphData(data, batch_size)
 
-        def forward(x):
+        def forward_all(x):
             return model(x, training=False)
 
-        forward = tf.function(forward, jit_compile=True) if self.jit_compile else forward
+        forward_all = tf.function(forward_all, jit_compile=True) if self.jit_compile else forward_all
+
+        def forward(indices):
+            if strategy is None:
+                return forward_all(graph.take(indices))
+
+            def replica(indices):
+                return tf.cast(forward_all(graph.take(replica_share(indices))), tf.float32)
+
+            return tf.concat(strategy.experimental_local_results(strategy.run(replica, args=(indices,))), 0)
 
         @tf.function(autograph=False)
         def run():
             def body(b, out):
-                return b + 1, out.write(tf.cast(b, tf.int32), tf.cast(forward(graph.take(graph.batch(b))), tf.float32))
+                return b + 1, out.write(tf.cast(b, tf.int32), tf.cast(forward(graph.batch(b)), tf.float32))
 
             state = (tf.constant(0, tf.int64), tf.TensorArray(tf.float32, size=graph.n_batches, infer_shape=False))
             _, out = tf.while_loop(lambda b, _: b < graph.n_batches, body, state)
