@@ -24,7 +24,7 @@ CHECKPOINT_NAME = "checkpoint.keras"
 MIN_SECONDS = 1.0
 FINGERPRINTED = (
     "epochs", "batch_size", "shuffle", "seed", "scaling", "validation_split", "early_stopping",
-    "reduce_lr_on_plateau", "format", "layout", "timesteps", "horizon", "features", "target", "index",
+    "reduce_lr_on_plateau", "class_weight", "format", "layout", "timesteps", "horizon", "features", "target", "index",
 )
 
 

@@ -192,8 +192,9 @@ def fit(
     seed: Annotated[Optional[int], typer.Option(help="Seed for shuffling and dropout; recorded in the artifact. Defaults to the artifact's seed, else a random one.", show_default=False)] = None,
     shuffle: Annotated[Optional[bool], typer.Option("--shuffle/--no-shuffle", help="Reshuffle the samples every epoch. Defaults to shuffle.", show_default=False)] = None,
     scaling: Annotated[Optional[str], typer.Option(help="none, minmax or standard, per feature channel, learned on the training data and saved as layers of the model. Defaults to standard; continued training keeps what the model learned.", show_default=False)] = None,
-    validation_split: Annotated[Optional[float], typer.Option(help="Fraction of samples, from the end, held out for validation.", show_default=False)] = None,
+    validation_split: Annotated[Optional[float], typer.Option(help="Fraction of samples held out for validation: series, the last ones (time's order); samples, a random draw within each class (seeded by --seed, recorded).", show_default=False)] = None,
     validation_data: Annotated[Optional[Path], typer.Option(help="A separate data file for validation.", show_default=False)] = None,
+    class_weight: Annotated[Optional[str], typer.Option(metavar="WEIGHTS", help="Classifiers: none, balanced (each class weighs n/(classes×count)), or LABEL=W,... (others 1), as Keras's class_weight. Defaults to none.", show_default=False)] = None,
     history: Annotated[Optional[Path], typer.Option(help="Also write the per-epoch history to this CSV file ('-' for stdout).", show_default=False)] = None,
     early_stopping: Annotated[Optional[int], typer.Option(metavar="PATIENCE", help="Stop when the validation loss (or loss) has not improved for PATIENCE epochs, keeping the best weights.", show_default=False)] = None,
     reduce_lr_on_plateau: Annotated[Optional[int], typer.Option(metavar="PATIENCE", help="Divide the learning rate by 10 after PATIENCE epochs without improvement.", show_default=False)] = None,
@@ -219,7 +220,7 @@ def fit(
         opts = _options(
             "fit", config, data=data, out=out, rows=rows, epochs=epochs, batch_size=batch_size, verbose=verbose, seed=seed,
             shuffle=shuffle, scaling=scaling, validation_split=validation_split,
-            validation_data=validation_data, history=history, early_stopping=early_stopping,
+            validation_data=validation_data, class_weight=class_weight, history=history, early_stopping=early_stopping,
             reduce_lr_on_plateau=reduce_lr_on_plateau, tensorboard=tensorboard, checkpoint_dir=checkpoint_dir,
             strategy=strategy, devices=devices, timeout=timeout,
             layout=layout, timesteps=timesteps, horizon=horizon, features=features, target=target, index=index, format=format, unsafe=unsafe,
@@ -240,12 +241,7 @@ def fit(
                 chosen = ", ".join(summary["transforms"]["chosen"]) or "none"
                 reasons = "; ".join(summary["transforms"]["reasons"])
                 render.stderr_console().print(f"transforms: {chosen}" + (f" ({reasons})" if reasons else ""), markup=False)
-            render.stderr_console().print(
-                f"fitted {summary['epochs']} epochs in {summary['seconds']:.2f} s: loss "
-                f"{render.format_number(summary['final_loss'])} (best {render.format_number(summary['best_loss'])}) "
-                f"→ {written.path}",
-                markup=False,
-            )
+            render.stderr_console().print(render.fit_summary(summary, written.path), markup=False)
 
 
 @app.command()
@@ -270,7 +266,7 @@ def evaluate(
     unsafe: Unsafe = None,
     debug: Debug = False,
 ) -> None:
-    """Print the loss and every compiled metric of a fitted model on data, beside the naive baselines."""
+    """Print the loss and every compiled metric of a fitted model on data, beside the naive baselines (regression) or the majority class and per-class recall (classifiers)."""
     from lstmcli import lifecycle, render
 
     with _boundary(debug):

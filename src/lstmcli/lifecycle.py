@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from lstmcli import architecture, artifact, checkpoints, dataspec, distribution, predictor, tasks
+from lstmcli import architecture, artifact, checkpoints, dataspec, distribution, imbalance, predictor, tasks
 from lstmcli.artifact import Record
 from lstmcli.errors import ArtifactError, ConfigError, DataError, DistributionError, Interrupted
 from lstmcli.quiet import load_tensorflow
@@ -143,8 +143,12 @@ def _fit(source: Path, opts, *, debug, on_epoch_end, on_progress, should_stop, o
         artifact.check_output_file(opts.history, "--history", protect=[source, data_path, out])
     if opts.validation_data is not None and opts.validation_split:
         raise ConfigError("give --validation-split or --validation-data, not both")
+    chosen_weights = imbalance.parse_class_weight(opts.class_weight)
+    task = tasks.get_task(record.task)
+    if chosen_weights != imbalance.NONE and not task.classification:
+        raise ConfigError(f"--class-weight weighs the classes of a classifier; the model's task is {task.name}")
     spec, learned, train, validation = _training_data(record, source, data_path, opts)
-    monitor = "val_loss" if validation is not None else "loss"
+    monitor = "val_loss" if (validation is not None or opts.validation_split) else "loss"
     keras = load_tensorflow(debug)
     dist = distribution.start(opts.strategy, devices=opts.devices, timeout=opts.timeout, on_stuck=on_stuck)
     checkpoint = checkpoints.Checkpoint(opts.checkpoint_dir, checkpoints.fingerprint(source, opts)) if opts.checkpoint_dir else None
@@ -168,6 +172,18 @@ def _fit(source: Path, opts, *, debug, on_epoch_end, on_progress, should_stop, o
         _compile_views(views, record, model)
     seed = _agree_on_start(dist, seed, record.epochs if resumed is not None else 0, opts.timeout)
     keras.utils.set_random_seed(seed)
+    import numpy as np
+
+    train, validation, how = _split(train, validation, opts, spec, task, learned, seed)
+    class_summary, sample_weight = {}, None
+    if task.classification:
+        from lstmcli.windowing import class_indices
+
+        indices = class_indices(train.y)
+        counts = [int(n) for n in np.bincount(indices, minlength=len(learned["classes"]))]
+        weights = imbalance.class_weights(chosen_weights, learned["classes"], counts)
+        sample_weight = imbalance.sample_weights(indices, weights) if weights else None
+        class_summary = {"class_counts": counts, "class_weight": {str(learned["classes"][i]): w for i, w in (weights or {}).items()}}
     from lstmcli.training import Trainer
 
     record.stage = "fitted"
@@ -186,6 +202,7 @@ def _fit(source: Path, opts, *, debug, on_epoch_end, on_progress, should_stop, o
 
     # XLA compiles no collectives on CPU; a distributed fit runs its steps as graphs.
     xla = use_xla(record.compile.get("jit_compile"), len(train) * spec.timesteps) and dist.strategy is None
+    chosen_callbacks = _callbacks(opts, views.training, monitor, writes=dist.is_chief)
     trainer = Trainer(views.training, jit_compile=xla, distribution=dist)
     batch_size = None if opts.batch_size is ALL else opts.batch_size
     with dist.watch("training"):
@@ -200,8 +217,9 @@ def _fit(source: Path, opts, *, debug, on_epoch_end, on_progress, should_stop, o
             on_epoch_end=on_epoch_end,
             on_progress=on_progress,
             should_stop=should_stop,
-            callbacks=_callbacks(opts, views.training, monitor, writes=dist.is_chief),
+            callbacks=chosen_callbacks,
             on_chunk_end=snapshot if checkpoint else None,
+            sample_weight=sample_weight,
         )
     if result.stopped == "interrupted":
         resume = ""
@@ -214,12 +232,14 @@ def _fit(source: Path, opts, *, debug, on_epoch_end, on_progress, should_stop, o
         )
     _merge_history(record, history_before, done, result.history)
     losses = record.history.get("loss", [])[base_epochs:]
+    restored = _restored_epoch(chosen_callbacks, record, done)
     record.fit = {
         "epochs": len(losses),
         "total_epochs": record.epochs,
         "batch_size": batch_size or len(train),
         "samples": len(train),
         "validation_samples": len(validation) if validation is not None else 0,
+        "validation": how,
         "final_loss": losses[-1] if losses else None,
         "best_loss": min(losses) if losses else None,
         "seconds": round(result.seconds, 3),
@@ -231,6 +251,8 @@ def _fit(source: Path, opts, *, debug, on_epoch_end, on_progress, should_stop, o
         "resumed_from_epoch": done if resumed is not None else None,
         "transforms": {"chosen": learned["transforms"], "reasons": learned.get("transform_reasons", [])}
         if "transforms" in learned else None,
+        **restored,
+        **class_summary,
     }
     if train.history is not None:
         from lstmcli.baselines import naive_scale
@@ -326,8 +348,6 @@ def _training_data(record: Record, source: Path, data_path: Path, opts):
     if opts.validation_data is not None:
         vpath = opts.validation_data
         validation = prepared(readers.read_table(vpath), dataspec.describe_source(vpath))
-    elif opts.validation_split:
-        train, validation = train.split_tail(opts.validation_split)
     return spec, learned, train, validation
 
 
@@ -351,6 +371,67 @@ def _compile_views(views, record: Record, loaded) -> None:
         # restart Adam's moments.
         network.compiled = False
         network.optimizer = None
+
+
+VALIDATION_BY_LAYOUT = {"series": "tail", "samples": "stratified"}
+
+
+def _split(train, validation, opts, spec, task, learned, seed: int):
+    """Hold out `--validation-split` of the training data as the layout wants it.
+
+    A series keeps time's order: the last samples are held out. A samples
+    file is split at random with the fit's seed, within each class for a
+    classifier, so a file sorted by class keeps every class in training.
+
+    Returns:
+        (train, validation, how): how the validation data was chosen, for the record.
+
+    Raises:
+        ConfigError: if the split leaves a class without training samples.
+    """
+    if validation is not None:
+        return train, validation, {"method": "file"}
+    if not opts.validation_split:
+        return train, None, {"method": "none"}
+    method = VALIDATION_BY_LAYOUT[spec.layout]
+    if method == "tail":
+        train, validation = train.split_tail(opts.validation_split)
+    else:
+        method = method if task.classification else "random"
+        train, validation = train.split_random(opts.validation_split, seed, stratify=task.classification)
+    if task.classification:
+        from lstmcli.windowing import class_indices
+
+        kept = set(class_indices(train.y).tolist())
+        lost = [label for i, label in enumerate(learned["classes"]) if i not in kept]
+        if lost:
+            where = "the held-out tail" if method == "tail" else "validation"
+            raise ConfigError(
+                f"--validation-split {opts.validation_split} leaves class {lost[0]!r} without training samples "
+                f"(all of them fall in {where}); give a smaller split, more samples of that class, or --validation-data FILE"
+            )
+    return train, validation, {"method": method, "fraction": opts.validation_split, "seed": seed}
+
+
+def _restored_epoch(chosen_callbacks, record: Record, first_epoch: int) -> dict:
+    """The epoch whose weights early stopping kept, its losses, and a `restored` mark in the history.
+
+    The history's `restored` column is 1 at the kept epoch and 0 at this
+    fit's other epochs (an earlier fit's marks stay).
+    """
+    from lstmcli.callbacks import EarlyStopping
+
+    stopper = next((cb for cb in chosen_callbacks if isinstance(cb, EarlyStopping)), None)
+    if stopper is None or stopper.best_epoch is None:
+        return {}
+    epoch = stopper.best_epoch
+    marks = record.history.get("restored", [])[:first_epoch]
+    marks += [float("nan")] * (first_epoch - len(marks))
+    record.history["restored"] = marks + [1.0 if i == epoch else 0.0 for i in range(first_epoch, record.epochs)]
+    summary = {"restored_epoch": epoch + 1, "restored_loss": record.history["loss"][epoch]}
+    if stopper.monitor != "loss":
+        summary[f"restored_{stopper.monitor}"] = record.history[stopper.monitor][epoch]
+    return summary
 
 
 def _callbacks(opts, model, monitor: str, *, writes: bool = True) -> list:
@@ -394,11 +475,19 @@ def _merge_history(record: Record, before: dict, done: int, new: dict) -> None:
     for name, values in new.items():
         merged.setdefault(name, [float("nan")] * done)
         merged[name] = merged[name][:done] + list(values)
+    width = done + len(next(iter(new.values()), []))
+    for name, values in merged.items():  # a log this fit did not write (val_* without validation) is NaN here
+        merged[name] = (values + [float("nan")] * width)[:width]
     record.history = merged
 
 
 def evaluate(source: Path, opts, *, debug: bool = False) -> dict[str, float]:
-    """Loss and every compiled metric on a data file, as the model sees it."""
+    """Loss and every compiled metric on a data file, as the model sees it.
+
+    A classifier's metrics also hold the majority-class baseline's accuracy
+    (`majority_accuracy`: always predicting the training part's most common
+    class) and each class's recall (`recall_<label>`).
+    """
     import numpy as np
 
     model, record, data, frame, dist = _load_with_data(source, opts, "evaluate", need_target=True, debug=debug)
@@ -411,19 +500,20 @@ def evaluate(source: Path, opts, *, debug: bool = False) -> dict[str, float]:
     batch_size = None if opts.batch_size is ALL else opts.batch_size
     scaled, predicted = views.split(Trainer(views.evaluation or views.predictor, jit_compile=jit, distribution=dist).predict(data, batch_size))
     metrics = Trainer(views.training, distribution=dist).score(data, scaled)
-    if not tasks.get_task(record.task).classification:
-        if data.history is not None:
-            from lstmcli import baselines
+    if tasks.get_task(record.task).classification:
+        metrics.update(_class_metrics(scaled, record, data))
+    elif data.history is not None:
+        from lstmcli import baselines
 
-            scale = (record.fit or {}).get("naive_scale")
-            metrics.update(baselines.forecast_metrics(
-                predicted, data.y_raw, data.history, data.target_rows,
-                season=_season(opts.season, record, frame), scale=scale,
-            ))
-        else:
-            error = predicted - data.y_raw
-            metrics["original_rmse"] = float(np.sqrt(np.mean(error.astype(np.float64) ** 2)))
-            metrics["original_mae"] = float(np.mean(np.abs(error.astype(np.float64))))
+        scale = (record.fit or {}).get("naive_scale")
+        metrics.update(baselines.forecast_metrics(
+            predicted, data.y_raw, data.history, data.target_rows,
+            season=_season(opts.season, record, frame), scale=scale,
+        ))
+    else:
+        error = predicted - data.y_raw
+        metrics["original_rmse"] = float(np.sqrt(np.mean(error.astype(np.float64) ** 2)))
+        metrics["original_mae"] = float(np.mean(np.abs(error.astype(np.float64))))
     metrics["samples"] = len(data)
     return metrics
 
@@ -440,6 +530,22 @@ def _season(explicit: int | None, record: Record, frame) -> int | None:
 
     seasonal = [lag for lag in transforms.lags((record.preprocessing or {}).get("transforms") or []) if lag > 1]
     return seasonal[0] if seasonal else windowing.index_season(frame, spec)
+
+
+def _class_metrics(outputs, record: Record, data) -> dict[str, float]:
+    """The majority baseline (the training part's most common class) and per-class recall."""
+    import numpy as np
+
+    from lstmcli.windowing import class_indices
+
+    true = class_indices(data.y)
+    counts = (record.fit or {}).get("class_counts") or np.bincount(true, minlength=len(record.preprocessing["classes"]))
+    return imbalance.class_metrics(true, _chosen(outputs), record.preprocessing["classes"], int(np.argmax(counts)))
+
+
+def _chosen(outputs):
+    """The class each output row predicts: sigmoid above 0.5, else the largest softmax unit."""
+    return (outputs[:, 0] > 0.5).astype(int) if outputs.shape[1] == 1 else outputs.argmax(axis=1)
 
 
 def predict(source: Path, opts, *, debug: bool = False) -> pd.DataFrame:
@@ -503,7 +609,7 @@ def _labelled(outputs, record: Record, data, opts):
     columns = {data.key_name: data.keys}
     classes = record.preprocessing["classes"]
     probabilities = np.concatenate([1.0 - outputs, outputs], axis=1) if outputs.shape[1] == 1 else outputs
-    chosen = (outputs[:, 0] > 0.5).astype(int) if outputs.shape[1] == 1 else outputs.argmax(axis=1)
+    chosen = _chosen(outputs)
     columns["label"] = np.asarray(classes, dtype=object)[chosen]
     if not opts.classes:
         for i, label in enumerate(classes):

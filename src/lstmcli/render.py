@@ -77,6 +77,25 @@ def backtest_text(result: dict) -> str:
     return "\n".join(lines) + f"\nseed {result['seed']}\n"
 
 
+def fit_summary(summary: dict, path) -> str:
+    """Fit's last line: the epochs run and the loss of the weights that were written.
+
+    After early stopping those are the restored epoch's, not the last epoch's,
+    so the line names the restored epoch and its losses first.
+    """
+    done = f"fitted {summary['epochs']} epochs in {summary['seconds']:.2f} s"
+    if summary.get("restored_epoch") is not None:
+        monitored = "".join(
+            f", {key.removeprefix('restored_')} {format_number(value)}"
+            for key, value in summary.items() if key.startswith("restored_val_")
+        )
+        return (
+            f"{done}: kept epoch {summary['restored_epoch']}'s weights (loss {format_number(summary['restored_loss'])}"
+            f"{monitored}); the last epoch's loss was {format_number(summary['final_loss'])} → {path}"
+        )
+    return f"{done}: loss {format_number(summary['final_loss'])} (best {format_number(summary['best_loss'])}) → {path}"
+
+
 def resolve_verbose(verbose: str) -> int:
     """Keras's verbose: 'auto' is a bar on a terminal and plain epoch lines elsewhere."""
     if verbose != "auto":

@@ -123,6 +123,7 @@ OPTIONS: dict[str, list[Option]] = {
         _opt("scaling", "str", choices=SCALINGS),  # None: "standard", or what a fitted model learned
         _opt("validation_split", "float", 0.0, low=0.0, high=1.0),
         _opt("validation_data", "path"),
+        _opt("class_weight", "str", "none"),
         _opt("history", "path"),
         _opt("early_stopping", "int", low=1),
         _opt("reduce_lr_on_plateau", "int", low=1),

@@ -59,7 +59,7 @@ def use_xla(requested: bool | None, work: int) -> bool:
 class GraphData:
     """A Prepared data set held as tensors, with an in-graph `take(indices)`."""
 
-    def __init__(self, data: Prepared, batch_size: int | None):
+    def __init__(self, data: Prepared, batch_size: int | None, sample_weight: np.ndarray | None = None):
         import tensorflow as tf
 
         self.n = len(data)
@@ -73,6 +73,7 @@ class GraphData:
             self._values = tf.constant(data.inputs.values)
             self._starts = None
         self.y = None if data.y is None else tf.constant(data.y)
+        self.sample_weight = None if sample_weight is None else tf.constant(sample_weight, tf.float32)
 
     def take(self, indices):
         import tensorflow as tf
@@ -81,6 +82,13 @@ class GraphData:
             return tf.gather(self._values, indices)
         rows = tf.gather(self._starts, indices)[:, None] + self._offsets
         return tf.gather(self._values, rows)
+
+    def inputs_of(self, indices) -> tuple:
+        """A step's arguments for the samples at `indices`: (x, y), and their sample weights if any."""
+        import tensorflow as tf
+
+        x, y = self.take(indices), tf.gather(self.y, indices)
+        return (x, y) if self.sample_weight is None else (x, y, tf.gather(self.sample_weight, indices))
 
     def batch(self, b, order=None):
         """Indices of batch `b` (a tensor), in `order` if given."""
@@ -132,15 +140,12 @@ class Trainer:
         self.strategy = distribution.strategy if distribution is not None else None
 
     def _on_replicas(self, step, graph: "GraphData", indices):
-        """`step(x, y)` on the samples at `indices`: all of them, or each replica its share."""
-        import tensorflow as tf
-
+        """`step(x, y[, sample_weight])` on the samples at `indices`: all of them, or each replica its share."""
         if self.strategy is None:
-            return step(graph.take(indices), tf.gather(graph.y, indices))
+            return step(*graph.inputs_of(indices))
 
         def replica(indices):
-            mine = replica_share(indices)
-            return step(graph.take(mine), tf.gather(graph.y, mine))
+            return step(*graph.inputs_of(replica_share(indices)))
 
         return self.strategy.run(replica, args=(indices,))
 
@@ -164,8 +169,8 @@ class Trainer:
 
         model = self.model
 
-        def train(x, y):
-            return model.train_step((x, y))
+        def train(x, y, sample_weight=None):
+            return model.train_step((x, y) if sample_weight is None else (x, y, sample_weight))
 
         def test(x, y):
             return model.test_step((x, y))
@@ -189,6 +194,7 @@ class Trainer:
         should_stop: Callable[[], str | None] | None = None,
         callbacks: list | None = None,
         on_chunk_end: Callable[[int, FitResult], None] | None = None,
+        sample_weight: np.ndarray | None = None,
     ) -> FitResult:
         """Train from `initial_epoch` up to `epochs`, epoch logs exactly as Keras's.
 
@@ -209,6 +215,10 @@ class Trainer:
             on_chunk_end: Called with (epochs completed, the result so far) after
                 every chunk that ends on an epoch boundary (checkpoints hook in
                 here); chunks longer than an epoch are then cut at epoch boundaries.
+            sample_weight: One weight per training sample, given to Keras's
+                `train_step` as `model.fit` gives its `sample_weight` (and its
+                `class_weight`, turned into per-sample weights). Validation is
+                not weighted, as in Keras.
 
         Raises:
             TrainingError: if the loss becomes NaN or infinite.
@@ -216,7 +226,7 @@ class Trainer:
         import tensorflow as tf
 
         model = self.model
-        data = GraphData(train, batch_size)
+        data = GraphData(train, batch_size, sample_weight)
         val = GraphData(validation, None if batch_size is None else max(batch_size, 1024)) if validation is not None else None
         train_step, test_step = self._steps()
         nb, n = data.n_batches, data.n

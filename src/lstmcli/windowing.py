@@ -104,14 +104,39 @@ class Prepared:
 
     def split_tail(self, fraction: float) -> tuple["Prepared", "Prepared"]:
         """Split off the last `fraction` of samples (in order) for validation."""
-        n_val = int(round(len(self) * fraction))
+        self._check_split_size(fraction)
+        cut = len(self) - int(round(len(self) * fraction))
+        return self._part(slice(0, cut)), self._part(slice(cut, None))
+
+    def split_random(self, fraction: float, seed: int, *, stratify: bool) -> tuple["Prepared", "Prepared"]:
+        """Hold out `fraction` of the samples, drawn at random with `seed`.
+
+        Args:
+            stratify: Draw within each class: each class gives round(its count
+                × fraction) samples to validation, so a file sorted by class
+                keeps every class in both parts.
+
+        Both parts keep the file's order.
+        """
+        self._check_split_size(fraction)
+        rng = np.random.default_rng(seed)
+        groups = class_indices(self.y) if stratify else np.zeros(len(self), np.int64)
+        held = np.zeros(len(self), dtype=bool)
+        for group in np.unique(groups):
+            members = np.flatnonzero(groups == group)
+            count = int(round(len(members) * fraction))
+            held[rng.permutation(members)[:count]] = True
+        if held.all() or not held.any():
+            self._check_split_size(fraction, n_val=int(held.sum()))
+        return self._part(np.flatnonzero(~held)), self._part(np.flatnonzero(held))
+
+    def _check_split_size(self, fraction: float, n_val: int | None = None) -> None:
+        n_val = int(round(len(self) * fraction)) if n_val is None else n_val
         if n_val < 1 or n_val >= len(self):
             raise ConfigError(
                 f"--validation-split {fraction} leaves {len(self) - n_val} training and {n_val} "
                 f"validation samples out of {len(self)}; choose a split that leaves both non-empty"
             )
-        cut = len(self) - n_val
-        return self._part(slice(0, cut)), self._part(slice(cut, None))
 
     def _part(self, sel) -> "Prepared":
         pick = lambda a: None if a is None else a[sel]  # noqa: E731
@@ -119,6 +144,13 @@ class Prepared:
             self.inputs.subset(sel), pick(self.y), pick(self.y_raw), self.keys[sel], self.key_name, self.target_names,
             pick(self.step_keys), pick(self.target_rows), self.history,
         )
+
+
+def class_indices(y: np.ndarray) -> np.ndarray:
+    """Each sample's class index from encoded labels (0/1 column, indices or one-hot rows), as Keras reads them."""
+    if y.ndim > 1 and y.shape[-1] != 1:
+        return y.argmax(axis=-1)
+    return np.round(y.reshape(len(y))).astype(np.int64)
 
 
 def resolve_columns(frame: pd.DataFrame, spec: DataSpec, where: str, *, need_target: bool = True) -> tuple[list[str], list[str]]:
@@ -236,6 +268,7 @@ def prepare(
     first = max(0, lo - window) if context and spec.layout == "series" else lo
     part = frame.iloc[first:hi]
     masked = spec.layout == "samples" and spec.mask
+    check_padding(part, features, spec, where)
     x = numeric(part, features, where, allow_empty=masked)
     n_rows = len(part)
     if masked:
@@ -372,6 +405,34 @@ def select_rows(frame: pd.DataFrame, spec: DataSpec, text: str | tuple[int, int]
     return lo, hi
 
 
+def check_padding(frame: pd.DataFrame, features: list[str], spec: DataSpec, where: str) -> None:
+    """Refuse rows padded at the end (variable-length samples) when the model has no mask, naming `--mask`.
+
+    A samples row whose last time steps are wholly empty (blank cells or NaN)
+    is a shorter sample padded to the file's width. Without a Masking layer
+    the model cannot skip those steps, so the fix is a model defined with
+    `--mask`; other empty cells are left to `numeric`'s message.
+
+    Raises:
+        DataError: naming the first padded row, its length, and the fix.
+    """
+    if spec.layout != "samples" or spec.mask:
+        return
+    empty = frame[features].isna().to_numpy().reshape(len(frame), spec.timesteps, spec.n_features).all(axis=2)
+    if spec.timesteps < 2 or not empty[:, -1].any():
+        return
+    trailing = np.flip(np.logical_and.accumulate(np.flip(empty, axis=1), axis=1), axis=1)
+    padded = trailing[:, -1] & ~empty[:, 0]
+    if padded.any():
+        row = int(np.argmax(padded))
+        length = int((~trailing[row]).sum())
+        raise DataError(
+            f"{where}, row {row + 1} ends after {length} of {spec.timesteps} time steps (the rest are empty): "
+            f"the rows have different lengths. Define the model with --mask, so empty trailing steps are "
+            f"masked, or fill the cells. {int(padded.sum())} row(s) are padded this way"
+        )
+
+
 def _mask_trailing(x: np.ndarray, where: str) -> np.ndarray:
     """Replace empty trailing time steps with MASK_VALUE; refuse gaps anywhere else."""
     empty = np.isnan(x)
@@ -402,6 +463,7 @@ def learn(frame: pd.DataFrame, spec: DataSpec, *, task, scaling: str, units: int
     if missing:
         raise DataError(f"{where} has no target column {missing[0]!r}; fit needs the true values")
     learned: dict = {"features": features, "target": target, "scaling_kind": scaling}
+    check_padding(frame, features, spec, where)
     x = numeric(frame, features, where, allow_empty=spec.layout == "samples" and spec.mask)
     if spec.layout == "samples":
         x = x.reshape(len(frame), spec.timesteps, spec.n_features)
