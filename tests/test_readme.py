@@ -76,3 +76,27 @@ def test_the_forecasting_walkthrough_runs(tmp_path, cli, monkeypatch):
     assert list(test.columns) == ["month", "step", "predicted_co2"] and test["month"].iloc[0] == "1990-01"
     future = pd.read_csv(tmp_path / "build/co2-future.csv")
     assert future["month"].tolist()[:2] == ["2002-01", "2002-02"] and future["month"].iloc[-1] == "2004-12"
+
+
+def test_the_classification_example_runs(tmp_path, cli, monkeypatch):
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    steps = commands("Classification")
+    assert [s[0] for s in steps] == ["define", "compile", "fit", "evaluate"]
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(2, 7, 45)
+    words = np.array(["yes", "no", "maybe"])[np.arange(45) % 3]
+    x = (np.arange(45) % 3)[:, None] + 0.2 * rng.standard_normal((45, 6))
+    x[np.arange(6)[None, :] >= lengths[:, None]] = np.nan
+    frame = pd.DataFrame(x, columns=[f"t{i}" for i in range(6)])
+    frame["word"] = words
+    frame.to_csv(tmp_path / "words.csv", index=False)
+    monkeypatch.chdir(tmp_path)
+    for step in steps:
+        run = cli(*step)
+        assert run.exit_code == 0, (step, run)
+    metrics = json.loads(run.stdout)
+    assert {"majority_accuracy", "recall_yes", "recall_no", "recall_maybe"} <= set(metrics)
