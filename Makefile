@@ -10,7 +10,7 @@ DATA   := data/sequence.csv
 
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install demo test test-fast bench quality quality-forecast lint clean
+.PHONY: install demo test test-fast bench quality quality-forecast quality-classify lint clean
 
 install: $(STAMP)
 
@@ -52,8 +52,8 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
-# Forecast quality on real public series against naive baselines (needs the bench extra).
-quality: quality-forecast
+# Model quality on real public data (slow: minutes; needs the bench extra).
+quality: quality-forecast quality-classify
 
 # aeon is installed without its dependencies: only the CSV files it ships are read, and its
 # own pins (pandas<3.1, numba) would otherwise move the packages lstmcli runs on.
@@ -61,6 +61,11 @@ quality-forecast: $(STAMP)
 	$(BIN)/python -m pip install --quiet 'statsmodels>=0.14'
 	$(BIN)/python -m pip install --quiet --no-deps 'aeon>=1.0'
 	$(BIN)/python bench/quality_forecast.py
+
+# Classification accuracy on four UCR/UEA sets against 1-NN DTW (reads aeon's .ts files only).
+quality-classify: $(STAMP)
+	$(BIN)/python -m pip install --quiet --no-deps 'aeon>=1.0'
+	$(BIN)/python bench/quality_classify.py
 
 lint: $(STAMP)
 	$(BIN)/python -m pyflakes src tests bench
