@@ -422,7 +422,7 @@ def check_padding(frame: pd.DataFrame, features: list[str], spec: DataSpec, wher
     if spec.timesteps < 2 or not empty[:, -1].any():
         return
     trailing = np.flip(np.logical_and.accumulate(np.flip(empty, axis=1), axis=1), axis=1)
-    padded = trailing[:, -1] & ~empty[:, 0]
+    padded = trailing[:, -1] & ~empty[:, 0] & ~(empty & ~trailing).any(axis=1)  # gaps inside a row are not padding
     if padded.any():
         row = int(np.argmax(padded))
         length = int((~trailing[row]).sum())
