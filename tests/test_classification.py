@@ -181,6 +181,7 @@ def test_the_summary_and_history_name_the_restored_epoch(tmp_path, cli):
     assert record.fit["restored_val_loss"] == pytest.approx(history["val_loss"][best])
     assert history["restored"].tolist() == [1.0 if i == best else 0.0 for i in range(len(history))]
     assert f"kept epoch {best + 1}'s weights" in run.stderr
+    assert f"validation: {record.fit['validation_samples']} samples drawn within each class (seed 0)" in run.stderr
     metrics = json.loads(run_ok(cli, "evaluate", tmp_path / "f.keras", "--data", tmp_path / "data.csv", "--json").stdout)
     assert metrics["loss"] != pytest.approx(history["loss"].iloc[-1], rel=1e-3)
 

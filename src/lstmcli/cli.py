@@ -241,6 +241,9 @@ def fit(
                 chosen = ", ".join(summary["transforms"]["chosen"]) or "none"
                 reasons = "; ".join(summary["transforms"]["reasons"])
                 render.stderr_console().print(f"transforms: {chosen}" + (f" ({reasons})" if reasons else ""), markup=False)
+            note = render.validation_note(summary)
+            if note:
+                render.stderr_console().print(note, markup=False)
             render.stderr_console().print(render.fit_summary(summary, written.path), markup=False)
 
 

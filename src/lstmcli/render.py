@@ -77,6 +77,21 @@ def backtest_text(result: dict) -> str:
     return "\n".join(lines) + f"\nseed {result['seed']}\n"
 
 
+VALIDATION_WORDS = {
+    "tail": "the last {n} samples (a series keeps time's order)",
+    "stratified": "{n} samples drawn within each class (seed {seed})",
+    "random": "{n} samples drawn at random (seed {seed})",
+    "file": "{n} samples of --validation-data",
+}
+
+
+def validation_note(summary: dict) -> str | None:
+    """How fit chose its validation samples, or None without validation."""
+    how = summary.get("validation") or {}
+    words = VALIDATION_WORDS.get(how.get("method"))
+    return None if words is None else "validation: " + words.format(n=summary["validation_samples"], seed=how.get("seed"))
+
+
 def fit_summary(summary: dict, path) -> str:
     """Fit's last line: the epochs run and the loss of the weights that were written.
 
