@@ -209,7 +209,10 @@ def test_a_padded_file_without_mask_names_the_fix(tmp_path, cli):
 
 
 def test_padded_steps_do_not_move_predictions(tmp_path, cli):
+    """A padded row predicts what the same network gives on its true steps alone, with no padding at all."""
     import keras
+
+    from lstmcli.predictor import network_of
 
     rng = np.random.default_rng(1)
     frame, lengths = padded_file(tmp_path / "padded.csv", rng)
@@ -217,8 +220,16 @@ def test_padded_steps_do_not_move_predictions(tmp_path, cli):
     run_ok(cli, "fit", compiled, "--data", tmp_path / "padded.csv", "--epochs", 3, "--seed", 0, "--verbose", 0,
            "--out", tmp_path / "f.keras")
     predicted = pd.read_csv(io.StringIO(run_ok(cli, "predict", tmp_path / "f.keras", "--data", tmp_path / "padded.csv").stdout))
-    model = keras.saving.load_model(tmp_path / "f.keras")
-    values = frame.iloc[:, :6].to_numpy(dtype=np.float32)
+    network = network_of(keras.saving.load_model(tmp_path / "f.keras"))
+    stats = read_record(tmp_path / "f.keras").preprocessing["inputs"]
+    values = (frame.iloc[:, :6].to_numpy(dtype=np.float32) - stats["offset"][0]) / stats["scale"][0]
+    checked = 0
     for row in np.flatnonzero(lengths < 6)[:3]:
-        alone = model.predict(values[row : row + 1, : lengths[row], None], verbose=0)  # the true steps only, no padding
+        config = network.get_config()
+        config["layers"][0]["config"]["batch_shape"] = [None, int(lengths[row]), 1]
+        short = keras.Sequential.from_config(config)  # the same layers on the true length: nothing to mask
+        short.set_weights(network.get_weights())
+        alone = short.predict(values[row : row + 1, : lengths[row], None], verbose=0)
         assert predicted["up"][row] == pytest.approx(float(alone[0, 0]), abs=1e-5)
+        checked += 1
+    assert checked == 3
