@@ -15,8 +15,8 @@ Beside each accuracy stand two baselines: 1-NN DTW computed here in the same
 run (bench/dtw.py) and the archive's published 1-NN DTW accuracy, and the
 majority class that `evaluate` reports. The table goes to bench/QUALITY_CLASSIFY.md.
 
-Needs the `bench` extra (`pip install -e '.[bench]'`): only aeon's data files
-are read, aeon itself is never imported.
+Needs aeon's data files: `make quality-classify` installs aeon with
+`--no-deps` (its own pins would move pandas); aeon itself is never imported.
 
     python bench/quality_classify.py [--sets GunPoint,...] [--runs all] [--out bench/QUALITY_CLASSIFY.md]
 """
@@ -87,7 +87,7 @@ def data_dir() -> Path:
     """aeon's shipped data folder, found without importing aeon (its imports are heavy)."""
     spec = importlib.util.find_spec("aeon")
     if spec is None or not spec.submodule_search_locations:
-        sys.exit("bench/quality_classify.py needs the data files of the 'aeon' package: pip install -e '.[bench]'")
+        sys.exit("bench/quality_classify.py needs the data files of the 'aeon' package: pip install --no-deps 'aeon>=1.0'")
     return Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data"
 
 
