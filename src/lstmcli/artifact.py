@@ -76,6 +76,20 @@ class Record:
         return len(next(iter(self.history.values()), []))
 
 
+def smoke_fit(record: Record) -> str | None:
+    """How a smoke run fitted this artifact ("1 epoch on 9 samples"), or None if none did.
+
+    Any smoke fit in the lineage counts: training a smoke artifact further
+    does not make it a real one.
+    """
+    if not any(entry.get("smoke") for entry in record.lineage if isinstance(entry, dict)):
+        return None
+    fit = record.fit or {}
+    if fit.get("smoke"):
+        return f"fit --smoke: {fit.get('epochs')} epoch on {fit.get('samples')} samples"
+    return "an earlier fit in its lineage was a smoke run"
+
+
 def sha256_file(path: Path) -> str:
     """The hex sha256 of a file's bytes."""
     digest = hashlib.sha256()

@@ -203,6 +203,7 @@ def fit(
     strategy: Annotated[Optional[str], typer.Option(help="tf.distribute strategy: auto, default, mirrored (local GPUs, or --devices CPUs) or multi-worker (the cluster in TF_CONFIG; only the chief writes). Defaults to auto: mirrored when more than one GPU is visible.", show_default=False)] = None,
     devices: Devices = None,
     timeout: Annotated[Optional[float], typer.Option(metavar="SECONDS", help="multi-worker: fail when a peer has not joined or answered for this long. Defaults to 300.", show_default=False)] = None,
+    smoke: Annotated[Optional[bool], typer.Option("--smoke", help="A smoke test: one epoch on at most 3 batches, the artifact marked as a smoke artifact. LSTMCLI_SMOKE=1 in the environment does the same for every fit.", show_default=False)] = None,
     layout: SpecLayout = None,
     timesteps: SpecTimesteps = None,
     horizon: SpecHorizon = None,
@@ -221,7 +222,7 @@ def fit(
             "fit", config, data=data, out=out, rows=rows, epochs=epochs, batch_size=batch_size, verbose=verbose, seed=seed,
             shuffle=shuffle, scaling=scaling, validation_split=validation_split,
             validation_data=validation_data, class_weight=class_weight, history=history, early_stopping=early_stopping,
-            reduce_lr_on_plateau=reduce_lr_on_plateau, tensorboard=tensorboard, checkpoint_dir=checkpoint_dir,
+            reduce_lr_on_plateau=reduce_lr_on_plateau, tensorboard=tensorboard, checkpoint_dir=checkpoint_dir, smoke=smoke,
             strategy=strategy, devices=devices, timeout=timeout,
             layout=layout, timesteps=timesteps, horizon=horizon, features=features, target=target, index=index, format=format, unsafe=unsafe,
         )
@@ -244,7 +245,9 @@ def fit(
             note = render.validation_note(summary)
             if note:
                 render.stderr_console().print(note, markup=False)
-            render.stderr_console().print(render.fit_summary(summary, written.path), markup=False)
+            render.stderr_console().print(
+                ("smoke run: " if summary.get("smoke") else "") + render.fit_summary(summary, written.path), markup=False
+            )
 
 
 @app.command()
@@ -256,7 +259,8 @@ def evaluate(
     season: Season = None,
     batch_size: Annotated[Optional[str], typer.Option(help="Samples per step, or 'all'. Defaults to 4096.", show_default=False)] = None,
     json: Annotated[Optional[bool], typer.Option("--json", help="Print the metrics as JSON.", show_default=False)] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the metrics to this file instead of stdout.", show_default=False)] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the metrics to this file instead of stdout: .json, .yaml/.yml, .csv or .txt (a table), by extension.", show_default=False)] = None,
+    fail_if: Annotated[Optional[list[str]], typer.Option("--fail-if", metavar="GATE", help="Exit 3 if a metric meets this condition, e.g. 'loss>0.01' or 'accuracy<0.9' (<, <=, >, >=); repeatable. The metrics are still printed or written.", show_default=False)] = None,
     strategy: LocalStrategy = None,
     devices: Devices = None,
     layout: SpecLayout = None,
@@ -270,23 +274,44 @@ def evaluate(
     debug: Debug = False,
 ) -> None:
     """Print the loss and every compiled metric of a fitted model on data, beside the naive baselines (regression) or the majority class and per-class recall (classifiers)."""
-    from lstmcli import lifecycle, render
+    from lstmcli import lifecycle, metrics_file
+    from lstmcli import gates as gate_module
 
     with _boundary(debug):
         opts = _options(
             "evaluate", config, data=data, rows=rows, season=season, batch_size=batch_size, json=json, out=out,
-            strategy=strategy, devices=devices,
+            fail_if=fail_if, strategy=strategy, devices=devices,
             layout=layout, timesteps=timesteps, horizon=horizon, features=features, target=target, index=index, format=format, unsafe=unsafe,
         )
+        gates = gate_module.parse_all(opts.fail_if)
+        fmt = metrics_file.format_for(opts.out, opts.json)
         metrics = lifecycle.evaluate(model, opts, debug=debug)
-        as_json = opts.json or (opts.out is not None and str(opts.out).endswith(".json"))
-        text = render.metrics_text(metrics, as_json)
-        if opts.out is not None and str(opts.out) != "-":
-            _write_text(opts.out, text)
-        elif as_json or not sys.stdout.isatty():
-            sys.stdout.write(text)
-        else:
-            render.stdout_console().print(render.metrics_table(metrics))
+        gate_module.check_names(gates, metrics)
+        _warn_if_smoke(model)
+        _write_metrics(metrics, fmt, opts.out)
+        gate_module.check(gates, metrics)
+
+
+def _write_metrics(metrics: dict, fmt: str, out: Path | None) -> None:
+    """Write evaluate's metrics to `out` (or stdout) in `fmt`; a table on a terminal."""
+    from lstmcli import metrics_file, render
+
+    text = render.metrics_text(metrics, False) if fmt == "text" else metrics_file.dumps(metrics, fmt)
+    if out is not None and str(out) != "-":
+        _write_text(out, text)
+    elif fmt != "text" or not sys.stdout.isatty():
+        sys.stdout.write(text)
+    else:
+        render.stdout_console().print(render.metrics_table(metrics))
+
+
+def _warn_if_smoke(model: Path) -> None:
+    """One line on stderr when an artifact was fitted by a smoke run."""
+    from lstmcli import artifact, render
+
+    smoke = artifact.smoke_fit(artifact.read_record(model))
+    if smoke:
+        render.warning(f"{model} is a smoke artifact ({smoke}); its results only show that the pipeline runs")
 
 
 @app.command()
@@ -323,6 +348,7 @@ def predict(
             layout=layout, timesteps=timesteps, horizon=horizon, features=features, target=target, index=index, format=format, unsafe=unsafe,
         )
         frame = lifecycle.predict(model, opts, debug=debug)
+        _warn_if_smoke(model)
         if opts.out is not None and str(opts.out) != "-":
             _write_text(opts.out, frame.to_csv(index=False))
         else:
@@ -426,6 +452,35 @@ def export(
             f"{', '.join(f'{k} {v}' for k, v in done.inputs.items())} → {', '.join(done.outputs)})",
             markup=False,
         )
+
+
+@app.command()
+def run(
+    config: Annotated[Path, typer.Option("--config", help="A TOML file with [define], [compile], [fit] (and [evaluate], [predict]) tables.", show_default=False)],
+    workdir: Annotated[Path, typer.Option("--workdir", metavar="DIR", help="Folder for defined.keras, compiled.keras, fitted.keras, metrics.json and predictions.csv.", show_default=False)],
+    smoke: Annotated[Optional[bool], typer.Option("--smoke", help="Fit as a smoke test (see fit --smoke).", show_default=False)] = None,
+    debug: Debug = False,
+) -> None:
+    """Run define, compile, fit, evaluate and predict in one process, writing the same five outputs."""
+    from lstmcli import pipeline, render, settings
+
+    with _boundary(debug):
+        level = render.resolve_verbose(settings.resolve("fit", {}, config).verbose)
+        console = render.stderr_console()
+        with render.FitReporter(level) as reporter, _first_interrupt_stops() as stop:
+            pipeline.run(
+                config, workdir, smoke=smoke, debug=debug,
+                on_written=lambda path, what: console.print(f"{what} → {path}", markup=False),
+                on_metrics=lambda metrics: _report_run_metrics(metrics, workdir / pipeline.FITTED),
+                on_epoch_end=reporter.on_epoch_end, on_progress=reporter.on_progress, should_stop=stop,
+            )
+
+
+def _report_run_metrics(metrics: dict, fitted: Path) -> None:
+    from lstmcli import render
+
+    _warn_if_smoke(fitted)
+    sys.stdout.write(render.metrics_text(metrics, False))
 
 
 def _plain(value) -> str:

@@ -7,6 +7,7 @@ on stderr and the exit code below. Anything else is a bug and exits 1.
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+EXIT_GATE = 3
 EXIT_INTERRUPTED = 130
 
 
@@ -44,6 +45,12 @@ class TrainingError(LstmcliError):
 
 class DistributionError(LstmcliError):
     """A multi-worker peer that never came up, stopped answering, or failed."""
+
+
+class GateFailed(LstmcliError):
+    """A metric gate (`evaluate --fail-if`) failed: the model got worse, the tool did not break."""
+
+    exit_code = EXIT_GATE
 
 
 class Interrupted(LstmcliError):

@@ -9,6 +9,7 @@ exits or knows about the terminal: the CLI renders what these return.
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import sys
 from dataclasses import dataclass, field
@@ -20,6 +21,10 @@ from lstmcli.artifact import Record
 from lstmcli.errors import ArtifactError, ConfigError, DataError, DistributionError, Interrupted
 from lstmcli.quiet import load_tensorflow
 from lstmcli.settings import ALL, DEFAULT_SCALING, SPEC_KEYS
+
+SMOKE_ENV = "LSTMCLI_SMOKE"
+SMOKE_BATCHES = 3  # a smoke fit trains one epoch on at most this many batches …
+SMOKE_FULL_BATCH = 32  # … of this many samples when the batch size is 'all'
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -148,6 +153,12 @@ def _fit(source: Path, opts, *, debug, on_epoch_end, on_progress, should_stop, o
     if chosen_weights != imbalance.NONE and not task.classification:
         raise ConfigError(f"--class-weight weighs the classes of a classifier; the model's task is {task.name}")
     spec, learned, train, validation = _training_data(record, source, data_path, opts)
+    smoke = smoke_requested(opts)
+    epochs = 1 if smoke else opts.epochs
+    if smoke:
+        keep = SMOKE_BATCHES * (SMOKE_FULL_BATCH if opts.batch_size is ALL else opts.batch_size)
+        train = train.head(keep)
+        validation = validation.head(keep) if validation is not None else None
     monitor = "val_loss" if (validation is not None or opts.validation_split) else "loss"
     keras = load_tensorflow(debug)
     dist = distribution.start(opts.strategy, devices=opts.devices, timeout=opts.timeout, on_stuck=on_stuck)
@@ -208,7 +219,7 @@ def _fit(source: Path, opts, *, debug, on_epoch_end, on_progress, should_stop, o
     with dist.watch("training"):
         result = trainer.fit(
             train,
-            epochs=base_epochs + opts.epochs,
+            epochs=base_epochs + epochs,
             batch_size=batch_size,
             initial_epoch=done,
             shuffle=opts.shuffle,
@@ -227,7 +238,7 @@ def _fit(source: Path, opts, *, debug, on_epoch_end, on_progress, should_stop, o
             resume = (f"; run the same command again to resume from epoch {checkpoint.epochs_done}"
                       if checkpoint.epochs_done else "; no checkpoint was written yet")
         raise Interrupted(
-            f"interrupted after {done - base_epochs + result.epochs_run} of {opts.epochs} epochs; nothing was "
+            f"interrupted after {done - base_epochs + result.epochs_run} of {epochs} epochs; nothing was "
             f"written to {out} and {source} is unchanged{resume}"
         )
     _merge_history(record, history_before, done, result.history)
@@ -253,6 +264,7 @@ def _fit(source: Path, opts, *, debug, on_epoch_end, on_progress, should_stop, o
         if "transforms" in learned else None,
         **restored,
         **class_summary,
+        "smoke": smoke,
     }
     if train.history is not None:
         from lstmcli.baselines import naive_scale
@@ -260,6 +272,8 @@ def _fit(source: Path, opts, *, debug, on_epoch_end, on_progress, should_stop, o
         record.fit["naive_scale"] = naive_scale(train.history)  # MASE's scale, from the training rows only
     data_roles = {"data": data_path, "validation_data": opts.validation_data}
     record.lineage.append(artifact.lineage_entry("fit", source, data_roles))
+    if smoke:
+        record.lineage[-1]["smoke"] = True
     if dist.is_chief:
         try:
             artifact.save(views.predictor, record, out)
@@ -310,6 +324,15 @@ def _peer_errors(timeout: float):
         if tf is not None and isinstance(exc, tf.errors.OpError):
             raise DistributionError(distribution.peer_message(exc, timeout)) from None
         raise
+
+
+def smoke_requested(opts) -> bool:
+    """A smoke fit: `--smoke`, `smoke = true` in the config, or LSTMCLI_SMOKE=1 in the environment.
+
+    The environment turns a whole pipeline (a Makefile, a CI job) into a smoke
+    test without editing it; `LSTMCLI_SMOKE=0` (or empty) leaves it alone.
+    """
+    return bool(opts.smoke) or os.environ.get(SMOKE_ENV, "").strip().lower() not in ("", "0", "false", "no")
 
 
 def _training_data(record: Record, source: Path, data_path: Path, opts):
@@ -699,6 +722,7 @@ def verify(source: Path, *, unsafe: bool = False, debug: bool = False) -> dict:
         "epochs": record.epochs,
         "seed": record.seed,
         "steps": [entry["step"] for entry in record.lineage],
+        "smoke": artifact.smoke_fit(record) or False,
         "written_by": record.versions,
     }
 

@@ -24,9 +24,18 @@ def stdout_console() -> Console:
 
 
 def error(message: str) -> None:
+    """Print `message` on stderr, each of its lines as one `error: …` line."""
     from rich.markup import escape
 
-    stderr_console().print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False)
+    for line in message.splitlines() or [""]:
+        stderr_console().print(f"[bold red]error:[/] {escape(line)}", markup=True, highlight=False)
+
+
+def warning(message: str) -> None:
+    """Print one `warning: …` line on stderr."""
+    from rich.markup import escape
+
+    stderr_console().print(f"[bold yellow]warning:[/] {escape(message)}", markup=True, highlight=False)
 
 
 def format_number(value) -> str:

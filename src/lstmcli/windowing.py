@@ -145,6 +145,10 @@ class Prepared:
             pick(self.step_keys), pick(self.target_rows), self.history,
         )
 
+    def head(self, n: int) -> "Prepared":
+        """The first `n` samples (all of them if there are fewer)."""
+        return self._part(slice(0, n))
+
 
 def class_indices(y: np.ndarray) -> np.ndarray:
     """Each sample's class index from encoded labels (0/1 column, indices or one-hot rows), as Keras reads them."""
