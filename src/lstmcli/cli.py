@@ -455,6 +455,49 @@ def export(
 
 
 @app.command()
+def inspect(
+    model: Artifact,
+    layers: Annotated[Optional[bool], typer.Option("--layers", help="Also show the layer table (name, type, output shape, parameters); this loads TensorFlow.", show_default=False)] = None,
+    json: Annotated[Optional[bool], typer.Option("--json", help="Print everything as JSON, the full history included.", show_default=False)] = None,
+    unsafe: Unsafe = None,
+    debug: Debug = False,
+) -> None:
+    """Show what an artifact holds: stage, task, data spec, preprocessing, history, lineage, versions."""
+    import json as json_module
+
+    from lstmcli import inspection, render
+
+    with _boundary(debug):
+        summary = inspection.inspect(model, layers=bool(layers), unsafe=bool(unsafe), debug=debug)
+        if json:
+            sys.stdout.write(json_module.dumps(summary, indent=2) + "\n")
+        else:
+            console = render.stdout_console()
+            for view in render.inspect_view(summary):
+                console.print(view)
+
+
+@app.command()
+def plot(
+    model: Artifact,
+    out_dir: Annotated[Path, typer.Option("--out-dir", metavar="DIR", help="Folder for the PNG files: history.png, and predictions.png or confusion.png with --data.", show_default=False)],
+    data: Annotated[Optional[Path], typer.Option("--data", "-d", help="Also draw the predictions for this data file against its actual values (a confusion matrix for classification).", show_default=False)] = None,
+    format: Format = None,
+    unsafe: Unsafe = None,
+    debug: Debug = False,
+) -> None:
+    """Draw PNG figures for reports: training curves, and predictions against actuals."""
+    from lstmcli import plots, settings
+
+    with _boundary(debug):
+        predict_opts = None
+        if data is not None:
+            predict_opts = settings.resolve("predict", {"data": data, "format": format, "unsafe": unsafe}, None)
+        for path in plots.plot(model, out_dir, predict_opts=predict_opts, debug=debug):
+            sys.stdout.write(f"{path}\n")
+
+
+@app.command()
 def run(
     config: Annotated[Path, typer.Option("--config", help="A TOML file with [define], [compile], [fit] (and [evaluate], [predict]) tables.", show_default=False)],
     workdir: Annotated[Path, typer.Option("--workdir", metavar="DIR", help="Folder for defined.keras, compiled.keras, fitted.keras, metrics.json and predictions.csv.", show_default=False)],

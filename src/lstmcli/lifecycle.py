@@ -684,6 +684,16 @@ def _recursive_forecast(trainer, record: Record, data, frame, opts, batch_size):
     return predicted, np.concatenate(keys)[: opts.steps].reshape(1, -1)
 
 
+def actuals(source: Path, opts, *, debug: bool = False):
+    """The samples of a data file as predict sees them, with their actual targets (`y_raw`) and keys.
+
+    For drawing predictions against actuals (`lstmcli plot`): sample i here is
+    row i of `predict`'s output for the same options (with `wide` for a series).
+    A series' `y_raw` is step-major: column h*k + j is step h+1 of target j.
+    """
+    return _load_with_data(source, opts, "plot", need_target=True, debug=debug)[2]
+
+
 def verify(source: Path, *, unsafe: bool = False, debug: bool = False) -> dict:
     """Check an artifact's archive, record and model, and summarise it.
 

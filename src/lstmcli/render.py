@@ -7,6 +7,7 @@ values. Results go to stdout, everything else to stderr.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import time
@@ -182,3 +183,93 @@ class FitReporter:
             description=f"epoch {epoch}/{total // per_epoch}",
             logs=format_logs({**logs, **self.validation}),
         )
+
+
+SPARK_BARS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list, width: int = 40) -> str:
+    """`values` as a line of block characters, at most `width` wide (bucket minima).
+
+    A series that spans more than a factor of 10 and is all positive (a loss)
+    is drawn on a log scale, so the late epochs do not flatten into one bar.
+    """
+    finite = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+    if not finite:
+        return ""
+    n = min(width, len(values))
+    buckets = [values[i * len(values) // n:(i + 1) * len(values) // n] for i in range(n)]
+    points = [min((v for v in b if isinstance(v, (int, float)) and math.isfinite(v)), default=None) for b in buckets]
+    log = min(finite) > 0 and max(finite) / min(finite) > 10
+    scale = (lambda v: math.log10(v)) if log else (lambda v: v)  # noqa: E731
+    low, high = scale(min(finite)), scale(max(finite))
+    span = (high - low) or 1.0
+    top = len(SPARK_BARS) - 1
+    return "".join(" " if p is None else SPARK_BARS[round((scale(p) - low) / span * top)] for p in points)
+
+
+def compact(value) -> str:
+    """A record value on one line: numbers to 6 digits, tables as `key value, …`."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {compact(v)}" for k, v in value.items() if v is not None)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(compact(v) for v in value) + "]"
+    if isinstance(value, float):
+        return format_number(value)
+    return str(value)
+
+
+def inspect_view(summary: dict) -> list:
+    """The renderables of `lstmcli inspect`: an overview table, then the layer table if asked for."""
+    from rich.text import Text
+
+    overview = Table(show_header=False, box=None, pad_edge=False)
+    overview.add_column(style="bold")
+    overview.add_column(overflow="fold")
+
+    def row(label: str, value: str) -> None:
+        overview.add_row(Text(label), Text(value))  # record values are text, never markup
+
+    row("artifact", summary["path"])
+    row("stage", summary["stage"] + ("  (smoke: " + summary["smoke"] + ")" if summary["smoke"] else ""))
+    row("task", summary["task"])
+    row("data spec", compact(summary["data_spec"]))
+    row("architecture", compact(summary["architecture"]))
+    if summary["compile"]:
+        row("compile", compact({k: v for k, v in summary["compile"].items() if k != "optimizer_config"}))
+    if summary["preprocessing"]:
+        row("preprocessing", compact(summary["preprocessing"]))
+    if summary["fit"]:
+        row("last fit", compact(summary["fit"]))
+    history = summary["history"]
+    for name, values in history["values"].items():
+        if name == "learning_rate":
+            continue
+        row(f"history {name}", f"{sparkline(values)}  {format_number(values[0])} → {format_number(values[-1])}")
+    if history["best_epoch"] is not None:
+        row("best epoch", f"{history['best_epoch']} of {history['epochs']} ({history['monitor']} {format_number(history['best'])})")
+    row("seed", str(summary["seed"]))
+    for i, entry in enumerate(summary["lineage"]):
+        row("lineage" if i == 0 else "", _lineage_line(entry))
+    row("written by", compact(summary["versions"]))
+    views = [overview]
+    if "layers" in summary:
+        layers = Table(show_header=True, header_style="bold", title="layers")
+        for column, justify in (("name", "left"), ("type", "left"), ("output shape", "left"), ("parameters", "right")):
+            layers.add_column(column, justify=justify)
+        for layer in summary["layers"]:
+            shape = "(" + ", ".join("None" if d is None else str(d) for d in layer["output_shape"]) + ")" if layer["output_shape"] else "?"
+            layers.add_row(Text(layer["name"]), layer["type"], shape, f"{layer['parameters']:,}")
+        total = sum(layer["parameters"] for layer in summary["layers"])
+        layers.add_row("total", "", "", f"{total:,}", style="bold")
+        views.append(layers)
+    return views
+
+
+def _lineage_line(entry: dict) -> str:
+    parts = [entry.get("step", "?") + (" (smoke)" if entry.get("smoke") else "")]
+    for role, source in entry.items():
+        if isinstance(source, dict) and "path" in source:
+            sha = str(source.get("sha256", ""))[:12]
+            parts.append(f"{role} {source['path']}" + (f" sha256 {sha}…" if sha else ""))
+    return " ← ".join(parts[:1]) + (" ← " + ", ".join(parts[1:]) if len(parts) > 1 else "")

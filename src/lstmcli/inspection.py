@@ -1,0 +1,83 @@
+"""`lstmcli inspect`: what an artifact holds, read from its record.
+
+Everything but the layer table comes from `lstmcli.json` alone, so inspecting
+an artifact costs a zip read, not a TensorFlow import; the layer table (which
+needs the Keras model built) is loaded only when asked for.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from lstmcli import artifact
+
+
+def inspect(source: Path, *, layers: bool = False, unsafe: bool = False, debug: bool = False) -> dict:
+    """Summarise an artifact: stage, task, data, preprocessing, history, lineage, versions.
+
+    Args:
+        source: The `.keras` artifact.
+        layers: Also load the model for its layer table (imports TensorFlow).
+            Defaults to False.
+        unsafe: Load archives that carry code (only with `layers`).
+        debug: Let TensorFlow's log lines through (only with `layers`).
+
+    Returns:
+        A JSON-ready dict. `history` holds every epoch's values and the best
+        epoch (1-based, by validation loss when there is one, else loss);
+        `layers`, when asked for, one row per layer.
+
+    Raises:
+        ArtifactError: if the artifact is missing, damaged or not lstmcli's.
+    """
+    record = artifact.read_record(source)
+    summary = {
+        "path": str(source),
+        "stage": record.stage,
+        "task": record.task,
+        "data_spec": record.data_spec,
+        "architecture": record.architecture,
+        "compile": record.compile,
+        "preprocessing": record.preprocessing,
+        "fit": record.fit,
+        "history": history_summary(record.history),
+        "seed": record.seed,
+        "smoke": artifact.smoke_fit(record) or False,
+        "lineage": record.lineage,
+        "versions": record.versions,
+    }
+    if layers:
+        summary["layers"] = layer_table(source, unsafe=unsafe, debug=debug)
+    return summary
+
+
+def history_summary(history: dict[str, list]) -> dict:
+    """The history with its epoch count and best epoch (1-based), by val_loss if present, else loss."""
+    monitor = "val_loss" if "val_loss" in history else "loss"
+    values = history.get(monitor, [])
+    finite = [(value, epoch) for epoch, value in enumerate(values, 1) if isinstance(value, (int, float)) and math.isfinite(value)]
+    best_value, best_epoch = min(finite) if finite else (None, None)
+    return {
+        "epochs": len(values),
+        "monitor": monitor,
+        "best_epoch": best_epoch,
+        "best": best_value,
+        "values": history,
+    }
+
+
+def layer_table(source: Path, *, unsafe: bool = False, debug: bool = False) -> list[dict]:
+    """One row per layer of the model: name, type, output shape and parameter count."""
+    from lstmcli.quiet import load_tensorflow
+
+    load_tensorflow(debug)
+    model, _ = artifact.load(source, unsafe=unsafe, compile=False)
+    rows = []
+    for layer in model.layers:
+        try:
+            shape = list(layer.output.shape)
+        except (AttributeError, ValueError):
+            shape = None
+        rows.append({"name": layer.name, "type": type(layer).__name__, "output_shape": shape, "parameters": int(layer.count_params())})
+    return rows
