@@ -100,3 +100,79 @@ def test_the_classification_example_runs(tmp_path, cli, monkeypatch):
         assert run.exit_code == 0, (step, run)
     metrics = json.loads(run.stdout)
     assert {"majority_accuracy", "recall_yes", "recall_no", "recall_maybe"} <= set(metrics)
+
+
+def yaml_blocks(section: str) -> list[dict]:
+    import yaml
+
+    body = README.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
+    return [yaml.safe_load(block) for block in re.findall(r"```yaml\n(.*?)```", body, re.S)]
+
+
+def in_a_copy_of_the_repo(tmp_path, monkeypatch):
+    shutil.copytree(REPO / "data", tmp_path / "data")
+    shutil.copytree(REPO / "configs", tmp_path / "configs")
+    monkeypatch.chdir(tmp_path)
+
+
+def test_the_dvc_pipeline_and_the_pipeline_examples_run(tmp_path, cli, monkeypatch):
+    """dvc.yaml's stages, each `cmd` in order (as `dvc repro` would), then the section's sh examples."""
+    import json
+
+    import pandas as pd
+
+    dvc = next(block for block in yaml_blocks("Pipelines and CI") if "stages" in block)
+    in_a_copy_of_the_repo(tmp_path, monkeypatch)
+    made = set()
+    for name, stage in dvc["stages"].items():
+        words = shlex.split(stage["cmd"])
+        assert words[0] == "lstmcli" and words[1] == name
+        for dep in stage["deps"]:
+            assert os.path.exists(dep) and (dep in made or not dep.startswith("build/")), (name, dep)
+        run = cli(*words[1:])
+        assert run.exit_code == 0, (name, run)
+        outputs = stage.get("outs", []) + stage.get("metrics", []) + stage.get("plots", [])
+        for out in outputs:
+            path, props = next(iter(out.items())) if isinstance(out, dict) else (out, {})
+            assert os.path.exists(path), (name, path)
+            made.add(path)
+            if "x" in props:
+                assert {props["x"], props["y"]} <= set(pd.read_csv(path).columns), (name, path)
+    assert json.loads(open("build/metrics.json").read())["loss"] < 0.01
+    steps = commands("Pipelines and CI")
+    assert [s[0] for s in steps] == ["evaluate", "run", "inspect", "plot"]
+    for step in steps:
+        run = cli(*step)
+        assert run.exit_code == 0, (step, run)
+    assert sorted(os.listdir("build/run")) == ["compiled.keras", "defined.keras", "fitted.keras", "metrics.json", "predictions.csv"]
+    assert sorted(os.listdir("build/figures")) == ["history.png", "predictions.png"]
+
+
+def test_the_github_actions_job_runs_the_pipeline_as_a_smoke_test(tmp_path, cli, monkeypatch):
+    from lstmcli.artifact import read_record
+
+    workflow = next(block for block in yaml_blocks("Pipelines and CI") if "jobs" in block)
+    (job,) = workflow["jobs"].values()
+    in_a_copy_of_the_repo(tmp_path, monkeypatch)
+    for name, value in job["env"].items():
+        monkeypatch.setenv(name, str(value))
+    ran = []
+    for step in job["steps"]:
+        if "uses" in step:
+            assert step["uses"].split("@")[0] in ("actions/checkout", "actions/setup-python", "actions/upload-artifact")
+            continue
+        for line in step["run"].strip().splitlines():
+            words = shlex.split(line)
+            if words[0] == "pip":
+                assert words == ["pip", "install", "."]  # this test runs the checkout's lstmcli already
+                continue
+            assert words[0] == "lstmcli"
+            run = cli(*words[1:])
+            assert run.exit_code == 0, (line, run)
+            ran.append(words[1])
+    assert ran == ["run", "evaluate", "inspect"]
+    assert read_record(tmp_path / "build" / "fitted.keras").fit["smoke"] is True
+    assert os.path.exists(job["steps"][-1]["with"]["path"])
+    gate = next(line for step in job["steps"] for line in step.get("run", "").splitlines() if "--fail-if" in line)
+    failing = shlex.split(gate.replace("'loss>1'", "'loss>1e-9'"))
+    assert cli(*failing[1:]).exit_code == 3  # the job's gate does gate
