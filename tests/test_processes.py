@@ -57,6 +57,12 @@ def test_five_processes_chain_the_classic_example(tmp_path):
         (["fit", "no-such.keras", "--data", "x.csv", "--out", "y.keras"], 2),
         (["fit", "--epochs", "many"], 2),
         (["frobnicate"], 2),
+        (["run", "--help"], 0),
+        (["inspect", "--help"], 0),
+        (["plot", "--help"], 0),
+        (["evaluate", "f.keras", "--data", "x.csv", "--fail-if", "loss>>1"], 2),
+        (["evaluate", "f.keras", "--data", "x.csv", "--out", "m.xlsx"], 2),
+        (["run", "--config", "missing.toml", "--workdir", "w"], 2),
     ],
 )
 def test_help_and_usage_errors_never_import_tensorflow(args, code):
@@ -69,7 +75,7 @@ def test_help_and_usage_errors_never_import_tensorflow(args, code):
         "    code = exit.code or 0\n"
         "else:\n"
         "    code = 0\n"
-        "heavy = [m for m in ('tensorflow', 'keras') if m in sys.modules]\n"
+        "heavy = [m for m in ('tensorflow', 'keras', 'matplotlib') if m in sys.modules]\n"
         "print('HEAVY', heavy, code, file=sys.stderr)\n"
     )
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO)
@@ -78,7 +84,7 @@ def test_help_and_usage_errors_never_import_tensorflow(args, code):
 
 def test_every_command_has_help_text():
     proc = lstmcli("--help")
-    for command in ("define", "compile", "fit", "evaluate", "predict", "backtest"):
+    for command in ("define", "compile", "fit", "evaluate", "predict", "backtest", "verify", "inspect", "plot", "run", "export"):
         assert command in proc.stdout
         help_text = lstmcli(command, "--help").stdout
         assert "Usage: lstmcli " + command in help_text
