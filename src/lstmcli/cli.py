@@ -274,7 +274,7 @@ def evaluate(
     debug: Debug = False,
 ) -> None:
     """Print the loss and every compiled metric of a fitted model on data, beside the naive baselines (regression) or the majority class and per-class recall (classifiers)."""
-    from lstmcli import lifecycle, metrics_file
+    from lstmcli import artifact, lifecycle, metrics_file
     from lstmcli import gates as gate_module
 
     with _boundary(debug):
@@ -284,6 +284,8 @@ def evaluate(
             layout=layout, timesteps=timesteps, horizon=horizon, features=features, target=target, index=index, format=format, unsafe=unsafe,
         )
         gates = gate_module.parse_all(opts.fail_if)
+        if opts.out is not None and str(opts.out) != "-":
+            artifact.check_output_file(opts.out, "--out", protect=[model, opts.data])  # before its extension is judged
         fmt = metrics_file.format_for(opts.out, opts.json)
         metrics = lifecycle.evaluate(model, opts, debug=debug)
         gate_module.check_names(gates, metrics)

@@ -26,8 +26,8 @@ def format_for(out: Path | None, as_json: bool) -> str:
     Raises:
         ConfigError: for a regular file whose extension names no format.
     """
-    if out is None or str(out) == "-" or _special(Path(out)):
-        return "json" if as_json else "text"
+    if out is None or str(out) == "-" or _special(Path(out)) or Path(out).is_dir():
+        return "json" if as_json else "text"  # a directory is refused by the output checks, with its own message
     suffix = Path(out).suffix.lower()
     if suffix not in FORMATS:
         raise ConfigError(
@@ -72,6 +72,7 @@ def _flatten(metrics: dict, prefix: str = "") -> dict:
 
 def _special(path: Path) -> bool:
     try:
-        return not stat.S_ISREG(path.stat().st_mode) and not path.is_dir()
+        mode = path.stat().st_mode
     except OSError:
         return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
