@@ -94,7 +94,9 @@ def test_a_metrics_csv_is_one_row_of_named_columns(smoke, cli):
     out = smoke["root"] / "m.csv"
     assert cli("evaluate", smoke["fitted"], "--config", CONFIG, "--out", out).exit_code == 0
     frame = pd.read_csv(out)
-    assert list(frame.columns) == ["loss", "original_rmse", "original_mae", "samples"] and len(frame) == 1
+    printed = json.loads(cli("evaluate", smoke["fitted"], "--config", CONFIG, "--json").stdout)
+    assert list(frame.columns)[:3] == ["loss", "original_rmse", "original_mae"] and len(frame) == 1
+    assert list(frame.columns) == list(printed) and frame.iloc[0].to_dict() == pytest.approx(printed, rel=1e-12)
 
 
 def test_an_extension_evaluate_cannot_write_is_refused(smoke, cli):
