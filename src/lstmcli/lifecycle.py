@@ -155,10 +155,6 @@ def _fit(source: Path, opts, *, debug, on_epoch_end, on_progress, should_stop, o
     spec, learned, train, validation = _training_data(record, source, data_path, opts)
     smoke = smoke_requested(opts)
     epochs = 1 if smoke else opts.epochs
-    if smoke:
-        keep = SMOKE_BATCHES * (SMOKE_FULL_BATCH if opts.batch_size is ALL else opts.batch_size)
-        train = train.head(keep)
-        validation = validation.head(keep) if validation is not None else None
     monitor = "val_loss" if (validation is not None or opts.validation_split) else "loss"
     keras = load_tensorflow(debug)
     dist = distribution.start(opts.strategy, devices=opts.devices, timeout=opts.timeout, on_stuck=on_stuck)
@@ -186,6 +182,10 @@ def _fit(source: Path, opts, *, debug, on_epoch_end, on_progress, should_stop, o
     import numpy as np
 
     train, validation, how = _split(train, validation, opts, spec, task, learned, seed)
+    if smoke:  # after the split, so the validation samples are the ones a full fit would hold out
+        keep = SMOKE_BATCHES * (SMOKE_FULL_BATCH if opts.batch_size is ALL else opts.batch_size)
+        train = train.head(keep)
+        validation = validation.head(keep) if validation is not None else None
     class_summary, sample_weight = {}, None
     if task.classification:
         from lstmcli.windowing import class_indices
