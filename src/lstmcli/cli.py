@@ -22,7 +22,7 @@ import typer
 
 from lstmcli import __version__
 from lstmcli.exporting import FORMATS
-from lstmcli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, LstmcliError
+from lstmcli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_TERMINATED, LstmcliError
 
 app = typer.Typer(
     name="lstmcli",
@@ -71,35 +71,72 @@ def _root(
     pass
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived: unwind like Ctrl-C (temporary files removed), then exit 143.
+
+    A BaseException, as KeyboardInterrupt is, so no `except Exception` on the
+    way up can swallow it.
+    """
+
+
 @contextlib.contextmanager
 def _boundary(debug: bool):
-    """Turn lstmcli's errors into one line on stderr and their exit code."""
+    """Turn lstmcli's errors into one line on stderr and their exit code.
+
+    Inside it SIGTERM unwinds like Ctrl-C, and Python warnings are hidden
+    unless `debug` (no library's warning reaches the terminal otherwise).
+    """
+    import warnings
+
     from lstmcli import render
 
+    with _terminate_unwinds(), warnings.catch_warnings():
+        if not debug:
+            warnings.simplefilter("ignore")
+        try:
+            yield
+        except LstmcliError as exc:
+            if debug:
+                traceback.print_exc()
+            render.error(str(exc))
+            raise typer.Exit(exc.exit_code) from None
+        except (KeyboardInterrupt, Terminated) as exc:
+            if debug:
+                traceback.print_exc()
+            terminated = isinstance(exc, Terminated)
+            render.error(f"{'terminated' if terminated else 'interrupted'}; no output was written")
+            raise typer.Exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED) from None
+        except (typer.Exit, typer.Abort):
+            raise
+        except BrokenPipeError:
+            _silence_stdout()
+            raise typer.Exit(EXIT_FAILURE) from None  # quietly: the reader chose to stop
+        except Exception as exc:
+            if debug:
+                traceback.print_exc()
+            else:
+                first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+                render.error(f"unexpected {type(exc).__name__}: {first} (run again with --debug for the traceback)")
+            raise typer.Exit(EXIT_FAILURE) from None
+
+
+@contextlib.contextmanager
+def _terminate_unwinds():
+    """While a step runs, the first SIGTERM raises Terminated; later ones are ignored while it unwinds."""
+
+    def handler(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Terminated
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
     try:
         yield
-    except LstmcliError as exc:
-        if debug:
-            traceback.print_exc()
-        render.error(str(exc))
-        raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt:
-        if debug:
-            traceback.print_exc()
-        render.error("interrupted; nothing was written")
-        raise typer.Exit(EXIT_INTERRUPTED) from None
-    except (typer.Exit, typer.Abort):
-        raise
-    except BrokenPipeError:
-        _silence_stdout()
-        raise typer.Exit(EXIT_FAILURE) from None  # quietly: the reader chose to stop
-    except Exception as exc:
-        if debug:
-            traceback.print_exc()
-        else:
-            first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
-            render.error(f"unexpected {type(exc).__name__}: {first} (run again with --debug for the traceback)")
-        raise typer.Exit(EXIT_FAILURE) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _options(step: str, config: Path | None, **flags):
@@ -444,12 +481,19 @@ def _write_text(path: Path, text: str) -> None:
 
 
 class _StopFlag:
-    """The first Ctrl-C asks training to stop after the current step; the second interrupts."""
+    """The first Ctrl-C asks training to stop after the current step; the second interrupts.
+
+    Once training is over (the step polls with `final=True` before it writes)
+    there is no step left to finish, so any Ctrl-C interrupts at once and no
+    output is written.
+    """
 
     def __init__(self):
         self.requested = False
+        self.final = False
 
-    def __call__(self) -> str | None:
+    def __call__(self, final: bool = False) -> str | None:
+        self.final = self.final or final
         return "interrupted" if self.requested else None
 
 
@@ -458,7 +502,7 @@ def _first_interrupt_stops():
     flag = _StopFlag()
 
     def handler(signum, frame):
-        if flag.requested:
+        if flag.requested or flag.final:
             raise KeyboardInterrupt
         flag.requested = True
         from lstmcli import render

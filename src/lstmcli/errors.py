@@ -8,6 +8,7 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a terminated job
 
 
 class LstmcliError(Exception):
@@ -44,6 +45,10 @@ class TrainingError(LstmcliError):
 
 class DistributionError(LstmcliError):
     """A multi-worker peer that never came up, stopped answering, or failed."""
+
+
+class WriteError(LstmcliError):
+    """An output could not be written (a full disk, a device that refuses); nothing was left half-written."""
 
 
 class Interrupted(LstmcliError):

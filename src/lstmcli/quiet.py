@@ -2,7 +2,8 @@
 
 TensorFlow's C++ layer writes straight to file descriptor 2 while it loads
 (the oneDNN notice, CPU feature and CUDA probing lines) and some of those lines
-survive TF_CPP_MIN_LOG_LEVEL. So the import runs with fd 2 pointed at a
+survive TF_CPP_MIN_LOG_LEVEL. Later lines (logged while a step runs) are
+held back by TF_CPP_MIN_LOG_LEVEL=3, set before the import. So the import runs with fd 2 pointed at a
 temporary file; afterwards every line that is not known start-up noise is
 passed on to the real stderr. With `debug`, nothing is hidden.
 """
@@ -33,7 +34,10 @@ def load_tensorflow(debug: bool = False):
 
         _loaded = True
         return keras
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # 3 silences TensorFlow's C++ ERROR lines too: a few are notices, not errors
+    # (with masking, "oneDNN supports DT_BOOL only on platforms with AVX-512"
+    # comes on every step), and a real failure reaches the user as an exception.
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     with tempfile.TemporaryFile(mode="w+b") as sink:
         sys.stderr.flush()
         saved = os.dup(2)
