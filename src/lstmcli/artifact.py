@@ -99,7 +99,8 @@ def check_out_path(out: Path | None, step: str, *, source: Path | None = None) -
     """
     if out is None:
         raise ArtifactError(f"{step} needs --out PATH.keras (or out = \"…\" in the config's [{step}] table)")
-    out = check_output_file(Path(out), "--out", protect=[source] if source is not None else [])
+    out = Path(out)
+    outputs.check([outputs.Output("--out", out)], {"MODEL": source})
     if out.suffix != SUFFIX and not outputs.is_special(out):
         raise ArtifactError(f"artifact names end in {SUFFIX}; use --out {out.with_suffix(SUFFIX)}. Received: --out {out}")
     return out

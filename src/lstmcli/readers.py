@@ -120,24 +120,19 @@ def _read_bytes(path) -> bytes:
 
 
 def _read_csv(source) -> pd.DataFrame:
-    # A blank line in a one-column series is a missing value, not nothing:
-    # skipping it would silently shift every window after it.
-    frame = pd.read_csv(source, skipinitialspace=True, skip_blank_lines=False)
-    if not isinstance(frame.index, pd.RangeIndex):
-        # pandas reads a first row with one field more than the header as an
-        # unnamed index column, shifting every column by one: refuse instead.
-        source.seek(0)
-        header = pd.read_csv(source, header=None, nrows=1, skipinitialspace=True).shape[1]
-        raise DataError(
-            f"{source.name}, row 1 has {header + frame.index.nlevels} fields but the header names {header} columns; "
-            f"remove the extra field (a trailing comma?) or name its column in the header"
-        )
-    source.seek(0)
-    names = pd.read_csv(source, header=None, nrows=1, skipinitialspace=True, dtype=str, keep_default_na=False).iloc[0].tolist()
+    # The header and the first row, read alone first: pandas reads a first row
+    # with one field more than the header as an unnamed index column, shifting
+    # every column by one, and silently renames a repeated column name.
+    head = pd.read_csv(source, header=None, nrows=2, skipinitialspace=True, dtype=str,
+                       keep_default_na=False, skip_blank_lines=False)  # a longer row 1: ParserError, named in read_table
+    names = head.iloc[0].tolist()
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise DataError(f"{source.name} has two columns named {repeated[0]!r}; rename one so each column has its own name")
-    return frame
+    source.seek(0)
+    # A blank line in a one-column series is a missing value, not nothing:
+    # skipping it would silently shift every window after it.
+    return pd.read_csv(source, skipinitialspace=True, skip_blank_lines=False, index_col=False)
 
 
 def _read_parquet(source) -> pd.DataFrame:
