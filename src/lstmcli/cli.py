@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import traceback
+import types
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -90,11 +91,14 @@ def _boundary(debug: bool):
 
     from lstmcli import render
 
-    with _terminate_unwinds(), warnings.catch_warnings():
+    with _terminate_unwinds() as sigterm, warnings.catch_warnings(), _library_logs_hidden(not debug):
         if not debug:
             warnings.simplefilter("ignore")
         try:
             yield
+            if sigterm.fired:  # the handler's exception was swallowed (raised inside a finaliser): the step ran on
+                render.error("terminated; the step had finished, so its output is complete")
+                raise typer.Exit(EXIT_TERMINATED)
         except LstmcliError as exc:
             if debug:
                 traceback.print_exc()
@@ -121,20 +125,36 @@ def _boundary(debug: bool):
 
 
 @contextlib.contextmanager
+def _library_logs_hidden(hidden: bool):
+    """Drop log records of libraries that configured no handler (Python's last-resort stderr handler)."""
+    import logging
+
+    previous = logging.lastResort
+    if hidden:
+        logging.lastResort = logging.NullHandler()
+    try:
+        yield
+    finally:
+        logging.lastResort = previous
+
+
+@contextlib.contextmanager
 def _terminate_unwinds():
     """While a step runs, the first SIGTERM raises Terminated; later ones are ignored while it unwinds."""
+    state = types.SimpleNamespace(fired=False)
 
     def handler(signum, frame):
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        state.fired = True
         raise Terminated
 
     try:
         previous = signal.signal(signal.SIGTERM, handler)
     except ValueError:  # not the main thread: leave signals alone
-        yield
+        yield state
         return
     try:
-        yield
+        yield state
     finally:
         signal.signal(signal.SIGTERM, previous)
 
