@@ -926,3 +926,32 @@ def test_bad_input_is_refused_cleanly(bad: Case, tmp_path, kit):
     assert sorted(set(after) - set(before)) == [], "the refused step left files behind"
     assert after == before, "the refused step changed or removed an input"
     assert snapshot(kit.root) == kit_before
+
+
+@pytest.mark.parametrize("bomb", ["record", "member", "zeros"])
+def test_verify_of_a_decompression_bomb_peaks_under_200_mb_above_baseline(bomb, tmp_path, kit):
+    """Issue 12 (13): verify of a 1 MB archive whose record inflates to 1 GB peaked at 2.1 GB RSS.
+
+    Measured in a fresh process (the peak RSS of this one is TensorFlow's):
+    the baseline is its peak after importing lstmcli, the figure its peak after verify.
+    """
+    import json
+    import subprocess
+    import sys
+
+    path = {"record": lambda: zip_bomb(tmp_path, kit, "lstmcli.json"),
+            "member": lambda: zip_bomb(tmp_path, kit, "model.weights.h5"),
+            "zeros": lambda: real_bomb(tmp_path, kit)}[bomb]()
+    script = (
+        "import json, resource, sys\n"
+        "from lstmcli.cli import main\n"
+        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "try:\n    main(['verify', sys.argv[1]])\nexcept SystemExit as exit:\n    code = exit.code\n"
+        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "print(json.dumps({'code': code, 'grew_mb': (peak - base) / 1024}), file=sys.__stdout__)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True)
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["code"] == 2, proc.stderr
+    assert re.search(r"(inflate|declares) .*refused unread", proc.stderr), proc.stderr
+    assert result["grew_mb"] < 200, result
