@@ -625,11 +625,14 @@ def test_a_hostile_environment_changes_nothing_and_nothing_leaks_to_stderr(name,
             env.pop(key, None)
         else:
             env[key] = value
-    out = tmp_path / "predictions.csv"
+    # One run writes a file, the other --out /dev/stdout (issue 12 (1): it was renamed over, not written through).
+    through = name == "HOME unwritable"
+    out = Path("/dev/stdout") if through else tmp_path / "predictions.csv"
     proc = subprocess.run([sys.executable, "-m", "lstmcli", "predict", str(masked["fitted"]), "--data", str(masked["data"]),
                            "--out", str(out)], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == "" and proc.stderr == "", proc.stderr
+    assert proc.stderr == "", proc.stderr
     expected = invoke(["predict", masked["fitted"], "--data", masked["data"]]).stdout
-    assert out.read_text() == expected
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "predictions.csv"]
+    assert (proc.stdout if through else out.read_text()) == expected
+    assert (proc.stdout == "") != through
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"] + ([] if through else ["predictions.csv"])
