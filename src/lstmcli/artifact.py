@@ -22,8 +22,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lstmcli import __version__, outputs
+from lstmcli import __version__, outputs, tasks
 from lstmcli.errors import ArtifactError, StageError, UsageError
+from lstmcli.tasks import TASKS
 
 FORMAT_VERSION = 2  # 2: scaling is part of the saved model (see predictor)
 RECORD_MEMBER = "lstmcli.json"
@@ -134,7 +135,7 @@ def check_input_file(path: Path, what: str) -> None:
 # and whether it has a default), plus the few facts a type cannot say: the
 # allowed values of a field, and what each stage must carry. A new Record or
 # DataSpec field is checked the moment it is declared.
-CHOICES = {"stage": STAGES, "task": ("regression", "binary", "multiclass"), "data_spec.layout": ("series", "samples")}
+CHOICES = {"stage": STAGES, "task": tuple(TASKS), "data_spec.layout": ("series", "samples")}
 NEEDED_BY_STAGE = {"defined": (), "compiled": ("compile",), "fitted": ("compile", "preprocessing")}
 # (applies when the record has these values, field, key inside it, its type):
 # the keys the steps read from the free-form tables.
@@ -247,8 +248,6 @@ def record_from_json(raw: Any, path: Path) -> Record:
     for when, name, key, kind in REQUIRED_KEYS:
         if raw.get(name) is not None and all(raw.get(k) == v for k, v in when.items()) and not _conforms(raw[name].get(key), kind):
             raise refuse(f"{name}.{key}", f"must be {_describe(kind)}, not {_short(raw[name].get(key))}")
-    from lstmcli import tasks
-
     try:
         tasks.check_output(tasks.get_task(raw["task"]), raw["architecture"]["units"], raw["architecture"]["activation"])
     except UsageError as exc:
