@@ -39,7 +39,8 @@ class Output:
         flag: The option that named it, for messages ("--out").
         path: The file or directory.
         directory: True for a directory the step writes into (TensorBoard logs, checkpoints).
-        manages: For a directory, the entries inside it that the step writes or removes.
+        manages: For a directory, the entries inside it that the step writes or
+            removes; none means the whole directory (it is replaced).
     """
 
     flag: str
@@ -49,7 +50,7 @@ class Output:
 
     def claims(self) -> list[Path]:
         """The paths this output writes or removes."""
-        if self.directory:
+        if self.directory and self.manages:
             return [self.path / name for name in self.manages]
         return [self.path]
 
@@ -83,7 +84,12 @@ def check(outputs: list[Output], inputs: dict[str, Path | str | None]) -> None:
             continue  # written through: reading and writing one device harms nothing
         for claimed in output.claims():
             for role, path in inputs.items():
-                if _same(claimed, path) or (output.directory and _under(path, claimed)):
+                if output.directory and _under(path, claimed):
+                    raise ArtifactError(
+                        f"{output.flag} {output.path} would overwrite {path}, this step's input ({role}), "
+                        f"which lies inside it; choose another {output.flag}"
+                    )
+                if _same(claimed, path):
                     if claimed == output.path:
                         raise ArtifactError(
                             f"{output.flag} {output.path} is one of this step's inputs ({role}); "
