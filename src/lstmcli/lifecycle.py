@@ -116,14 +116,19 @@ def fit(
     debug: bool = False,
     on_epoch_end: Callable[[int, dict], None] | None = None,
     on_progress: Callable | None = None,
-    should_stop: Callable[[], str | None] | None = None,
+    should_stop: Callable[..., str | None] | None = None,
     on_stuck: Callable[[str], None] | None = None,
 ) -> Written:
     """Train the model on a data file and keep the per-epoch history.
 
-    `on_stuck` ends the process with the message it is given when a
-    multi-worker peer stops answering inside TensorFlow (see
-    `distribution.Watchdog`).
+    Args:
+        should_stop: Polled during training for a reason to stop; polled once
+            more as `should_stop(final=True)` when training has ended, before
+            anything is written: from then on there is no step left to finish,
+            so the caller should treat a stop request as an immediate abort.
+        on_stuck: Ends the process with the message it is given when a
+            multi-worker peer stops answering inside TensorFlow (see
+            `distribution.Watchdog`).
     """
     if opts.strategy != "multi-worker":
         return _fit(source, opts, debug=debug, on_epoch_end=on_epoch_end, on_progress=on_progress,
