@@ -401,7 +401,7 @@ def test_an_output_on_a_fifo_is_written_through(tiny, tmp_path):
 
     pipe = fifo(tmp_path / "pipe")
     received = []
-    reader = threading.Thread(target=lambda: received.append(pipe.read_bytes()))
+    reader = threading.Thread(target=lambda: received.append(pipe.read_bytes()), daemon=True)  # never blocks pytest's exit
     reader.start()
     outcome = invoke(["predict", tiny["fitted"], "--data", tiny["data"], "--out", pipe])
     reader.join(timeout=60)
@@ -432,7 +432,7 @@ def test_data_from_a_fifo_is_read_once_and_its_bytes_are_hashed(tiny, tmp_path):
 
     payload = tiny["data"].read_bytes()
     pipe = fifo(tmp_path / "data.csv")
-    writer = threading.Thread(target=pipe.write_bytes, args=(payload,))
+    writer = threading.Thread(target=pipe.write_bytes, args=(payload,), daemon=True)
     writer.start()
 
     def unblock():  # had fit opened the FIFO again, this would end its wait (and fail the hash check)
