@@ -626,14 +626,25 @@ def test_a_hostile_environment_changes_nothing_and_nothing_leaks_to_stderr(name,
             env.pop(key, None)
         else:
             env[key] = value
-    # One run writes a file, the other --out /dev/stdout (issue 12 (1): it was renamed over, not written through).
+    # One run writes a file; the other writes to a link to its own stdout (what /dev/stdout is, made here:
+    # never the machine's own, which a broken build would replace), with stdout redirected to a file as
+    # `> out.csv` does (issue 12 (1): /dev/stdout was renamed over, not written through).
     through = name == "HOME unwritable"
-    out = Path("/dev/stdout") if through else tmp_path / "predictions.csv"
-    proc = subprocess.run([sys.executable, "-m", "lstmcli", "predict", str(masked["fitted"]), "--data", str(masked["data"]),
-                           "--out", str(out)], capture_output=True, text=True, env=env, cwd=tmp_path)
+    out = tmp_path / "predictions.csv"
+    if through:
+        redirected = tmp_path / "redirected"
+        redirected.mkdir()
+        out = symlink_to_stdout = redirected / "stdout"
+        symlink_to_stdout.symlink_to("/proc/self/fd/1")
+    with open(tmp_path / "stdout.txt", "w") as stdout:
+        proc = subprocess.run([sys.executable, "-m", "lstmcli", "predict", str(masked["fitted"]), "--data", str(masked["data"]),
+                               "--out", str(out)], stdout=stdout, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == "", proc.stderr
     expected = invoke(["predict", masked["fitted"], "--data", masked["data"]]).stdout
-    assert (proc.stdout if through else out.read_text()) == expected
-    assert (proc.stdout == "") != through
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"] + ([] if through else ["predictions.csv"])
+    printed = (tmp_path / "stdout.txt").read_text()
+    assert (printed if through else out.read_text()) == expected
+    assert (printed == "") != through
+    if through:
+        assert symlink_to_stdout.is_symlink() and sorted(p.name for p in redirected.iterdir()) == ["stdout"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "predictions.csv" if not through else "redirected", "stdout.txt"]

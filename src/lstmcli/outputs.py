@@ -19,6 +19,7 @@ import contextlib
 import errno
 import glob
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -55,13 +56,32 @@ class Output:
         return [self.path]
 
 
+FD_LINK = re.compile(r"^/(?:proc/(?:self|\d+)|dev)/fd/\d+$")
+
+
 def is_special(path: Path | str) -> bool:
-    """Whether `path` exists (following links) and is neither a regular file nor a directory."""
+    """Whether `path` is written through rather than replaced.
+
+    True when it exists (following links) and is neither a regular file nor a
+    directory, and for a link to an open file descriptor (/dev/stdout is
+    /proc/self/fd/1): whatever is behind it (a pipe, a terminal, or the file
+    a shell redirected to) is the caller's, not a path to rename over.
+    """
     try:
         mode = os.stat(path).st_mode
     except OSError:
         return False
-    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)) or _through_fd_link(Path(path))
+
+
+def _through_fd_link(path: Path) -> bool:
+    for _ in range(40):  # the kernel's own limit on links followed
+        if FD_LINK.match(str(path)):
+            return True
+        if not path.is_symlink():
+            return False
+        path = Path(os.path.normpath(path.parent / os.readlink(path)))
+    return False
 
 
 def check(outputs: list[Output], inputs: dict[str, Path | str | None]) -> None:
@@ -174,7 +194,8 @@ def committed(path: Path, suffix: str = ".tmp") -> Iterator[str]:
         try:
             yield tmp
             if special:
-                with open(tmp, "rb") as source, open(path, "wb") as sink:
+                # Append: a shell's `>` has already emptied the file behind /dev/stdout, and `>>` must keep it.
+                with open(tmp, "rb") as source, open(path, "ab") as sink:
                     shutil.copyfileobj(source, sink, 1 << 20)
             else:
                 with open(tmp, "rb") as handle:
