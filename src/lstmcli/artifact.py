@@ -26,7 +26,8 @@ from lstmcli import __version__, outputs, tasks
 from lstmcli.errors import ArtifactError, StageError, UsageError
 from lstmcli.tasks import TASKS
 
-FORMAT_VERSION = 2  # 2: scaling is part of the saved model (see predictor)
+FORMAT_VERSION = 3  # 2: scaling is part of the saved model (see predictor); 3: the record has a digest
+DIGESTED_SINCE = 3  # records of older formats were written without one
 RECORD_MEMBER = "lstmcli.json"
 RECORD_DIGEST_MEMBER = "lstmcli.json.sha256"  # sha256 of the record's bytes as written: a hand edit shows
 KERAS_CONFIG_MEMBER = "config.json"
@@ -193,7 +194,8 @@ def read_record(path: Path) -> Record:
             f"{path} was written by a newer lstmcli (record format {version}, "
             f"this lstmcli reads up to {FORMAT_VERSION}); upgrade lstmcli"
         )
-    if digest != hashlib.sha256(raw_bytes).hexdigest():
+    older = isinstance(version, int) and version < DIGESTED_SINCE
+    if (digest is not None or not older) and digest != hashlib.sha256(raw_bytes).hexdigest():
         why = "has no digest" if digest is None else "no longer matches its digest"
         raise ArtifactError(
             f"{path}'s lstmcli record was edited after lstmcli wrote it ({RECORD_MEMBER} {why}); "
