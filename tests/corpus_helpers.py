@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,13 +64,79 @@ def sha256(path: Path) -> str:
 
 
 def snapshot(root: Path) -> dict[str, str]:
-    """Every entry under `root` (hidden ones too): files by sha256, folders as 'dir'."""
+    """Every entry under `root` (hidden ones too): files by sha256, folders as 'dir'.
+
+    Devices and FIFOs are named by their kind and device number, never read
+    (a FIFO would block, a /dev/full-like device never ends); symlinks by target.
+    """
     root = Path(root)
     entries = {}
     for path in sorted(root.rglob("*")):
         rel = str(path.relative_to(root))
-        entries[rel] = "dir" if path.is_dir() else sha256(path)
+        mode = path.lstat().st_mode
+        if stat.S_ISLNK(mode):
+            entries[rel] = "link to " + os.readlink(path)
+        elif stat.S_ISDIR(mode):
+            entries[rel] = "dir"
+        elif stat.S_ISREG(mode):
+            entries[rel] = sha256(path)
+        else:
+            entries[rel] = f"special {stat.S_IFMT(mode):o} {os.major(path.lstat().st_rdev)},{os.minor(path.lstat().st_rdev)}"
     return entries
+
+
+NULL_DEVICE = (1, 3)  # what /dev/null is: writes vanish, reads are empty
+FULL_DEVICE = (1, 7)  # what /dev/full is: every write fails with ENOSPC
+
+
+def device(path: Path, numbers: tuple[int, int] = NULL_DEVICE) -> Path:
+    """A character device node at `path` (in the test's own tmp_path, never the machine's /dev).
+
+    Skips the test where device nodes cannot be made (not root, or a container without mknod).
+    """
+    import pytest
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(*numbers))
+    except (PermissionError, OSError) as exc:
+        pytest.skip(f"cannot make a device node here: {exc}")
+    return path
+
+
+def fifo(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(path)
+    return path
+
+
+@dataclass(frozen=True)
+class Replace:
+    """What a `with_record` edit returns to replace the whole record (even with null)."""
+
+    value: object
+
+
+def with_record(source: Path, target: Path, edit: Callable, *, redigest: bool = True) -> Path:
+    """Rewrite the archive's lstmcli.json through `edit(obj)`, which changes obj in place or returns a Replace.
+
+    With `redigest` the record's digest member is recomputed too, as a careful
+    forger would: then only the schema stands between the edit and the steps.
+    """
+    def change(name, data):
+        if name == "lstmcli.json":
+            obj = json.loads(data)
+            new = edit(obj)
+            change.written = json.dumps(new.value if isinstance(new, Replace) else obj).encode()
+            return change.written
+        return data
+
+    rewrite_zip(source, target, change)
+    if redigest:
+        rewrite_zip(target, target.with_suffix(".tmp"), lambda name, data: (
+            hashlib.sha256(change.written).hexdigest().encode() if name == "lstmcli.json.sha256" else data))
+        os.replace(target.with_suffix(".tmp"), target)
+    return target
 
 
 def write(path: Path, text: str) -> Path:

@@ -24,7 +24,10 @@ import pytest
 
 from corpus_helpers import (
     LABELS,
+    Replace,
     copy,
+    device,
+    fifo,
     invoke,
     refusal_message,
     rewrite_zip,
@@ -34,6 +37,7 @@ from corpus_helpers import (
     series_csv_with_cell,
     snapshot,
     with_json_member,
+    with_record,
     without_member,
     write,
     write_bytes,
@@ -568,10 +572,342 @@ CASES = [
 ]
 
 
+# ---------------------------------------------------------------- round two (issue 12): the classes behind 17 failures
+# Each block is one class of failure; the first case of a block is the reproducer from the issue.
+
+
+def hard_link(source: Path, link: Path) -> Path:
+    import os
+
+    os.link(source, link)
+    return link
+
+
+def symlink(target: Path, link: Path) -> Path:
+    link.symlink_to(target)
+    return link
+
+
+def record_edit(t: Path, k, name: str, edit, *, redigest: bool = True, as_name: str = "edited.keras") -> Path:
+    return with_record(getattr(k, name), t / as_name, edit, redigest=redigest)
+
+
+def setting(key, value):
+    def edit(obj):
+        obj[key] = value
+    return edit
+
+
+def spec_setting(key, value):
+    def edit(obj):
+        obj["data_spec"][key] = value
+    return edit
+
+
+def foreign_model(t: Path, name: str, *, sequences: bool = False, custom: bool = False) -> Path:
+    """A Keras model saved outside lstmcli: LSTM(2) on (2, 1), Dense(1); with a 3-D output or a custom class."""
+    import json
+
+    from lstmcli.quiet import load_tensorflow
+
+    keras = load_tensorflow()
+    model = keras.Sequential([keras.Input((2, 1)), keras.layers.LSTM(2, return_sequences=sequences), keras.layers.Dense(1)])
+    path = t / f"{name}.keras"
+    model.save(path)
+    if custom:
+        def change(member, data):
+            if member != "config.json":
+                return data
+            config = json.loads(data)
+            dense = config["config"]["layers"][-1]
+            dense.update(module=None, class_name="MyLayer", registered_name="probe>MyLayer")
+            return json.dumps(config).encode()
+
+        rewrite_zip(path, t / "custom.tmp", change).replace(path)
+    return path
+
+
+def zip_bomb(t: Path, k, member: str, *, declared: int = 1 << 30) -> Path:
+    """The fitted artifact with `member` deflated and its declared size raised to `declared` bytes.
+
+    The headers are patched rather than a gigabyte compressed: the refusal
+    must come from the declared sizes, before anything is inflated.
+    """
+    import struct
+    import zipfile
+
+    source, path = k.reg_fitted, t / "bomb.keras"
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(path, "w") as new:
+        for info in old.infolist():
+            new.writestr(info.filename, old.read(info.filename),
+                         compress_type=zipfile.ZIP_DEFLATED if info.filename == member else zipfile.ZIP_STORED)
+    data = bytearray(path.read_bytes())
+    name = member.encode()
+    for signature, size_at in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+        start = 0
+        while (start := data.find(signature, start)) >= 0:
+            name_at = start + (30 if signature == b"PK\x03\x04" else 46)
+            if data[name_at:name_at + len(name)] == name:
+                struct.pack_into("<I", data, start + size_at, declared)
+            start += 4
+    path.write_bytes(bytes(data))
+    return path
+
+
+def real_bomb(t: Path, k, megabytes: int = 64) -> Path:
+    """The fitted artifact plus a member of `megabytes` MB of zeros, deflated to a few dozen KB."""
+    import zipfile
+
+    path = copy(k.reg_fitted, t / "bomb.keras")
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr("assets/zeros.bin", bytes(megabytes << 20), compress_type=zipfile.ZIP_DEFLATED)
+    return path
+
+
+def many_members(t: Path, k, count: int = 1500) -> Path:
+    import zipfile
+
+    path = copy(k.reg_fitted, t / "crowded.keras")
+    with zipfile.ZipFile(path, "a") as archive:
+        for i in range(count):
+            archive.writestr(f"assets/{i}", b"")
+    return path
+
+
+def trailing_commas(path: Path, rows: int = 12, *, only_row: int | None = None) -> Path:
+    """day,value with a trailing comma on every data row (or only on `only_row`, 1-based)."""
+    lines = [f"{i},{i / 10:.1f}" + ("," if only_row in (None, i + 1) else "") for i in range(rows)]
+    return write(path, "day,value\n" + "\n".join(lines) + "\n")
+
+
+def npy_of(t: Path, array, name: str = "data.npy") -> Path:
+    path = t / name
+    np.save(path, array)
+    return path
+
+
+def npz_of(t: Path, **arrays) -> Path:
+    path = t / "data.npz"
+    np.savez(path, **arrays)
+    return path
+
+
+def fit_reg(t: Path, k, *extra, data: Path | None = None, model: str = "reg_compiled") -> list:
+    return ["fit", art(t, k, model), "--data", data or reg_data(t), "--epochs", "1", "--verbose", "0", *extra]
+
+
+ROUND_TWO = [
+    # ------------------------------------------------------------ outputs vs inputs (3), and outputs vs each other (2)
+    case("fit-history-is-the-validation-data",
+         lambda t, k: fit_reg(t, k, "--validation-data", series_csv(t / "v.csv"), "--history", t / "v.csv", "--out", t / "o.keras"),
+         r"--history \S*v\.csv is one of this step's inputs \(--validation-data\)"),
+    case("fit-history-is-the-data",
+         lambda t, k: fit_reg(t, k, "--history", t / "series.csv", "--out", t / "o.keras"),
+         r"--history \S*series\.csv is one of this step's inputs \(--data\)"),
+    case("fit-history-is-the-config",
+         lambda t, k: fit_reg(t, k, "--config", config(t, "[fit]\nepochs = 1\n"), "--history", t / "lstmcli.toml", "--out", t / "o.keras"),
+         r"--history \S*lstmcli\.toml is one of this step's inputs \(--config\)"),
+    case("predict-out-is-the-config",
+         lambda t, k: predict_mc(t, k, mc_csv(t), "--config", config(t, "[predict]\nclasses = true\n"), "--out", t / "lstmcli.toml"),
+         r"--out \S*lstmcli\.toml is one of this step's inputs \(--config\)"),
+    case("evaluate-out-is-the-config",
+         lambda t, k: evaluate_mc(t, k, mc_csv(t), "--config", config(t, "[evaluate]\njson = true\n"), "--out", t / "lstmcli.toml"),
+         r"--out \S*lstmcli\.toml is one of this step's inputs \(--config\)"),
+    case("define-out-is-the-config",
+         lambda t, k: ["define", *DEFINE_OK, "--config", write(t / "cfg.keras", "[define]\nseed = 1\n"), "--out", t / "cfg.keras"],
+         r"--out \S*cfg\.keras is one of this step's inputs \(--config\)"),
+    case("predict-out-is-a-hard-link-to-the-data",
+         lambda t, k: predict_mc(t, k, mc_csv(t), "--out", hard_link(t / "samples.csv", t / "linked.csv")),
+         r"--out \S*linked\.csv is one of this step's inputs \(--data\)"),
+    case("fit-out-is-a-hard-link-to-the-model",
+         lambda t, k: ["fit", art(t, k, "reg_compiled", "m.keras"), "--data", reg_data(t), "--out", hard_link(t / "m.keras", t / "n.keras")],
+         r"--out \S*n\.keras is one of this step's inputs \(MODEL\)"),
+    case("evaluate-out-is-a-symlink-to-the-data",
+         lambda t, k: evaluate_mc(t, k, mc_csv(t), "--out", symlink(t / "samples.csv", t / "metrics.json")),
+         r"--out \S*metrics\.json is one of this step's inputs \(--data\)"),
+    case("fit-out-is-the-checkpoint",
+         lambda t, k: fit_reg(t, k, "--checkpoint-dir", t / "ck", "--out", t / "ck" / "checkpoint.keras"),
+         r"--out \S*checkpoint\.keras and --checkpoint-dir \S*ck would write the same file"),
+    case("fit-checkpoint-would-overwrite-the-model",
+         lambda t, k: ["fit", art(t, k, "reg_compiled", "ck/checkpoint.keras"), "--data", reg_data(t),
+                       "--checkpoint-dir", t / "ck", "--out", t / "o.keras"],
+         r"--checkpoint-dir \S*ck would overwrite \S*checkpoint\.keras, which is this step's input \(MODEL\)"),
+    case("fit-history-is-the-out",
+         lambda t, k: fit_reg(t, k, "--history", t / "o.keras", "--out", t / "o.keras"),
+         r"--out \S*o\.keras and --history \S*o\.keras would write the same file"),
+    case("fit-out-inside-the-tensorboard-logs",
+         lambda t, k: fit_reg(t, k, "--tensorboard", t / "tb", "--out", t / "tb" / "train" / "o.keras"),
+         r"--out \S*o\.keras and --tensorboard \S*tb would write the same file"),
+    case("fit-tensorboard-is-an-existing-file",
+         lambda t, k: fit_reg(t, k, "--tensorboard", t / "series.csv", "--out", t / "o.keras"),
+         r"--tensorboard \S*series\.csv is a file, not a directory"),
+    case("fit-checkpoint-dir-is-an-existing-file",
+         lambda t, k: fit_reg(t, k, "--checkpoint-dir", write(t / "notes.txt", "x\n"), "--out", t / "o.keras"),
+         r"--checkpoint-dir \S*notes\.txt is a file, not a directory"),
+    case("export-out-holds-the-model-deeper-down",
+         lambda t, k: ["export", copy(k.reg_fitted, t / "exp" / "sub" / "m.keras"), "--out",
+                       write(t / "exp" / "saved_model.pb", "an earlier export\n").parent],
+         r"--out \S*exp would overwrite \S*m\.keras, this step's input \(MODEL\), which lies inside it"),
+    case("fit-history-under-a-regular-file",
+         lambda t, k: fit_reg(t, k, "--history", write(t / "notes.txt", "x\n") / "h.csv", "--out", t / "o.keras"),
+         r"notes\.txt is a file, not a directory"),
+    # ------------------------------------------------------------ special files as inputs (5)
+    case("fit-model-is-a-fifo",
+         lambda t, k: ["fit", fifo(t / "m.keras"), "--data", reg_data(t), "--out", t / "o.keras"],
+         r"artifact \S*m\.keras is not a regular file"),
+    case("predict-model-is-a-device",
+         lambda t, k: ["predict", device(t / "m.keras"), "--data", reg_data(t)],
+         r"artifact \S*m\.keras is not a regular file"),
+    case("verify-model-is-a-fifo", lambda t, k: ["verify", fifo(t / "m.keras")],
+         r"artifact \S*m\.keras is not a regular file"),
+    case("fit-data-is-a-null-device",
+         lambda t, k: fit_reg(t, k, "--out", t / "o.keras", data=device(t / "null.csv")),
+         r"null\.csv is empty"),
+    # ------------------------------------------------------------ rows and columns that shift silently (4, 16)
+    case("fit-trailing-comma-on-every-row",
+         lambda t, k: fit_reg(t, k, "--out", t / "o.keras", data=trailing_commas(t / "commas.csv")),
+         r"commas\.csv, row 1 has 3 fields but the header names 2 columns"),
+    case("fit-trailing-comma-on-one-later-row",
+         lambda t, k: fit_reg(t, k, "--out", t / "o.keras", data=trailing_commas(t / "commas.csv", only_row=7)),
+         r"commas\.csv, row 7 has 3 fields but the header names 2 columns"),
+    case("predict-trailing-comma-on-every-row",
+         lambda t, k: ["predict", art(t, k, "reg_fitted"), "--data", trailing_commas(t / "commas.csv")],
+         r"commas\.csv, row 1 has 3 fields but the header names 2 columns"),
+    case("fit-duplicate-column-name",
+         lambda t, k: fit_reg(t, k, "--out", t / "o.keras", data=write(t / "dup.csv", "day,value,value\n" + "".join(f"{i},{i},{-i}\n" for i in range(12)))),
+         r"dup\.csv has two columns named 'value'"),
+    case("evaluate-duplicate-column-name",
+         lambda t, k: evaluate_mc(t, k, write(t / "dup.csv", samples_csv(t / "s.csv").read_text().replace("x1", "x0", 1))),
+         r"dup\.csv has two columns named 'x0'"),
+    case("fit-complex-npy",
+         lambda t, k: fit_reg(t, k, "--out", t / "o.keras", data=npy_of(t, np.arange(12) * (1 + 1j))),
+         r"data\.npy holds complex numbers"),
+    case("fit-complex-npz-column",
+         lambda t, k: fit_reg(t, k, "--out", t / "o.keras", data=npz_of(t, value=np.arange(12) * 1j)),
+         r"data\.npz's value holds complex numbers"),
+    case("fit-structured-npy",
+         lambda t, k: fit_reg(t, k, "--out", t / "o.keras",
+                              data=npy_of(t, np.zeros(12, dtype=[("value", "f4"), ("w", "f4")]))),
+         r"data\.npy holds .* values; lstmcli reads arrays of numbers"),
+    case("fit-datetime-npy",
+         lambda t, k: fit_reg(t, k, "--out", t / "o.keras", data=npy_of(t, np.arange(12).astype("datetime64[D]"))),
+         r"data\.npy holds datetime64\[D\] values"),
+    # ------------------------------------------------------------ records: edited, or against the schema (9)
+    case("fit-record-stage-edited",
+         lambda t, k: ["evaluate", record_edit(t, k, "reg_compiled", setting("stage", "fitted"), redigest=False), "--data", reg_data(t)],
+         r"edited\.keras's lstmcli record was edited after lstmcli wrote it \(lstmcli\.json no longer matches its digest\)"),
+    case("predict-record-task-edited",
+         lambda t, k: ["predict", record_edit(t, k, "mc_fitted", setting("task", "regression"), redigest=False), "--data", mc_csv(t)],
+         r"lstmcli record was edited after lstmcli wrote it"),
+    case("verify-record-digest-missing",
+         lambda t, k: ["verify", without_member(k.reg_fitted, t / "nodigest.keras", "lstmcli.json.sha256")],
+         r"nodigest\.keras's lstmcli record was edited after lstmcli wrote it \(lstmcli\.json has no digest\)"),
+    case("evaluate-record-stage-fitted-over-compiled",
+         lambda t, k: ["evaluate", record_edit(t, k, "reg_compiled", setting("stage", "fitted")), "--data", reg_data(t)],
+         r"invalid lstmcli record: preprocessing is missing, but a fitted model needs it"),
+    case("predict-record-task-changed",
+         lambda t, k: ["predict", record_edit(t, k, "mc_fitted", setting("task", "binary")), "--data", mc_csv(t)],
+         r"invalid lstmcli record: task 'binary' does not fit the model's output"),
+    case("predict-record-regression-to-multiclass",
+         lambda t, k: ["predict", record_edit(t, k, "reg_fitted", setting("task", "multiclass")), "--data", reg_data(t)],
+         r"invalid lstmcli record: preprocessing\.classes must be a list"),
+    case("verify-record-is-a-list", lambda t, k: ["verify", record_edit(t, k, "reg_fitted", lambda obj: Replace([]))],
+         r"invalid lstmcli record: the record must be a JSON object, not a list"),
+    case("compile-record-is-null",
+         lambda t, k: ["compile", record_edit(t, k, "reg_defined", lambda obj: Replace(None)), "--out", t / "o.keras"],
+         r"invalid lstmcli record: the record must be a JSON object, not null"),
+    case("fit-record-unknown-data-spec-key",
+         lambda t, k: ["fit", record_edit(t, k, "reg_compiled", spec_setting("colour", "red")), "--data", reg_data(t), "--out", t / "o.keras"],
+         r"invalid lstmcli record: data_spec\.colour is not a field lstmcli knows"),
+    case("fit-record-unknown-top-level-key",
+         lambda t, k: ["fit", record_edit(t, k, "reg_compiled", setting("owner", "me")), "--data", reg_data(t), "--out", t / "o.keras"],
+         r"invalid lstmcli record: owner is not a field lstmcli knows"),
+    case("predict-record-string-for-timesteps",
+         lambda t, k: ["predict", record_edit(t, k, "reg_fitted", spec_setting("timesteps", "2")), "--data", reg_data(t)],
+         r"invalid lstmcli record: data_spec\.timesteps must be a whole number, not a string \"2\""),
+    case("evaluate-record-string-for-units",
+         lambda t, k: ["evaluate", record_edit(t, k, "reg_fitted", lambda o: o["architecture"].update(units="1")), "--data", reg_data(t)],
+         r"invalid lstmcli record: architecture\.units must be a whole number"),
+    case("fit-record-string-for-seed",
+         lambda t, k: ["fit", record_edit(t, k, "reg_compiled", setting("seed", "0")), "--data", reg_data(t), "--out", t / "o.keras"],
+         r"invalid lstmcli record: seed must be a whole number or null, not a string"),
+    case("verify-record-string-for-format-version",
+         lambda t, k: ["verify", record_edit(t, k, "reg_fitted", setting("format_version", "1"))],
+         r"invalid lstmcli record: format_version must be a whole number"),
+    case("evaluate-record-history-not-lists",
+         lambda t, k: ["evaluate", record_edit(t, k, "reg_fitted", setting("history", {"loss": 3})), "--data", reg_data(t)],
+         r"invalid lstmcli record: history must be an object"),
+    case("compile-record-stage-unknown",
+         lambda t, k: ["compile", record_edit(t, k, "reg_defined", setting("stage", "trained")), "--out", t / "o.keras"],
+         r"invalid lstmcli record: stage must be one of defined, compiled, fitted, not \"trained\""),
+    case("fit-record-compile-null-on-compiled",
+         lambda t, k: ["fit", record_edit(t, k, "reg_compiled", setting("compile", None)), "--data", reg_data(t), "--out", t / "o.keras"],
+         r"invalid lstmcli record: compile is missing, but a compiled model needs it"),
+    case("verify-record-layout-unknown",
+         lambda t, k: ["verify", record_edit(t, k, "reg_fitted", spec_setting("layout", "grid"))],
+         r"invalid lstmcli record: data_spec\.layout must be one of series, samples"),
+    case("verify-record-data-spec-missing",
+         lambda t, k: ["verify", record_edit(t, k, "reg_fitted", lambda o: o.pop("data_spec") and None)],
+         r"invalid lstmcli record: data_spec is missing"),
+    # ------------------------------------------------------------ sizes: archives that would inflate (13)
+    case("verify-record-inflates-to-a-gigabyte", lambda t, k: ["verify", zip_bomb(t, k, "lstmcli.json")],
+         r"bomb\.keras: lstmcli\.json declares 1,073,741,824 bytes"),
+    case("verify-member-inflates-to-a-gigabyte", lambda t, k: ["verify", zip_bomb(t, k, "model.weights.h5")],
+         r"bomb\.keras: model\.weights\.h5 would inflate from [\d,]+ to 1,073,741,824 bytes"),
+    case("predict-config-inflates-to-a-gigabyte",
+         lambda t, k: ["predict", zip_bomb(t, k, "config.json"), "--data", reg_data(t)],
+         r"bomb\.keras: config\.json declares 1,073,741,824 bytes"),
+    case("verify-extra-member-of-zeros", lambda t, k: ["verify", real_bomb(t, k)],
+         r"bomb\.keras: assets/zeros\.bin would inflate from [\d,]+ to 67,108,864 bytes"),
+    case("verify-thousands-of-members", lambda t, k: ["verify", many_members(t, k)],
+         r"crowded\.keras holds 1505 members"),
+    # ------------------------------------------------------------ foreign models that adopt but cannot be used (10, 11)
+    case("compile-model-with-3d-output",
+         lambda t, k: ["compile", foreign_model(t, "seq", sequences=True), "--out", t / "o.keras"],
+         r"seq\.keras gives output of shape \(None, 2, 1\); lstmcli uses models with one \(batch, units\) output"),
+    case("fit-model-with-3d-output",
+         lambda t, k: ["fit", foreign_model(t, "seq", sequences=True), "--data", reg_data(t), "--out", t / "o.keras"],
+         r"gives output of shape \(None, 2, 1\)"),
+    case("compile-model-with-a-custom-layer",
+         lambda t, k: ["compile", foreign_model(t, "custom_layer", custom=True), "--out", t / "o.keras"],
+         r"custom_layer\.keras uses the custom class 'MyLayer', which is not part of Keras"),
+    # ------------------------------------------------------------ numbers out of what the libraries take (12)
+    case("define-seed-2-to-the-32", lambda t, k: define(t, *DEFINE_OK, "--seed", str(2**32)),
+         r"--seed must be below 4294967296\. Received: 4294967296"),
+    case("define-seed-2-to-the-63", lambda t, k: define(t, *DEFINE_OK, "--seed", str(2**63)),
+         r"--seed must be below 4294967296"),
+    case("fit-seed-2-to-the-64", lambda t, k: fit_reg(t, k, "--seed", str(2**64), "--out", t / "o.keras"),
+         r"--seed must be below 4294967296"),
+    case("config-seed-2-to-the-40", lambda t, k: define(t, *DEFINE_OK, "--config", config(t, f"[define]\nseed = {2**40}\n")),
+         r"\[define\] seed must be below 4294967296"),
+    case("fit-epochs-2-to-the-63", lambda t, k: fit_reg(t, k, "--epochs", str(2**63), "--out", t / "o.keras"),
+         r"--epochs must be below 2147483648"),
+    case("fit-batch-size-2-to-the-62", lambda t, k: fit_reg(t, k, "--batch-size", str(2**62), "--out", t / "o.keras"),
+         r"--batch-size must be a positive number or 'all' \(below 2147483648\)"),
+    case("define-lstm-units-2-to-the-40", lambda t, k: define(t, "--features", "value", "--lstm", str(2**40)),
+         r"--lstm values must be below 2147483648"),
+    case("define-timesteps-2-to-the-31", lambda t, k: define(t, *DEFINE_OK, "--timesteps", str(2**31)),
+         r"--timesteps must be below 2147483648"),
+    # ------------------------------------------------------------ config lists hold names, not numbers (15)
+    case("config-integer-feature", lambda t, k: define(t, "--lstm", "2", "--config", config(t, "[define]\nfeatures = [0]\n")),
+         r"\[define\] features holds names, so each item must be a string; write \"0\"\. Received: 0"),
+    case("config-float-target", lambda t, k: define(t, *DEFINE_OK, "--config", config(t, "[define]\ntarget = [1.5]\n")),
+         r"\[define\] target holds names, so each item must be a string"),
+    case("config-integer-metric", lambda t, k: compile_(t, k, "--config", config(t, "[compile]\nmetrics = [\"mae\", 3]\n")),
+         r"\[compile\] metrics holds names"),
+    case("config-integer-feature-on-fit",
+         lambda t, k: fit_reg(t, k, "--config", config(t, "[fit]\nfeatures = [0]\n"), "--out", t / "o.keras"),
+         r"\[fit\] features holds names"),
+]
+
+CASES += ROUND_TWO
+
+
 def test_the_corpus_is_broad():
     """At least 45 distinct cases, touching all five commands and the config loader."""
     ids = [param.id for param in CASES]
     assert len(ids) == len(set(ids)) >= 45
+    assert len(ROUND_TWO) >= 40  # issue 12: the corpus grew by at least 40 cases of the classes it found
     prefixes = {i.split("-")[0] for i in ids}
     assert {"define", "compile", "fit", "evaluate", "predict", "config"} <= prefixes
 
@@ -594,3 +930,32 @@ def test_bad_input_is_refused_cleanly(bad: Case, tmp_path, kit):
     assert sorted(set(after) - set(before)) == [], "the refused step left files behind"
     assert after == before, "the refused step changed or removed an input"
     assert snapshot(kit.root) == kit_before
+
+
+@pytest.mark.parametrize("bomb", ["record", "member", "zeros"])
+def test_verify_of_a_decompression_bomb_peaks_under_200_mb_above_baseline(bomb, tmp_path, kit):
+    """Issue 12 (13): verify of a 1 MB archive whose record inflates to 1 GB peaked at 2.1 GB RSS.
+
+    Measured in a fresh process (the peak RSS of this one is TensorFlow's):
+    the baseline is its peak after importing lstmcli, the figure its peak after verify.
+    """
+    import json
+    import subprocess
+    import sys
+
+    path = {"record": lambda: zip_bomb(tmp_path, kit, "lstmcli.json"),
+            "member": lambda: zip_bomb(tmp_path, kit, "model.weights.h5"),
+            "zeros": lambda: real_bomb(tmp_path, kit)}[bomb]()
+    script = (
+        "import json, resource, sys\n"
+        "from lstmcli.cli import main\n"
+        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "try:\n    main(['verify', sys.argv[1]])\nexcept SystemExit as exit:\n    code = exit.code\n"
+        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "print(json.dumps({'code': code, 'grew_mb': (peak - base) / 1024}), file=sys.__stdout__)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True)
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["code"] == 2, proc.stderr
+    assert re.search(r"(inflate|declares) .*refused unread", proc.stderr), proc.stderr
+    assert result["grew_mb"] < 200, result

@@ -185,13 +185,23 @@ def test_padded_steps_do_not_move_predictions(tmp_path, cli):
     assert not np.allclose(model.predict(changed, verbose=0), a)
 
 
-def rewrite_record(path, change):
-    """Rewrite lstmcli.json inside the archive with `change(record_dict)` applied."""
+def rewrite_record(path, change, *, digest: bool = True):
+    """Rewrite lstmcli.json inside the archive with `change(record_dict)` applied.
+
+    The record's digest is recomputed, as a careful forger would (so the check
+    under test, not the digest, is what must catch the edit); without `digest`
+    it is dropped, as in an archive written before records had one.
+    """
+    import hashlib
+
     with zipfile.ZipFile(path) as archive:
         members = {name: archive.read(name) for name in archive.namelist()}
     record = json.loads(members["lstmcli.json"])
     change(record)
     members["lstmcli.json"] = json.dumps(record).encode()
+    members.pop("lstmcli.json.sha256", None)
+    if digest:
+        members["lstmcli.json.sha256"] = hashlib.sha256(members["lstmcli.json"]).hexdigest().encode()
     with zipfile.ZipFile(path, "w") as archive:
         for name, content in members.items():
             archive.writestr(name, content)
@@ -221,7 +231,7 @@ def test_an_artifact_fitted_before_scaling_moved_into_the_graph_is_refused_with_
         record["format_version"] = 1
         record["preprocessing"]["scaling"] = {"sales": [500.0, 35.0]}
 
-    rewrite_record(old, as_format_1)
+    rewrite_record(old, as_format_1, digest=False)
     for command in ("predict", "evaluate"):
         run = cli(command, old, "--data", cases["regression"]["data"])
         assert run.exit_code == 2, run

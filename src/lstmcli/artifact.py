@@ -9,27 +9,34 @@ leaves the old file or the whole new one, never a part of it.
 
 from __future__ import annotations
 
-import contextlib
-import glob
+import dataclasses
 import hashlib
 import json
-import os
-import tempfile
+import re
+import types
+import typing
 import warnings
 import zipfile
+import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from lstmcli import __version__
-from lstmcli.errors import ArtifactError, StageError
+from lstmcli import __version__, outputs, tasks
+from lstmcli.errors import ArtifactError, StageError, UsageError
+from lstmcli.tasks import TASKS
 
-FORMAT_VERSION = 2  # 2: scaling is part of the saved model (see predictor)
+FORMAT_VERSION = 3  # 2: scaling is part of the saved model (see predictor); 3: the record has a digest
+DIGESTED_SINCE = 3  # records of older formats were written without one
 RECORD_MEMBER = "lstmcli.json"
+RECORD_DIGEST_MEMBER = "lstmcli.json.sha256"  # sha256 of the record's bytes as written: a hand edit shows
 KERAS_CONFIG_MEMBER = "config.json"
 SUFFIX = ".keras"
 STAGES = ("defined", "compiled", "fitted")
 STEP_FOR_STAGE = {"defined": "define", "compiled": "compile", "fitted": "fit"}
+
+
+atomic_output = outputs.atomic_output  # where steps and the CLI have always found it
 
 
 class ForeignModel(ArtifactError):
@@ -108,75 +115,107 @@ def check_out_path(out: Path | None, step: str, *, source: Path | None = None) -
     """
     if out is None:
         raise ArtifactError(f"{step} needs --out PATH.keras (or out = \"…\" in the config's [{step}] table)")
-    out = check_output_file(Path(out), "--out", protect=[source] if source is not None else [])
-    if out.suffix != SUFFIX:
+    out = Path(out)
+    outputs.check([outputs.Output("--out", out)], {"MODEL": source})
+    if out.suffix != SUFFIX and not outputs.is_special(out):
         raise ArtifactError(f"artifact names end in {SUFFIX}; use --out {out.with_suffix(SUFFIX)}. Received: --out {out}")
     return out
 
 
 def check_output_file(out: Path, flag: str, *, protect: list[Path | str | None] = ()) -> Path:
-    """Check that `out` can be written as a new file without harming an input.
+    """Check that `out` can be written without harming an input (see `outputs.check`).
 
     Raises:
         ArtifactError: if `out` is a directory, lies under a file, or is one of
             the `protect`ed inputs.
     """
     out = Path(out)
-    if out.is_dir():
-        raise ArtifactError(f"{flag} {out} is a directory; give a file name inside it, such as {out / 'out'}")
-    for other in protect:
-        if other is not None and str(other) != "-" and out.exists() and out.resolve() == Path(other).resolve():
-            raise ArtifactError(f"{flag} {out} is one of this step's inputs; a step never changes its input, so write to a new path")
-    ancestor = out.parent
-    while not ancestor.exists() and ancestor != ancestor.parent:
-        ancestor = ancestor.parent
-    if not ancestor.is_dir():
-        raise ArtifactError(f"cannot write {out}: {ancestor} is a file, not a directory")
-    if not os.access(ancestor, os.W_OK):
-        raise ArtifactError(f"cannot write {out}: {ancestor} is not writable")
+    outputs.check([outputs.Output(flag, out)], {f"input {i + 1}": p for i, p in enumerate(protect)})
     return out
+
+
+def check_input_file(path: Path, what: str) -> None:
+    """Refuse an input that must be a regular file (it is opened more than once) but is not.
+
+    Raises:
+        ArtifactError: for a directory, a device, a FIFO or a socket.
+    """
+    if Path(path).is_dir():
+        raise ArtifactError(f"{what} {path} is a directory; give the .keras file inside it")
+    if outputs.is_special(path):
+        raise ArtifactError(f"{what} {path} is not a regular file (a device, FIFO or socket); give a .keras file")
+
+
+# The record's schema comes from the dataclasses themselves (each field's type
+# and whether it has a default), plus the few facts a type cannot say: the
+# allowed values of a field, and what each stage must carry. A new Record or
+# DataSpec field is checked the moment it is declared.
+CHOICES = {"stage": STAGES, "task": tuple(TASKS), "data_spec.layout": ("series", "samples")}
+NEEDED_BY_STAGE = {"defined": (), "compiled": ("compile",), "fitted": ("compile", "preprocessing")}
+# (applies when the record has these values, field, key inside it, its type):
+# the keys the steps read from the free-form tables.
+REQUIRED_KEYS = [
+    ({}, "architecture", "units", int),
+    ({}, "architecture", "activation", str),
+    ({}, "compile", "loss", str),
+    ({"stage": "fitted", "task": "binary"}, "preprocessing", "classes", list),
+    ({"stage": "fitted", "task": "multiclass"}, "preprocessing", "classes", list),
+]
+MAX_MEMBERS = 1000
+MAX_RECORD_BYTES = 32 << 20  # a million epochs of history fit in far less
+MAX_RATIO = 100  # Keras stores members uncompressed (ratio 1); a bomb inflates a thousandfold
 
 
 def read_record(path: Path) -> Record:
     """Open an artifact's archive and return its record, checking its integrity.
 
     This needs no TensorFlow, so it is cheap and runs before any model loads.
+    Members are size-checked before anything is read and hashed in chunks, so
+    a decompression bomb is refused without being inflated.
 
     Raises:
         ArtifactError: if the file is missing, not a `.keras` archive, has no
-            lstmcli record, was changed since it was written, or is newer.
+            lstmcli record, was changed or edited since it was written, breaks
+            the record's schema, or is newer.
     """
     path = Path(path)
     if not path.exists():
         raise ArtifactError(f"artifact {path} does not exist; check the path, or run the step that writes it")
-    if path.is_dir():
-        raise ArtifactError(f"artifact {path} is a directory; give the .keras file inside it")
+    check_input_file(path, "artifact")
     if not zipfile.is_zipfile(path):
         raise ArtifactError(f"{path} is not a .keras archive (it is empty, truncated or another kind of file); write it again with the step that made it")
     try:
         with zipfile.ZipFile(path) as archive:
+            check_sizes(archive, path)
             names = set(archive.namelist())
             if KERAS_CONFIG_MEMBER not in names:
                 raise ArtifactError(f"{path} is a zip file but not a Keras model (no {KERAS_CONFIG_MEMBER}); give an artifact written by lstmcli")
             if RECORD_MEMBER not in names:
                 raise ForeignModel(f"{path} is a Keras model without an lstmcli record; compile and fit adopt such models, the other steps need one written by lstmcli")
-            raw = json.loads(archive.read(RECORD_MEMBER))
-            known = set(Record.__dataclass_fields__)
-            record = Record(**{k: v for k, v in raw.items() if k in known})
-            actual = {name: hashlib.sha256(archive.read(name)).hexdigest() for name in names if name != RECORD_MEMBER}
+            raw_bytes = archive.read(RECORD_MEMBER)
+            raw = json.loads(raw_bytes)
+            digest = archive.read(RECORD_DIGEST_MEMBER).decode("ascii", "replace").strip() if RECORD_DIGEST_MEMBER in names else None
+            actual = {name: _member_sha256(archive, name) for name in names - {RECORD_MEMBER, RECORD_DIGEST_MEMBER}}
     except ArtifactError:
         raise
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError) as exc:
         raise ArtifactError(f"{path} is a damaged archive ({exc}); write it again with the step that made it") from None
     except (ValueError, TypeError, KeyError) as exc:
         raise ArtifactError(f"{path} has an unreadable lstmcli record ({exc}); write it again with the step that made it") from None
-    if not isinstance(record.format_version, int) or record.format_version > FORMAT_VERSION:
+    version = raw.get("format_version") if isinstance(raw, dict) else None
+    if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
         raise ArtifactError(
-            f"{path} was written by a newer lstmcli (record format {record.format_version}, "
+            f"{path} was written by a newer lstmcli (record format {version}, "
             f"this lstmcli reads up to {FORMAT_VERSION}); upgrade lstmcli"
         )
-    if record.stage not in STAGES:
-        raise ArtifactError(f"{path} has an unknown stage {record.stage!r}; write it again with lstmcli")
+    older = isinstance(version, int) and version < DIGESTED_SINCE
+    if (digest is not None or not older) and digest != hashlib.sha256(raw_bytes).hexdigest():
+        why = "has no digest" if digest is None else "no longer matches its digest"
+        raise ArtifactError(
+            f"{path}'s lstmcli record was edited after lstmcli wrote it ({RECORD_MEMBER} {why}); "
+            f"write it again with the step that made it"
+        )
+    record = record_from_json(raw, path)
     if actual != record.members:
         changed = sorted(set(actual) ^ set(record.members) | {n for n in actual if actual[n] != record.members.get(n)})
         raise ArtifactError(
@@ -184,6 +223,125 @@ def read_record(path: Path) -> Record:
             f"write it again with the step that made it"
         )
     return record
+
+
+def record_from_json(raw: Any, path: Path) -> Record:
+    """A Record from its JSON, checked against the schema (see CHOICES, REQUIRED_KEYS).
+
+    Raises:
+        ArtifactError: naming the first field that is unknown, missing, of the
+            wrong type or out of its allowed values.
+    """
+    from lstmcli.dataspec import DataSpec
+
+    def refuse(field_name: str, problem: str) -> ArtifactError:
+        return ArtifactError(f"{path} has an invalid lstmcli record: {field_name} {problem}; write it again with lstmcli")
+
+    def check_fields(obj: Any, cls, prefix: str) -> None:
+        if not isinstance(obj, dict):
+            raise refuse(prefix.rstrip(".") or "the record", f"must be a JSON object, not {_json_type(obj)}")
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        hints = typing.get_type_hints(cls)
+        for key in obj:
+            if key not in fields:
+                raise refuse(f"{prefix}{key}", "is not a field lstmcli knows")
+        for name, f in fields.items():
+            where = prefix + name
+            if name not in obj:
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                    raise refuse(where, "is missing")
+                continue
+            if not _conforms(obj[name], hints[name]):
+                raise refuse(where, f"must be {_describe(hints[name])}, not {_json_type(obj[name])} {_short(obj[name])}")
+            if where in CHOICES and obj[name] not in CHOICES[where]:
+                raise refuse(where, f"must be one of {', '.join(CHOICES[where])}, not {_short(obj[name])}")
+
+    check_fields(raw, Record, "")
+    check_fields(raw["data_spec"], DataSpec, "data_spec.")
+    for name in NEEDED_BY_STAGE[raw["stage"]]:
+        if raw.get(name) is None:
+            raise refuse(name, f"is missing, but a {raw['stage']} model needs it")
+    for when, name, key, kind in REQUIRED_KEYS:
+        if raw.get(name) is not None and all(raw.get(k) == v for k, v in when.items()) and not _conforms(raw[name].get(key), kind):
+            raise refuse(f"{name}.{key}", f"must be {_describe(kind)}, not {_short(raw[name].get(key))}")
+    try:
+        tasks.check_output(tasks.get_task(raw["task"]), raw["architecture"]["units"], raw["architecture"]["activation"])
+    except UsageError as exc:
+        raise refuse("task", f"{raw['task']!r} does not fit the model's output ({exc})") from None
+    return Record(**raw)
+
+
+def _conforms(value: Any, hint: Any) -> bool:
+    """Whether a JSON value fits a type hint (int, str, list[str], dict | None, …)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_conforms(value, arg) for arg in args)
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if origin is list or hint is list:
+        return isinstance(value, list) and all(_conforms(item, args[0]) for item in value if args)
+    if origin is dict or hint is dict:
+        return isinstance(value, dict) and (not args or all(_conforms(v, args[1]) for v in value.values()))
+    return isinstance(value, hint)
+
+
+def _describe(hint: Any) -> str:
+    names = {int: "a whole number", float: "a number", str: "a string", bool: "true or false", type(None): "null",
+             list: "a list", dict: "an object"}
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(arg) for arg in typing.get_args(hint))
+    return names.get(origin or hint, getattr(hint, "__name__", str(hint)))
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list", dict: "an object"}.get(type(value), type(value).__name__)
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def check_sizes(archive: zipfile.ZipFile, path: Path) -> None:
+    """Refuse an archive whose members would inflate past what any artifact needs, before reading them.
+
+    Raises:
+        ArtifactError: for too many members, a record too large, or a member
+            whose declared size is far beyond its compressed size.
+    """
+    infos = archive.infolist()
+    if len(infos) > MAX_MEMBERS:
+        raise ArtifactError(f"{path} holds {len(infos)} members; an artifact has a handful, so it is not one lstmcli will open")
+    for info in infos:
+        if info.filename in (RECORD_MEMBER, RECORD_DIGEST_MEMBER, KERAS_CONFIG_MEMBER) and info.file_size > MAX_RECORD_BYTES:
+            raise ArtifactError(
+                f"{path}: {info.filename} declares {info.file_size:,} bytes, more than the {MAX_RECORD_BYTES:,} "
+                f"any artifact needs; refused unread"
+            )
+        if info.compress_type != zipfile.ZIP_STORED and info.file_size > MAX_RATIO * max(info.compress_size, 1) + (1 << 16):
+            raise ArtifactError(
+                f"{path}: {info.filename} would inflate from {info.compress_size:,} to {info.file_size:,} bytes "
+                f"(a decompression bomb?); refused unread"
+            )
+
+
+def _member_sha256(archive: zipfile.ZipFile, name: str) -> str:
+    digest = hashlib.sha256()
+    with archive.open(name) as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def adopt(path: Path, *, unsafe: bool = False):
@@ -206,6 +364,7 @@ def adopt(path: Path, *, unsafe: bool = False):
         raise ArtifactError(
             f"{path} takes input of shape {shape}; lstmcli adopts models with one (timesteps, features) input"
         )
+    check_output_shape(model, path)
     units, activation = output_of(model)
     task = "binary" if units == 1 and activation == "sigmoid" else "multiclass" if activation == "softmax" else "regression"
     layout = "series" if task == "regression" else "samples"
@@ -224,10 +383,29 @@ def adopt(path: Path, *, unsafe: bool = False):
     return model, record
 
 
+def check_output_shape(model, path: Path) -> None:
+    """Refuse a model whose output is not one (batch, units) tensor, which predict could not use.
+
+    Raises:
+        ArtifactError: with the shape the model gives.
+    """
+    shape = getattr(model, "output_shape", None)
+    if not isinstance(shape, tuple) or len(shape) != 2 or not isinstance(shape[1], int):
+        raise ArtifactError(
+            f"{path} gives output of shape {shape}; lstmcli uses models with one (batch, units) output, "
+            f"so end the model with a Dense layer after an LSTM without return_sequences"
+        )
+
+
+UNKNOWN_CLASS = re.compile(r"Could not locate (?:class|function) '([^']+)'")
+
+
 def _load_keras(path: Path, *, unsafe: bool, compile: bool):
-    """keras.saving.load_model, its errors turned into ArtifactErrors that say what to do."""
+    """keras.saving.load_model, its errors turned into one-line ArtifactErrors that say what to do."""
     import keras
 
+    with zipfile.ZipFile(path) as archive:  # read_record checked a record's archive; a foreign one is checked here
+        check_sizes(archive, path)
     with warnings.catch_warnings():
         # A compiled model that never trained has no optimizer variables yet;
         # Keras warns that it skips loading them, which is expected here.
@@ -240,9 +418,23 @@ def _load_keras(path: Path, *, unsafe: bool, compile: bool):
                     f"{path} contains code (a Lambda layer) that would run when it loads; "
                     f"if you trust its source, pass --unsafe"
                 ) from None
-            raise ArtifactError(f"{path} could not be loaded by Keras: {exc}") from None
-        except (TypeError, KeyError, OSError) as exc:
-            raise ArtifactError(f"{path} could not be loaded by Keras ({type(exc).__name__}: {exc})") from None
+            raise _unloadable(path, exc) from None
+        except (TypeError, KeyError, OSError, AttributeError) as exc:
+            raise _unloadable(path, exc) from None
+
+
+def _unloadable(path: Path, exc: Exception) -> ArtifactError:
+    text = str(exc)
+    custom = UNKNOWN_CLASS.search(text)
+    if custom:
+        return ArtifactError(
+            f"{path} uses the custom class {custom.group(1)!r}, which is not part of Keras; lstmcli loads models "
+            f"built from Keras's own layers, so rebuild it without {custom.group(1)}"
+        )
+    first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
+    if len(first) > 200:
+        first = first[:197] + "..."
+    return ArtifactError(f"{path} could not be loaded by Keras ({type(exc).__name__}: {first})")
 
 
 def require_stage(record: Record, needed: str, path: Path, command: str) -> None:
@@ -283,9 +475,9 @@ def load(path: Path, *, unsafe: bool = False, compile: bool = True):
 def save(model, record: Record, path: Path) -> Path:
     """Write `model` and `record` to `path` atomically.
 
-    The archive is written to a temporary file in the same directory, the
-    record is added with the hashes of every other member, and the file is
-    renamed over `path` only when complete.
+    The archive is written to a temporary file (see `outputs.committed`), the
+    record is added with the hashes of every other member and the digest of
+    its own bytes, and the file becomes `path` only when complete.
 
     Returns:
         The path written.
@@ -296,91 +488,34 @@ def save(model, record: Record, path: Path) -> Path:
     path = Path(path)
     record.versions = {"lstmcli": __version__, "keras": keras.__version__, "tensorflow": tf.__version__}
     record.format_version = FORMAT_VERSION
-    with _temporary_beside(path) as tmp:
+    with outputs.committed(path, ".tmp" + SUFFIX) as tmp:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model.save(tmp)
         with zipfile.ZipFile(tmp, "a") as archive:
-            record.members = {name: hashlib.sha256(archive.read(name)).hexdigest() for name in archive.namelist()}
-            archive.writestr(RECORD_MEMBER, json.dumps(asdict(record), indent=1, default=_jsonable))
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+            record.members = {name: _member_sha256(archive, name) for name in archive.namelist()}
+            written = json.dumps(asdict(record), indent=1, default=_jsonable).encode("utf-8")
+            archive.writestr(RECORD_MEMBER, written)
+            archive.writestr(RECORD_DIGEST_MEMBER, hashlib.sha256(written).hexdigest() + "\n")
     return path
 
 
-def _make_temporary(path: Path, suffix: str) -> tuple[int, str]:
-    """A temporary file beside `path`, named after it and this process.
+def lineage_entry(step: str, parent: Path | None, data: dict[str, tuple[Path, str]] | None = None,
+                  *, parent_sha256: str | None = None) -> dict:
+    """One lineage line: the step, its parent artifact's hash, and each data file's path and hash.
 
-    Temporary files left by a step that was killed (whose process is gone) are
-    removed first. The file gets the permissions a plain open() would give
-    (mkstemp's are 0600), so the renamed output is as readable as any other.
+    Args:
+        step: The step's name.
+        parent: The artifact it read, if any.
+        data: {role: (path, sha256 of the bytes that were read)}; None entries are skipped.
+        parent_sha256: The parent's hash if already known. Defaults to hashing `parent`.
     """
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _remove_orphans(path)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=suffix)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)
-        return fd, tmp
-    except OSError as exc:
-        raise ArtifactError(f"cannot write {path}: {exc.strerror or exc}") from None
-
-
-def _remove_orphans(path: Path) -> None:
-    for leftover in path.parent.glob(f".{glob.escape(path.name)}.*.*.tmp*"):
-        pid = leftover.name[len(path.name) + 2 :].split(".", 1)[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
-            with contextlib.suppress(OSError):
-                leftover.unlink()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-@contextlib.contextmanager
-def _temporary_beside(path: Path) -> Iterator[str]:
-    fd, tmp = _make_temporary(path, ".tmp" + SUFFIX)
-    os.close(fd)
-    try:
-        yield tmp
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-
-
-@contextlib.contextmanager
-def atomic_output(path: Path, mode: str = "w") -> Iterator[Any]:
-    """Open a temporary file beside `path` that replaces it only on success."""
-    path = Path(path)
-    fd, tmp = _make_temporary(path, ".tmp")
-    try:
-        with os.fdopen(fd, mode, newline="" if "b" not in mode else None) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-
-
-def lineage_entry(step: str, parent: Path | None, data: dict[str, Path] | None = None) -> dict:
-    """One lineage line: the step, its parent artifact's hash, each data file's hash."""
     entry: dict[str, Any] = {"step": step}
     if parent is not None:
-        entry["parent"] = {"path": str(parent), "sha256": sha256_file(parent)}
-    for role, data_path in (data or {}).items():
-        if data_path is not None and str(data_path) != "-":
-            entry[role] = {"path": str(data_path), "sha256": sha256_file(data_path)}
+        entry["parent"] = {"path": str(parent), "sha256": parent_sha256 or sha256_file(parent)}
+    for role, source in (data or {}).items():
+        if source is not None:
+            entry[role] = {"path": str(source[0]), "sha256": source[1]}
     return entry
 
 

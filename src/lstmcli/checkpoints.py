@@ -28,13 +28,19 @@ FINGERPRINTED = (
 )
 
 
-def fingerprint(source: Path, opts) -> str:
-    """A hash of everything that decides a fit's result: input, data and options."""
+def fingerprint(source_sha256: str, data_sha256: dict[str, str], opts) -> str:
+    """A hash of everything that decides a fit's result: input, data and options.
+
+    Args:
+        source_sha256: The input artifact's sha256.
+        data_sha256: {"data": …, "validation_data": …}: the sha256 of the bytes
+            that were read (a file is never read twice: it may be a pipe).
+        opts: The fit's options.
+    """
     parts = {name: repr(getattr(opts, name)) for name in FINGERPRINTED}
-    parts["source"] = artifact.sha256_file(source)
+    parts["source"] = source_sha256
     for role in ("data", "validation_data"):
-        path = getattr(opts, role)
-        parts[role] = artifact.sha256_file(path) if path is not None and str(path) != "-" else None
+        parts[role] = data_sha256.get(role)
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 

@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import traceback
+import types
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -22,7 +23,7 @@ import typer
 
 from lstmcli import __version__
 from lstmcli.exporting import FORMATS
-from lstmcli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, LstmcliError
+from lstmcli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_TERMINATED, LstmcliError
 
 app = typer.Typer(
     name="lstmcli",
@@ -71,35 +72,92 @@ def _root(
     pass
 
 
+class Terminated(BaseException):
+    """SIGTERM arrived: unwind like Ctrl-C (temporary files removed), then exit 143.
+
+    A BaseException, as KeyboardInterrupt is, so no `except Exception` on the
+    way up can swallow it.
+    """
+
+
 @contextlib.contextmanager
 def _boundary(debug: bool):
-    """Turn lstmcli's errors into one line on stderr and their exit code."""
+    """Turn lstmcli's errors into one line on stderr and their exit code.
+
+    Inside it SIGTERM unwinds like Ctrl-C, and Python warnings are hidden
+    unless `debug` (no library's warning reaches the terminal otherwise).
+    """
+    import warnings
+
     from lstmcli import render
 
+    with _terminate_unwinds() as sigterm, warnings.catch_warnings(), _library_logs_hidden(not debug):
+        if not debug:
+            warnings.simplefilter("ignore")
+        try:
+            yield
+            if sigterm.fired:  # the handler's exception was swallowed (raised inside a finaliser): the step ran on
+                render.error("terminated; the step had finished, so its output is complete")
+                raise typer.Exit(EXIT_TERMINATED)
+        except LstmcliError as exc:
+            if debug:
+                traceback.print_exc()
+            for line in getattr(exc, "lines", None) or [str(exc)]:
+                render.error(line)
+            raise typer.Exit(exc.exit_code) from None
+        except (KeyboardInterrupt, Terminated) as exc:
+            if debug:
+                traceback.print_exc()
+            terminated = isinstance(exc, Terminated)
+            render.error(f"{'terminated' if terminated else 'interrupted'}; no output was written")
+            raise typer.Exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED) from None
+        except (typer.Exit, typer.Abort):
+            raise
+        except BrokenPipeError:
+            _silence_stdout()
+            raise typer.Exit(EXIT_FAILURE) from None  # quietly: the reader chose to stop
+        except Exception as exc:
+            if debug:
+                traceback.print_exc()
+            else:
+                first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+                render.error(f"unexpected {type(exc).__name__}: {first} (run again with --debug for the traceback)")
+            raise typer.Exit(EXIT_FAILURE) from None
+
+
+@contextlib.contextmanager
+def _library_logs_hidden(hidden: bool):
+    """Drop log records of libraries that configured no handler (Python's last-resort stderr handler)."""
+    import logging
+
+    previous = logging.lastResort
+    if hidden:
+        logging.lastResort = logging.NullHandler()
     try:
         yield
-    except LstmcliError as exc:
-        if debug:
-            traceback.print_exc()
-        render.error(str(exc))
-        raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt:
-        if debug:
-            traceback.print_exc()
-        render.error("interrupted; nothing was written")
-        raise typer.Exit(EXIT_INTERRUPTED) from None
-    except (typer.Exit, typer.Abort):
-        raise
-    except BrokenPipeError:
-        _silence_stdout()
-        raise typer.Exit(EXIT_FAILURE) from None  # quietly: the reader chose to stop
-    except Exception as exc:
-        if debug:
-            traceback.print_exc()
-        else:
-            first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
-            render.error(f"unexpected {type(exc).__name__}: {first} (run again with --debug for the traceback)")
-        raise typer.Exit(EXIT_FAILURE) from None
+    finally:
+        logging.lastResort = previous
+
+
+@contextlib.contextmanager
+def _terminate_unwinds():
+    """While a step runs, the first SIGTERM raises Terminated; later ones are ignored while it unwinds."""
+    state = types.SimpleNamespace(fired=False)
+
+    def handler(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        state.fired = True
+        raise Terminated
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield state
+        return
+    try:
+        yield state
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _options(step: str, config: Path | None, **flags):
@@ -274,7 +332,7 @@ def evaluate(
     debug: Debug = False,
 ) -> None:
     """Print the loss and every compiled metric of a fitted model on data, beside the naive baselines (regression) or the majority class and per-class recall (classifiers)."""
-    from lstmcli import artifact, lifecycle, metrics_file
+    from lstmcli import lifecycle, metrics_file
     from lstmcli import gates as gate_module
 
     with _boundary(debug):
@@ -285,7 +343,7 @@ def evaluate(
         )
         gates = gate_module.parse_all(opts.fail_if)
         if opts.out is not None and str(opts.out) != "-":
-            artifact.check_output_file(opts.out, "--out", protect=[model, opts.data])  # before its extension is judged
+            lifecycle.check_out(model, opts)  # before its extension is judged
         fmt = metrics_file.format_for(opts.out, opts.json)
         metrics = lifecycle.evaluate(model, opts, debug=debug)
         gate_module.check_names(gates, metrics)
@@ -544,12 +602,19 @@ def _write_text(path: Path, text: str) -> None:
 
 
 class _StopFlag:
-    """The first Ctrl-C asks training to stop after the current step; the second interrupts."""
+    """The first Ctrl-C asks training to stop after the current step; the second interrupts.
+
+    Once training is over (the step polls with `final=True` before it writes)
+    there is no step left to finish, so any Ctrl-C interrupts at once and no
+    output is written.
+    """
 
     def __init__(self):
         self.requested = False
+        self.final = False
 
-    def __call__(self) -> str | None:
+    def __call__(self, final: bool = False) -> str | None:
+        self.final = self.final or final
         return "interrupted" if self.requested else None
 
 
@@ -558,7 +623,7 @@ def _first_interrupt_stops():
     flag = _StopFlag()
 
     def handler(signum, frame):
-        if flag.requested:
+        if flag.requested or flag.final:
             raise KeyboardInterrupt
         flag.requested = True
         from lstmcli import render

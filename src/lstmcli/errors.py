@@ -9,6 +9,7 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_GATE = 3
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a terminated job
 
 
 class LstmcliError(Exception):
@@ -51,6 +52,14 @@ class GateFailed(LstmcliError):
     """A metric gate (`evaluate --fail-if`) failed: the model got worse, the tool did not break."""
 
     exit_code = EXIT_GATE
+
+    def __init__(self, failed: list[str]):
+        super().__init__("\n".join(failed))
+        self.lines = list(failed)  # one error line each: every error line is otherwise a whole message
+
+
+class WriteError(LstmcliError):
+    """An output could not be written (a full disk, a device that refuses); nothing was left half-written."""
 
 
 class Interrupted(LstmcliError):

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lstmcli.errors import ArtifactError
+from lstmcli.outputs import Output, check as check_outputs
 
 FORMATS = ("saved-model",)
 ENDPOINT = "serve"
@@ -113,6 +114,7 @@ def _check_directory(out: Path | None, source: Path) -> Path:
         raise ArtifactError(f"--out {out} is a directory with other files in it; give a new or empty directory, or an earlier export to replace")
     if out.resolve() == Path(source).resolve().parent and out.is_dir() and any(out.iterdir()):
         raise ArtifactError(f"--out {out} holds the input artifact; give a new directory")
+    check_outputs([Output("--out", out, directory=True)], {"MODEL": source})  # the input at any depth
     return out
 
 

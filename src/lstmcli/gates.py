@@ -118,4 +118,4 @@ def check(gates: list[Gate], metrics: dict) -> None:
         if gate.fails(available[gate.metric])
     ]
     if failed:
-        raise GateFailed("\n".join(failed))
+        raise GateFailed(failed)

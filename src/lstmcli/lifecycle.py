@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from lstmcli import architecture, artifact, checkpoints, dataspec, distribution, imbalance, predictor, tasks
+from lstmcli import architecture, artifact, checkpoints, dataspec, distribution, imbalance, outputs, predictor, tasks
 from lstmcli.artifact import Record
 from lstmcli.errors import ArtifactError, ConfigError, DataError, DistributionError, Interrupted
 from lstmcli.quiet import load_tensorflow
@@ -44,6 +44,7 @@ def define(opts, *, debug: bool = False) -> Written:
     """Build an untrained model from a task, a data spec and layers."""
     task = tasks.get_task(opts.task)
     out = artifact.check_out_path(opts.out, "define")
+    outputs.check([outputs.Output("--out", out)], _inputs(None, opts))
     spec = dataspec.spec_from_options(opts)
     stack = architecture.parse_layers(opts.lstm, opts.layers, opts.dropout)
     if task.name == "multiclass" and not (opts.num_classes or opts.output_units):
@@ -84,6 +85,7 @@ def compile(source: Path, opts, *, debug: bool = False) -> Written:
     """Attach an optimizer, a loss and metrics; defaults follow the task."""
     record, model = _open(source, opts, debug)
     out = artifact.check_out_path(opts.out, "compile", source=source)
+    outputs.check([outputs.Output("--out", out)], _inputs(source, opts))
     task = tasks.get_task(record.task)
     units, activation = record.architecture["units"], record.architecture["activation"]
     loss = opts.loss or task.loss
@@ -119,14 +121,19 @@ def fit(
     debug: bool = False,
     on_epoch_end: Callable[[int, dict], None] | None = None,
     on_progress: Callable | None = None,
-    should_stop: Callable[[], str | None] | None = None,
+    should_stop: Callable[..., str | None] | None = None,
     on_stuck: Callable[[str], None] | None = None,
 ) -> Written:
     """Train the model on a data file and keep the per-epoch history.
 
-    `on_stuck` ends the process with the message it is given when a
-    multi-worker peer stops answering inside TensorFlow (see
-    `distribution.Watchdog`).
+    Args:
+        should_stop: Polled during training for a reason to stop; polled once
+            more as `should_stop(final=True)` when training has ended, before
+            anything is written: from then on there is no step left to finish,
+            so the caller should treat a stop request as an immediate abort.
+        on_stuck: Ends the process with the message it is given when a
+            multi-worker peer stops answering inside TensorFlow (see
+            `distribution.Watchdog`).
     """
     if opts.strategy != "multi-worker":
         return _fit(source, opts, debug=debug, on_epoch_end=on_epoch_end, on_progress=on_progress,
@@ -144,21 +151,23 @@ def _fit(source: Path, opts, *, debug, on_epoch_end, on_progress, should_stop, o
     predictor.require_in_graph(record, source)
     out = artifact.check_out_path(opts.out, "fit", source=source)
     data_path = _need_data(opts.data, "fit")
-    if opts.history is not None and str(opts.history) != "-":
-        artifact.check_output_file(opts.history, "--history", protect=[source, data_path, out])
+    outputs.check(_fit_outputs(out, opts), _inputs(source, opts))
     if opts.validation_data is not None and opts.validation_split:
         raise ConfigError("give --validation-split or --validation-data, not both")
     chosen_weights = imbalance.parse_class_weight(opts.class_weight)
     task = tasks.get_task(record.task)
     if chosen_weights != imbalance.NONE and not task.classification:
         raise ConfigError(f"--class-weight weighs the classes of a classifier; the model's task is {task.name}")
-    spec, learned, train, validation = _training_data(record, source, data_path, opts)
+    source_sha256 = artifact.sha256_file(source)
+    spec, learned, train, validation, digests = _training_data(record, source, data_path, opts)
     smoke = smoke_requested(opts)
     epochs = 1 if smoke else opts.epochs
     monitor = "val_loss" if (validation is not None or opts.validation_split) else "loss"
     keras = load_tensorflow(debug)
     dist = distribution.start(opts.strategy, devices=opts.devices, timeout=opts.timeout, on_stuck=on_stuck)
-    checkpoint = checkpoints.Checkpoint(opts.checkpoint_dir, checkpoints.fingerprint(source, opts)) if opts.checkpoint_dir else None
+    checkpoint = None
+    if opts.checkpoint_dir:
+        checkpoint = checkpoints.Checkpoint(opts.checkpoint_dir, checkpoints.fingerprint(source_sha256, digests, opts))
     resumed = checkpoint.find() if checkpoint else None
     base_epochs = record.epochs
     with dist.scope():
@@ -232,6 +241,8 @@ def _fit(source: Path, opts, *, debug, on_epoch_end, on_progress, should_stop, o
             on_chunk_end=snapshot if checkpoint else None,
             sample_weight=sample_weight,
         )
+    if should_stop is not None and should_stop(final=True) == "interrupted":
+        result.stopped = "interrupted"  # Ctrl-C after the last step: still no --out
     if result.stopped == "interrupted":
         resume = ""
         if checkpoint:
@@ -270,17 +281,18 @@ def _fit(source: Path, opts, *, debug, on_epoch_end, on_progress, should_stop, o
         from lstmcli.baselines import naive_scale
 
         record.fit["naive_scale"] = naive_scale(train.history)  # MASE's scale, from the training rows only
-    data_roles = {"data": data_path, "validation_data": opts.validation_data}
-    record.lineage.append(artifact.lineage_entry("fit", source, data_roles))
+    data_roles = {role: (path, digests[role]) for role, path in
+                  (("data", data_path), ("validation_data", opts.validation_data)) if path is not None}
+    record.lineage.append(artifact.lineage_entry("fit", source, data_roles, parent_sha256=source_sha256))
     if smoke:
         record.lineage[-1]["smoke"] = True
     if dist.is_chief:
         try:
-            artifact.save(views.predictor, record, out)
-            if checkpoint:
-                checkpoint.clear()
             if opts.history is not None and str(opts.history) != "-":
                 write_history(record.history, opts.history)
+            artifact.save(views.predictor, record, out)  # the last write: once --out exists, the fit is complete
+            if checkpoint:
+                checkpoint.clear()
         except BaseException:
             _chief_wrote(dist, False, out, opts.timeout)
             raise
@@ -335,8 +347,40 @@ def smoke_requested(opts) -> bool:
     return bool(opts.smoke) or os.environ.get(SMOKE_ENV, "").strip().lower() not in ("", "0", "false", "no")
 
 
+def check_out(source: Path, opts) -> None:
+    """Refuse an evaluate or predict `--out` that would harm an input (before any work).
+
+    Raises:
+        ArtifactError: naming the input it would replace.
+    """
+    outputs.check([outputs.Output("--out", opts.out)], _inputs(source, opts))
+
+
+def _inputs(source: Path | None, opts) -> dict[str, Path | None]:
+    """Every file a step reads, by the name its messages use; outputs must not touch any of them."""
+    return {
+        "MODEL": source,
+        "--data": getattr(opts, "data", None),
+        "--validation-data": getattr(opts, "validation_data", None),
+        "--config": getattr(opts, "config", None),
+    }
+
+
+def _fit_outputs(out: Path, opts) -> list:
+    """Every place fit writes: the artifact, the history CSV, TensorBoard logs, the checkpoint."""
+    chosen = [outputs.Output("--out", out)]
+    if opts.history is not None:
+        chosen.append(outputs.Output("--history", Path(opts.history)))
+    if opts.tensorboard is not None:
+        chosen.append(outputs.Output("--tensorboard", Path(opts.tensorboard), directory=True, manages=("train", "validation")))
+    if opts.checkpoint_dir is not None:
+        chosen.append(outputs.Output("--checkpoint-dir", Path(opts.checkpoint_dir), directory=True,
+                                     manages=(checkpoints.CHECKPOINT_NAME,)))
+    return chosen
+
+
 def _training_data(record: Record, source: Path, data_path: Path, opts):
-    """The spec, learned preprocessing, and training and validation data of a fit.
+    """The spec, learned preprocessing, training and validation data of a fit, and the data's sha256s.
 
     A fitted artifact keeps what it learned (continued training must see the
     data as before); otherwise scaling and labels are learned from the data.
@@ -348,6 +392,7 @@ def _training_data(record: Record, source: Path, data_path: Path, opts):
 
     units, loss = record.architecture["units"], record.compile["loss"]
     frame = readers.read_table(data_path, opts.format)
+    digests = {"data": frame.attrs[readers.DIGEST]}
     where = dataspec.describe_source(data_path)
     selected = windowing.select_rows(frame, spec, opts.rows)
     if selected is not None:
@@ -370,8 +415,10 @@ def _training_data(record: Record, source: Path, data_path: Path, opts):
     validation = None
     if opts.validation_data is not None:
         vpath = opts.validation_data
-        validation = prepared(readers.read_table(vpath), dataspec.describe_source(vpath))
-    return spec, learned, train, validation
+        vframe = readers.read_table(vpath)
+        digests["validation_data"] = vframe.attrs[readers.DIGEST]
+        validation = prepared(vframe, dataspec.describe_source(vpath))
+    return spec, learned, train, validation, digests
 
 
 def _compile_views(views, record: Record, loaded) -> None:
@@ -719,6 +766,7 @@ def verify(source: Path, *, unsafe: bool = False, debug: bool = False) -> dict:
         raise ArtifactError(f"{source}: the model takes {model.input_shape[1:]} but its record says {expected}; write it again with lstmcli")
     if record.stage == "fitted":
         predictor.check_agrees(model, record, source)
+    artifact.check_output_shape(model, source)
     units, _ = architecture.output_of(predictor.network_of(model))
     if units != record.architecture.get("units"):
         raise ArtifactError(f"{source}: the model has {units} outputs but its record says {record.architecture.get('units')}; write it again with lstmcli")
@@ -759,8 +807,7 @@ def _load_with_data(source, opts, command, *, need_target, debug, future=False):
     artifact.require_stage(record, "fitted", source, command)
     predictor.require_in_graph(record, source)
     data_path = _need_data(opts.data, command)
-    if opts.out is not None and str(opts.out) != "-":
-        artifact.check_output_file(opts.out, "--out", protect=[source, data_path])
+    check_out(source, opts)
     spec = dataspec.DataSpec.from_dict(record.data_spec)
     dataspec.check_flags(spec, opts, SPEC_KEYS)
     from lstmcli import readers, windowing  # pandas: only once the cheap checks have passed

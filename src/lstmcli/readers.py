@@ -1,11 +1,17 @@
 """Reading data files into a table: CSV, Parquet, NumPy `.npy`/`.npz`, or stdin.
 
 Every failure is a DataError that names the file and what is wrong with it.
+A file is read once, as bytes, which are parsed and hashed: the sha256 in the
+artifact's lineage is of exactly what was trained on, and a FIFO or
+/dev/stdin (which cannot be read twice) works like a file.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
+import re
+import stat
 import sys
 import zipfile
 from pathlib import Path
@@ -17,6 +23,8 @@ from lstmcli.errors import DataError
 
 FORMATS = {".csv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet", ".npy": "npy", ".npz": "npz"}
 STDIN = "-"
+DIGEST = "sha256"  # DataFrame.attrs key: the sha256 of the bytes the table was parsed from
+EXTRA_FIELDS = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 
 
 def detect_format(path: Path | str, fmt: str | None) -> str:
@@ -52,14 +60,25 @@ def read_table(path: Path | str, fmt: str | None = None) -> pd.DataFrame:
         DataError: if the file is missing, empty, or not of its format.
     """
     fmt = detect_format(path, fmt)
-    source = _open_source(path)
+    raw = _read_bytes(path)
+    source = io.BytesIO(raw)
+    source.name = str(path)
     try:
         frame = _READERS[fmt](source)
     except DataError:
         raise
     except pd.errors.EmptyDataError:
         raise DataError(f"{path} is empty; give a file with a header row and data rows") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+    except pd.errors.ParserError as exc:
+        extra = EXTRA_FIELDS.search(str(exc))
+        if extra:
+            expected, line, saw = map(int, extra.groups())
+            raise DataError(
+                f"{path}, row {line - 1} has {saw} fields but the header names {expected} columns; "
+                f"remove the extra field (a trailing comma?) or name its column in the header"
+            ) from None
+        raise DataError(f"{path} is not a readable {fmt} file: {_first_line(exc)}") from None
+    except (UnicodeDecodeError, ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"{path} is not a readable {fmt} file: {first}") from None
     except Exception as exc:  # pyarrow raises its own error types
@@ -69,24 +88,51 @@ def read_table(path: Path | str, fmt: str | None = None) -> pd.DataFrame:
     frame.columns = [str(c) for c in frame.columns]
     if frame.shape[0] == 0 or frame.shape[1] == 0:
         raise DataError(f"{path} has no data rows; give a file with a header row and at least one row of values")
+    duplicated = frame.columns[frame.columns.duplicated()]
+    if len(duplicated):
+        raise DataError(f"{path} has two columns named {duplicated[0]!r}; rename one so each column has its own name")
+    frame.attrs[DIGEST] = hashlib.sha256(raw).hexdigest()
     return frame
 
 
-def _open_source(path):
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _read_bytes(path) -> bytes:
+    """The whole input, read once: stdin for "-", else the file (a FIFO or device too)."""
     if str(path) == STDIN:
-        return io.BytesIO(sys.stdin.buffer.read())
+        return sys.stdin.buffer.read()
     path = Path(path)
-    if not path.exists():
-        raise DataError(f"data file {path} does not exist; check the path")
-    if path.is_dir():
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise DataError(f"data file {path} does not exist; check the path") from None
+    except OSError as exc:
+        raise DataError(f"cannot read data file {path}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(mode):
         raise DataError(f"data file {path} is a directory; give a file")
-    return path
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise DataError(f"cannot read data file {path}: {exc.strerror or exc}") from None
 
 
 def _read_csv(source) -> pd.DataFrame:
+    # The header and the first row, read alone first: pandas reads a first row
+    # with one field more than the header as an unnamed index column, shifting
+    # every column by one, and silently renames a repeated column name.
+    head = pd.read_csv(source, header=None, nrows=2, skipinitialspace=True, dtype=str,
+                       keep_default_na=False, skip_blank_lines=False)  # a longer row 1: ParserError, named in read_table
+    names = head.iloc[0].tolist()
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise DataError(f"{source.name} has two columns named {repeated[0]!r}; rename one so each column has its own name")
+    source.seek(0)
     # A blank line in a one-column series is a missing value, not nothing:
     # skipping it would silently shift every window after it.
-    return pd.read_csv(source, skipinitialspace=True, skip_blank_lines=False)
+    return pd.read_csv(source, skipinitialspace=True, skip_blank_lines=False, index_col=False)
 
 
 def _read_parquet(source) -> pd.DataFrame:
@@ -94,6 +140,7 @@ def _read_parquet(source) -> pd.DataFrame:
 
 
 def _array_frame(array: np.ndarray, name: str) -> pd.DataFrame:
+    _check_dtype(array, name)
     if array.ndim == 1:
         array = array[:, None]
     if array.ndim != 2:
@@ -101,21 +148,31 @@ def _array_frame(array: np.ndarray, name: str) -> pd.DataFrame:
     return pd.DataFrame(array, columns=[str(i) for i in range(array.shape[1])])
 
 
+def _check_dtype(array: np.ndarray, name: str) -> None:
+    """Refuse arrays whose values are not plain numbers or labels (complex, records, dates)."""
+    if array.dtype.kind == "c":
+        raise DataError(f"{name} holds complex numbers ({array.dtype}); lstmcli reads real numbers, so save the real and imaginary parts as two columns")
+    if array.dtype.kind not in "biufUS":
+        raise DataError(f"{name} holds {array.dtype} values; lstmcli reads arrays of numbers or label strings")
+
+
 def _read_npy(source) -> pd.DataFrame:
-    return _array_frame(np.load(source, allow_pickle=False), str(source))
+    return _array_frame(np.load(source, allow_pickle=False), source.name)
 
 
 def _read_npz(source) -> pd.DataFrame:
     with np.load(source, allow_pickle=False) as archive:
         arrays = {key: archive[key] for key in archive.files}
     if not arrays:
-        raise DataError(f"{source} holds no arrays")
+        raise DataError(f"{source.name} holds no arrays")
+    for key, array in arrays.items():
+        _check_dtype(array, f"{source.name}'s {key}")
     if len(arrays) == 1:
-        return _array_frame(next(iter(arrays.values())), str(source))
+        return _array_frame(next(iter(arrays.values())), source.name)
     lengths = {len(a) for a in arrays.values()}
     if any(a.ndim != 1 for a in arrays.values()) or len(lengths) != 1:
         raise DataError(
-            f"{source} holds several arrays; lstmcli reads them as columns, so each must be 1-D "
+            f"{source.name} holds several arrays; lstmcli reads them as columns, so each must be 1-D "
             f"and of one length. Received: {', '.join(f'{k}{a.shape}' for k, a in arrays.items())}"
         )
     return pd.DataFrame(arrays)

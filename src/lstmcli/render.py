@@ -24,12 +24,17 @@ def stdout_console() -> Console:
     return Console(no_color=bool(os.environ.get("NO_COLOR")), highlight=False, soft_wrap=True)
 
 
+MAX_ERROR_CHARS = 400
+
+
 def error(message: str) -> None:
-    """Print `message` on stderr, each of its lines as one `error: …` line."""
+    """Print `error: message` on stderr as one line, whatever the message holds."""
     from rich.markup import escape
 
-    for line in message.splitlines() or [""]:
-        stderr_console().print(f"[bold red]error:[/] {escape(line)}", markup=True, highlight=False)
+    line = " ".join(message.split())
+    if len(line) > MAX_ERROR_CHARS:
+        line = line[: MAX_ERROR_CHARS - 3] + "..."
+    stderr_console().print(f"[bold red]error:[/] {escape(line)}", markup=True, highlight=False)
 
 
 def warning(message: str) -> None:

@@ -23,6 +23,8 @@ STEPS = ("define", "compile", "fit", "evaluate", "predict", "backtest")
 ALL = object()  # batch_size = "all": one batch holding every sample
 SCALINGS = ("none", "minmax", "standard")
 DEFAULT_SCALING = "standard"
+SEED_RANGE = 2**32  # what keras.utils.set_random_seed and numpy accept
+INT_LIMIT = 2**31  # no count (epochs, units, timesteps, batch) is this large; beyond it TensorFlow overflows
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,8 @@ class Option:
         default: The value when neither flag nor config sets it.
         choices: Allowed values, if the set is closed.
         low: Smallest allowed number (inclusive).
-        high: Largest allowed number (exclusive).
+        high: Largest allowed number (exclusive). Whole numbers are below
+            INT_LIMIT unless a `high` says otherwise.
     """
 
     name: str
@@ -99,7 +102,7 @@ OPTIONS: dict[str, list[Option]] = {
         _opt("recurrent_dropout", "float", 0.0, low=0.0, high=1.0),
         _opt("output_units", "int", low=1),
         _opt("output_activation", "str"),
-        _opt("seed", "int", low=0),
+        _opt("seed", "int", low=0, high=SEED_RANGE),
     ],
     "compile": [
         _opt("out", "path"),
@@ -118,7 +121,7 @@ OPTIONS: dict[str, list[Option]] = {
         _opt("epochs", "int", 1, low=1),
         _opt("batch_size", "batch", 32),
         _opt("verbose", "str", "auto", choices=("auto", "0", "1", "2")),
-        _opt("seed", "int", low=0),
+        _opt("seed", "int", low=0, high=SEED_RANGE),
         _opt("shuffle", "bool", True),
         _opt("scaling", "str", choices=SCALINGS),  # None: "standard", or what a fitted model learned
         _opt("validation_split", "float", 0.0, low=0.0, high=1.0),
@@ -200,7 +203,9 @@ def resolve(step: str, flags: dict[str, Any], config: Path | None) -> SimpleName
         if value is None or (isinstance(value, (list, tuple)) and not value):
             continue
         merged[key] = _check(options[key], value, options[key].flag, Path())
-    return SimpleNamespace(**{name: merged.get(name, o.default) for name, o in options.items()})
+    resolved = SimpleNamespace(**{name: merged.get(name, o.default) for name, o in options.items()})
+    resolved.config = config  # an input too: no output may overwrite it
+    return resolved
 
 
 def read_config(path: Path, step: str) -> tuple[dict, Path]:
@@ -210,7 +215,7 @@ def read_config(path: Path, step: str) -> tuple[dict, Path]:
         ConfigError: if the file is missing, not TOML, or has unknown tables.
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists() or path.is_dir():  # a FIFO is fine: <(…) hands a config through one
         what = "is a directory" if path.is_dir() else "does not exist"
         raise ConfigError(f"config file {path} {what}; give the path of a .toml file")
     try:
@@ -239,25 +244,32 @@ def _check(option: Option, value: Any, where: str, base: Path) -> Any:
         return value if str(value) == "-" else base / Path(value).expanduser()
     if kind in ("ints", "strs"):
         items = _split(value, where)
+        if kind == "strs":
+            for item in items:
+                if not isinstance(item, str):
+                    raise ConfigError(f"{where} holds names, so each item must be a string; write \"{item}\". Received: {item!r}")
         if kind == "ints":
             items = [_number(int, item, where) for item in items]
             for item in items:
                 if item < 1:
                     raise ConfigError(f"{where} values must be positive. Received: {item}")
+                if item >= INT_LIMIT:
+                    raise ConfigError(f"{where} values must be below {INT_LIMIT}. Received: {item}")
         return items
     if kind == "batch":
         if isinstance(value, str) and value.strip().lower() == "all":
             return ALL
         number = _number(int, value, where)
-        if number < 1:
-            raise ConfigError(f"{where} must be a positive number or 'all'. Received: {value!r}")
+        if number < 1 or number >= INT_LIMIT:
+            raise ConfigError(f"{where} must be a positive number or 'all' (below {INT_LIMIT}). Received: {value!r}")
         return number
     if kind in ("int", "float"):
         number = _number(int if kind == "int" else float, value, where)
         if option.low is not None and number < option.low:
             raise ConfigError(f"{where} must be at least {option.low}. Received: {value!r}")
-        if option.high is not None and number >= option.high:
-            raise ConfigError(f"{where} must be below {option.high}. Received: {value!r}")
+        high = option.high if option.high is not None else INT_LIMIT if kind == "int" else None
+        if high is not None and number >= high:
+            raise ConfigError(f"{where} must be below {high}. Received: {value!r}")
         return number
     value = str(value) if isinstance(value, (int, str)) and not isinstance(value, bool) else value
     if not isinstance(value, str):
