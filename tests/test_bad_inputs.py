@@ -455,6 +455,8 @@ CASES = [
          r"header\.csv has no data rows"),
     case("fit-non-numeric-cell", lambda t, k: fit_on(t, k, series_csv_with_cell(t / "bad.csv", 4, "abc")),
          r"bad\.csv, row 4, column 'value' holds 'abc', which is not a number"),
+    case("fit-cell-beyond-float32", lambda t, k: fit_on(t, k, series_csv_with_cell(t / "huge.csv", 3, "1e39")),
+         r"huge\.csv, row 3, column 'value' holds 1e\+39, beyond the largest number"),
     case("fit-empty-cell", lambda t, k: fit_on(t, k, dated_series_with_gap(t / "gap.csv", 5)),
          r"gap\.csv, row 5, column 'value' is empty"),
     case("fit-nan-cell", lambda t, k: fit_on(t, k, series_csv_with_cell(t / "nan.csv", 6, "NaN")),

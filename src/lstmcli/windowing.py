@@ -205,6 +205,13 @@ def numeric(frame: pd.DataFrame, names: list[str], where: str, *, allow_empty: b
     """
     block = frame[names]
     values = block.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
+    huge = np.abs(np.nan_to_num(values)) > np.finfo(np.float32).max  # would become inf as float32
+    if huge.any():
+        row, col = np.argwhere(huge)[0]
+        raise DataError(
+            f"{where}, row {row + 1}, column {names[col]!r} holds {values[row, col]:g}, beyond the largest number "
+            f"a model computes with (about 3.4e38); rescale the column"
+        )
     bad = ~np.isfinite(values)
     if allow_empty:
         bad &= ~block.isna().to_numpy()
