@@ -95,7 +95,15 @@ def _boundary(debug: bool):
         if not debug:
             warnings.simplefilter("ignore")
         try:
-            yield
+            try:
+                yield
+            except Exception as exc:
+                if sigterm.fired and not isinstance(exc, (typer.Exit, typer.Abort)):
+                    # SIGTERM's exception can surface from inside C code as another
+                    # error (CPython's "SystemError: bad argument to internal
+                    # function", an interrupted write's OSError): still the termination.
+                    raise Terminated from exc
+                raise
             if sigterm.fired:  # the handler's exception was swallowed (raised inside a finaliser): the step ran on
                 render.error("terminated; the step had finished, so its output is complete")
                 raise typer.Exit(EXIT_TERMINATED)
