@@ -228,18 +228,14 @@ def copy(source: Path, target: Path) -> Path:
 
 # ---------------------------------------------------------------- what a refusal looks like
 
-USAGE_ERROR = re.compile(
-    r"\AUsage: lstmcli (?P<command>\S+) .*\nTry 'lstmcli (?P=command) -h' for help\.\n\n"
-    r"Error: (?P<message>[^\n]+)\n?\Z"
-)
 LSTMCLI_ERROR = re.compile(r"\Aerror: (?P<message>[^\n]+)\n?\Z")
 
 
 def refusal_message(stderr: str, usage: bool) -> str | None:
     """The one message line of a refusal, or None when stderr is not exactly one.
 
-    lstmcli's own refusals are one line, `error: …`. Click's usage errors keep
-    Click's standard shape: the usage line, the help hint, one `Error: …` line.
+    Every refusal is one line, `error: …`: lstmcli's own and Click's usage
+    errors alike (`usage` names which, for the reader of a case).
     """
-    match = (USAGE_ERROR if usage else LSTMCLI_ERROR).match(stderr.lstrip("\n"))
+    match = LSTMCLI_ERROR.match(stderr.lstrip("\n"))
     return match.group("message") if match else None

@@ -16,8 +16,18 @@ from rich.console import Console
 from rich.table import Table
 
 
-def stderr_console() -> Console:
-    return Console(stderr=True, no_color=bool(os.environ.get("NO_COLOR")), highlight=False, soft_wrap=True)
+_quiet = False  # -q: stderr shows errors only
+
+
+def configure(quiet: bool) -> None:
+    """Set, for this command, whether stderr shows anything but errors."""
+    global _quiet
+    _quiet = quiet
+
+
+def stderr_console(always: bool = False) -> Console:
+    """The console for progress, notes and warnings; silent under -q unless `always` (errors)."""
+    return Console(stderr=True, no_color=bool(os.environ.get("NO_COLOR")), highlight=False, soft_wrap=True, quiet=_quiet and not always)
 
 
 def stdout_console() -> Console:
@@ -34,7 +44,7 @@ def error(message: str) -> None:
     line = " ".join(message.split())
     if len(line) > MAX_ERROR_CHARS:
         line = line[: MAX_ERROR_CHARS - 3] + "..."
-    stderr_console().print(f"[bold red]error:[/] {escape(line)}", markup=True, highlight=False)
+    stderr_console(always=True).print(f"[bold red]error:[/] {escape(line)}", markup=True, highlight=False)
 
 
 def warning(message: str) -> None:
@@ -105,6 +115,17 @@ def validation_note(summary: dict) -> str | None:
     how = summary.get("validation") or {}
     words = VALIDATION_WORDS.get(how.get("method"))
     return None if words is None else "validation: " + words.format(n=summary["validation_samples"], seed=how.get("seed"))
+
+
+def fit_report(summary: dict, path) -> list[str]:
+    """The lines fit prints on stderr when it is done: how it stopped, what it chose, what it wrote."""
+    lines = [summary["stopped"]] if summary.get("stopped") else []
+    if summary.get("transforms") is not None:
+        reasons = "; ".join(summary["transforms"]["reasons"])
+        lines.append(f"transforms: {', '.join(summary['transforms']['chosen']) or 'none'}" + (f" ({reasons})" if reasons else ""))
+    if validation_note(summary):
+        lines.append(validation_note(summary))
+    return lines + [("smoke run: " if summary.get("smoke") else "") + fit_summary(summary, path)]
 
 
 def fit_summary(summary: dict, path) -> str:
@@ -211,6 +232,15 @@ def sparkline(values: list, width: int = 40) -> str:
     span = (high - low) or 1.0
     top = len(SPARK_BARS) - 1
     return "".join(" " if p is None else SPARK_BARS[round((scale(p) - low) / span * top)] for p in points)
+
+
+def plain(value) -> str:
+    """A verify summary value on one line: `key value, …`, `a → b` for steps, `3×2` for shapes."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {v}" for k, v in value.items())
+    if isinstance(value, list):
+        return " → ".join(map(str, value)) if value and isinstance(value[0], str) else "×".join(map(str, value))
+    return str(value)
 
 
 def compact(value) -> str:

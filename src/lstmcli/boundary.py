@@ -1,0 +1,220 @@
+"""Where the command line meets failure: errors, signals and a closed stdout become exits.
+
+`boundary` is the only place that turns exceptions into exit codes and `error:`
+lines; the commands run inside it. Inside it the first SIGTERM unwinds like
+Ctrl-C, so temporary files are removed before the process ends, and
+`first_interrupt_stops` lets fit finish its current step on the first Ctrl-C.
+Click's usage errors become one line in `OneLineErrors`, the command group.
+This is part of the command-line layer (Typer, and rich through `render`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import logging
+import os
+import re
+import signal
+import sys
+import traceback
+import types
+import warnings
+
+import typer
+from typer.core import TyperGroup
+
+from lstmcli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_TERMINATED, LstmcliError
+
+# Click's exception base, found through a class Typer exports (Typer vendors Click).
+ClickException = next(k for k in typer.BadParameter.__mro__ if k.__name__ == "ClickException")
+
+
+class OneLineErrors(TyperGroup):
+    """Typer's group, with every usage error as one `error: …` line and exit 2."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            code = code if isinstance(code, int) else 0
+        except ClickException as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # bare `lstmcli`: the help, as Click gives it
+                sys.stderr.write(exc.format_message() + "\n")
+            else:
+                from lstmcli import render
+
+                render.error(usage_line(exc))
+            code = exc.exit_code
+        except RuntimeError as exc:  # Click's Abort: input ended at a prompt
+            if type(exc).__name__ != "Abort":
+                raise
+            code = EXIT_FAILURE
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def usage_line(exc) -> str:
+    """A Click usage error as lstmcli's one line: what is wrong, then how to fix it."""
+    ctx = getattr(exc, "ctx", None)
+    hint = f"; see '{ctx.command_path} --help'" if ctx is not None else ""
+    name = type(exc).__name__
+    if name == "NoSuchOption":
+        close = sorted(exc.possibilities or difflib.get_close_matches(exc.option_name, _flags(ctx), n=1))
+        return f"no such option {exc.option_name}" + (f"; did you mean {' or '.join(close)}?" if close else hint)
+    message = re.sub(r"'(--?[\w-]+|[A-Z_]+)'", r"\1", " ".join(exc.format_message().split())).rstrip(".")
+    if name == "NoSuchCommand" or message.startswith("No such command"):
+        message, _, suggestion = message.partition(". Did you mean ")
+        hint = f"; did you mean {suggestion}" if suggestion else f"; the commands are {', '.join(ctx.command.list_commands(ctx))}"
+    return message[:1].lower() + message[1:] + hint
+
+
+def _flags(ctx) -> list[str]:
+    return [flag for param in (ctx.command.params if ctx else []) for flag in (*param.opts, *param.secondary_opts)]
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: unwind like Ctrl-C (temporary files removed), then exit 143.
+
+    A BaseException, as KeyboardInterrupt is, so no `except Exception` on the
+    way up can swallow it.
+    """
+
+
+@contextlib.contextmanager
+def boundary(debug: bool):
+    """Turn lstmcli's errors into one line on stderr and their exit code (a SystemExit).
+
+    Inside it SIGTERM unwinds like Ctrl-C, and Python warnings and library log
+    records are hidden unless `debug` (no library's warning reaches the terminal otherwise).
+    """
+    from lstmcli import render
+
+    with _terminate_unwinds() as sigterm, warnings.catch_warnings(), _library_logs_hidden(not debug):
+        if not debug:
+            warnings.simplefilter("ignore")
+        try:
+            try:
+                yield
+            except Exception as exc:
+                if sigterm.fired:
+                    # SIGTERM's exception can surface from inside C code as another
+                    # error (CPython's "SystemError: bad argument to internal
+                    # function", an interrupted write's OSError): still the termination.
+                    raise Terminated from exc
+                raise
+            if sigterm.fired:  # the handler's exception was swallowed (raised inside a finaliser): the step ran on
+                render.error("terminated; the step had finished, so its output is complete")
+                raise SystemExit(EXIT_TERMINATED)
+        except LstmcliError as exc:
+            if debug:
+                traceback.print_exc()
+            for line in getattr(exc, "lines", None) or [str(exc)]:
+                render.error(line)
+            raise SystemExit(exc.exit_code) from None
+        except (KeyboardInterrupt, Terminated) as exc:
+            if debug:
+                traceback.print_exc()
+            terminated = isinstance(exc, Terminated)
+            render.error(f"{'terminated' if terminated else 'interrupted'}; no output was written")
+            raise SystemExit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED) from None
+        except BrokenPipeError:
+            silence_stdout()
+            raise SystemExit(EXIT_FAILURE) from None  # quietly: the reader chose to stop
+        except Exception as exc:
+            if debug:
+                traceback.print_exc()
+            else:
+                first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+                render.error(f"unexpected {type(exc).__name__}: {first} (run again with --debug for the traceback)")
+            raise SystemExit(EXIT_FAILURE) from None
+
+
+@contextlib.contextmanager
+def _library_logs_hidden(hidden: bool):
+    """Drop log records of libraries that configured no handler (Python's last-resort stderr handler)."""
+    previous = logging.lastResort
+    if hidden:
+        logging.lastResort = logging.NullHandler()
+    try:
+        yield
+    finally:
+        logging.lastResort = previous
+
+
+@contextlib.contextmanager
+def _terminate_unwinds():
+    """While a step runs, the first SIGTERM raises Terminated; later ones are ignored while it unwinds."""
+    state = types.SimpleNamespace(fired=False)
+
+    def handler(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        state.fired = True
+        raise Terminated
+
+    with _handling(signal.SIGTERM, handler):
+        yield state
+
+
+@contextlib.contextmanager
+def _handling(signum, handler):
+    try:
+        previous = signal.signal(signum, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signum, previous)
+
+
+class StopFlag:
+    """The first Ctrl-C asks training to stop after the current step; the second interrupts.
+
+    Once training is over (the step polls with `final=True` before it writes)
+    there is no step left to finish, so any Ctrl-C interrupts at once and no
+    output is written.
+    """
+
+    def __init__(self):
+        self.requested = False
+        self.final = False
+
+    def __call__(self, final: bool = False) -> str | None:
+        self.final = self.final or final
+        return "interrupted" if self.requested else None
+
+
+@contextlib.contextmanager
+def first_interrupt_stops():
+    flag = StopFlag()
+
+    def handler(signum, frame):
+        if flag.requested or flag.final:
+            raise KeyboardInterrupt
+        flag.requested = True
+        from lstmcli import render
+
+        render.stderr_console().print("stopping after the current step (Ctrl-C again to abort)", markup=False)
+
+    with _handling(signal.SIGINT, handler):
+        yield flag
+
+
+def stuck(message: str) -> None:
+    """A multi-worker peer stopped answering inside TensorFlow, where no exception reaches: end the process."""
+    from lstmcli import render
+
+    render.error(message)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(EXIT_FAILURE)
+
+
+def silence_stdout() -> None:
+    """The reader of stdout went away (`| head`): drop what is left, like a Unix tool."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)

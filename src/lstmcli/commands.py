@@ -1,0 +1,130 @@
+"""Typer commands built from the option table: parameters, shell completion, and the call around a body.
+
+`command` turns a body `(model, opts, call)` into a Typer command whose
+parameters come from `settings.OPTIONS[name]` (plus MODEL, --config and
+--print-config for steps, -q, -v and --debug), so an option is declared once.
+The call resolves the options, prints them for --print-config, and runs the
+body inside the error boundary. Completion answers from the table and the
+file system alone, without importing TensorFlow.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from lstmcli import settings
+from lstmcli.boundary import boundary
+from lstmcli.errors import UsageError
+
+
+def _completer(suffixes: tuple):
+    """Shell completion of a path: files with these suffixes and folders; no suffixes, the shell's own."""
+
+    def complete(incomplete: str) -> list[str]:
+        if not suffixes:
+            return []  # an empty answer: bash's `complete -o default` completes file names itself
+        folder, _, stem = incomplete.rpartition("/")
+        try:
+            entries = sorted(os.scandir(folder or "."), key=lambda e: e.name)
+        except OSError:
+            return []
+        prefix = folder + "/" if folder else ""
+        return [
+            prefix + e.name + ("/" if e.is_dir() else "")
+            for e in entries
+            if e.name.startswith(stem) and (stem or not e.name.startswith(".")) and (e.is_dir() or e.name.endswith(suffixes))
+        ]
+
+    return complete
+
+
+def _choices(choices: tuple):
+    return lambda incomplete: [c for c in choices if c.startswith(incomplete)]
+
+
+_TYPES = {"int": int, "float": float, "path": Path, "bool": bool, "ints": list[str], "strs": list[str]}
+
+
+def _parameter(option: settings.Option) -> inspect.Parameter:
+    """The Typer parameter of one table entry; None as its default means "not given"."""
+    decls = [f"{option.flag}/{option.off}" if option.off else option.flag, *option.aliases]
+    metavar = f"[{'|'.join(option.choices)}]" if option.choices else option.metavar
+    complete = _choices(option.choices) if option.choices else _completer(option.suffixes) if option.kind == "path" else None
+    info = typer.Option(*decls, help=option.describe(), metavar=metavar, show_default=False, autocompletion=complete)
+    kind = _TYPES.get(option.kind, str)
+    annotation = Annotated[kind if option.required else Optional[kind], info]
+    return inspect.Parameter(option.name, inspect.Parameter.KEYWORD_ONLY, default=... if option.required else None, annotation=annotation)
+
+
+def _common(name: str, *, model: bool) -> list[inspect.Parameter]:
+    """The parameters every command has beside its table's: MODEL, --config and --print-config for steps, -q, -v, --debug."""
+    def param(pname, annotation, default):
+        return inspect.Parameter(pname, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+
+    steps = name in settings.STEPS
+    return [
+        *([param("model", Annotated[Path, typer.Argument(metavar="MODEL", help="The .keras artifact written by the step before.", show_default=False, autocompletion=_completer((".keras",)))], ...)] if model else []),
+        *([param("config", Annotated[Optional[Path], typer.Option("--config", help=f"A TOML file whose [{name}] table sets any option; flags override it.", show_default=False, autocompletion=_completer((".toml",)))], None),
+           param("print_config", Annotated[bool, typer.Option("--print-config", help="Print the resolved settings as the TOML table --config reads, and exit.")], False)] if steps else []),
+        param("quiet", Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors on stderr.")], False),
+        param("detail", Annotated[bool, typer.Option("-v", help="More on stderr: the resolved settings (as --print-config prints them) and the time taken" + ("; sets --verbose 2." if "verbose" in _names(name) or name == "run" else "."))], False),
+        param("debug", Annotated[bool, typer.Option("--debug", help="Show tracebacks and TensorFlow's own log lines.")], False),
+    ]
+
+
+def _names(name: str) -> list[str]:
+    return [o.name for o in settings.OPTIONS[name]]
+
+
+@dataclass
+class Call:
+    """How a command was asked to run, beside its options."""
+
+    debug: bool = False
+    quiet: bool = False
+    detail: bool = False
+
+
+def command(app: typer.Typer, name: str, *, model: bool = True):
+    """Register the decorated `body(model, opts, call)` on `app` as command `name`, its options from settings.OPTIONS[name]."""
+
+    def register(body):
+        def run(**given):
+            from lstmcli import render
+
+            call = Call(given.pop("debug"), given.pop("quiet"), given.pop("detail"))
+            artifact = given.pop("model", None)
+            config, print_config = (given.pop("config"), given.pop("print_config")) if name in settings.STEPS else (None, False)
+            render.configure(quiet=call.quiet)
+            started = time.perf_counter()
+            with boundary(call.debug):
+                if call.quiet and call.detail:
+                    raise UsageError("-q asks for errors only and -v for more; give one of them")
+                opts = settings.resolve(name, given, config)
+                if print_config:
+                    sys.stdout.write(settings.to_toml(name, opts))
+                    return
+                if hasattr(opts, "verbose") and (call.quiet or call.detail):
+                    opts.verbose = "0" if call.quiet else "2"
+                if call.detail:
+                    render.stderr_console().print(settings.to_toml(name, opts), markup=False, end="")
+                body(artifact, opts, call) if model else body(opts, call)
+            if call.detail:
+                render.stderr_console().print(f"{name}: done in {time.perf_counter() - started:.2f} s", markup=False)
+
+        params = _common(name, model=model)
+        params[1 if model else 0:1 if model else 0] = [_parameter(o) for o in settings.OPTIONS[name]]
+        run.__signature__ = inspect.Signature(params)
+        run.__annotations__ = {p.name: p.annotation for p in params}
+        app.command(name, help=inspect.getdoc(body))(run)
+        return body
+
+    return register
