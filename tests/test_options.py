@@ -1,0 +1,223 @@
+"""Options are declared once (settings.OPTIONS) and everything else derives from that table:
+the flags and their help, the config keys, completion, --print-config, -q and -v, and the
+one-line usage errors."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import typer
+
+from lstmcli import settings
+from lstmcli.cli import app
+
+REPO = Path(__file__).resolve().parent.parent
+COMMON = {"model", "config", "print_config", "quiet", "detail", "debug"}  # cli._common: not settings of a step
+
+
+def commands() -> dict:
+    group = typer.main.get_command(app)
+    return {name: group.get_command(None, name) for name in group.list_commands(None)}
+
+
+def test_every_command_takes_exactly_its_table_options_with_the_tables_help():
+    built = commands()
+    assert set(built) == set(settings.OPTIONS)
+    for name, command in built.items():
+        table = {o.name: o for o in settings.OPTIONS[name]}
+        params = {p.name: p for p in command.params if p.name in table or p.name not in COMMON}
+        assert list(params) == list(table), name
+        for option in table.values():
+            param = params[option.name]
+            assert option.flag in param.opts, (name, option.name)
+            assert param.help == option.describe()
+            assert param.required == option.required
+        assert ({"config", "print_config"} <= {p.name for p in command.params}) == (name in settings.STEPS)
+
+
+def test_a_config_accepts_every_option_of_a_step_and_nothing_else(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a printed config's paths are relative to the current folder
+    for step in settings.STEPS:
+        every = {o.name: _example(o) for o in settings.OPTIONS[step]}
+        config = tmp_path / f"{step}.toml"
+        config.write_text(settings.to_toml(step, settings.resolve(step, every, None)))
+        printed = tomllib.loads(config.read_text())[step]
+        assert list(printed) == [o.name for o in settings.OPTIONS[step]]  # every key, in the table's order
+        assert _absolute(settings.resolve(step, {}, config)) == _absolute(settings.resolve(step, every, None)) | {"config": config}
+        config.write_text(f"[{step}]\nno_such_key = 1\n")
+        with pytest.raises(settings.ConfigError, match="has no option 'no_such_key'"):
+            settings.resolve(step, {}, config)
+
+
+def _absolute(resolved) -> dict:
+    return {k: v.resolve() if isinstance(v, Path) and k != "config" else v for k, v in vars(resolved).items()}
+
+
+def _example(option: settings.Option):
+    """A legal value for every kind, so that every key is printed."""
+    return {
+        "int": max(int(option.low or 1), 2), "float": 0.5 if option.high else 2.5, "bool": True, "path": Path("some.file"),
+        "ints": ["3", "2"], "strs": ["a", "b"], "batch": "all",
+    }.get(option.kind, option.choices[-1] if option.choices else "text")
+
+
+def test_help_shows_choices_ranges_and_defaults(cli):
+    define = cli("define", "--help").stdout
+    assert "--task [regression|binary|multiclass]" in define
+    assert "[default: 0.0; 0.0<=x<1.0]" in " ".join(define.split())  # --dropout
+    fit = " ".join(cli("fit", "--help").stdout.split())
+    assert "--verbose [auto|0|1|2]" in fit and "--scaling [none|minmax|standard]" in fit
+    assert "[default: 1; x>=1]" in fit  # --epochs
+    assert "--shuffle / --no-shuffle" in fit and "[default: shuffle]" in fit
+
+
+# ---------------------------------------------------------------- usage errors
+
+
+USAGE_ERRORS = [
+    (["fit", "m.keras", "--epoch", "3"], r"no such option --epoch; did you mean --epochs\?"),
+    (["fit"], r"missing argument MODEL; see 'lstmcli fit --help'"),
+    (["fit", "m.keras", "--epochs", "x"], r"invalid value for --epochs: .*integer.*; see 'lstmcli fit --help'"),
+    (["fit", "m.keras", "--epochs"], r"option --epochs requires an argument"),
+    (["fit", "m.keras", "--verbose", "3"], r"--verbose must be one of auto, 0, 1, 2\. Received: '3'"),
+    (["define", "--task", "regresion"], r"--task must be one of regression, binary, multiclass \(did you mean 'regression'\?\)\. Received: 'regresion'"),
+    (["predict", "a.keras", "b.keras"], r"got unexpected extra argument\(s\) \(b.keras\); see 'lstmcli predict --help'"),
+    (["fitt"], r"no such command 'fitt'; did you mean 'fit'\?"),
+    (["plot", "m.keras"], r"missing option --out-dir; see 'lstmcli plot --help'"),
+    (["fit", "m.keras", "-q", "-v"], r"-q asks for errors only and -v for more; give one of them"),
+]
+
+
+@pytest.mark.parametrize("argv, message", USAGE_ERRORS, ids=[" ".join(a) for a, _ in USAGE_ERRORS])
+def test_every_usage_error_is_one_line_and_exit_2_without_importing_tensorflow(argv, message, tmp_path):
+    probe = (
+        "import sys\n"
+        "from lstmcli.cli import main\n"
+        "try:\n"
+        f"    main({argv!r})\n"
+        "finally:\n"
+        "    print('HEAVY', [m for m in ('tensorflow', 'keras', 'pandas') if m in sys.modules], file=sys.stdout)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, env=_env())
+    assert proc.returncode == 2, proc
+    assert re.fullmatch(r"error: " + message + r"\n", proc.stderr), proc.stderr
+    assert proc.stdout == "HEAVY []\n"
+
+
+def _env(**more) -> dict:
+    return {**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(REPO / "src"), **more}
+
+
+# ---------------------------------------------------------------- completion
+
+
+def _complete(words: str, cwd: Path) -> list[str]:
+    """What `lstmcli`'s completion answers bash for the words typed so far (the last one partial)."""
+    cword = len(words.split()) - (0 if words.endswith(" ") else 1)
+    env = _env(_LSTMCLI_COMPLETE="complete_bash", COMP_WORDS=words, COMP_CWORD=str(cword))
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "lstmcli"], capture_output=True, text=True, cwd=cwd, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    imported = {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    assert not imported & {"tensorflow", "keras", "pandas"}, "completion imported a heavy library"
+    return proc.stdout.split()
+
+
+def test_completion_offers_commands_options_choices_and_the_right_files(tmp_path):
+    for name in ("a.keras", "b.csv", "c.toml", "notes.md"):
+        (tmp_path / name).write_text("")
+    (tmp_path / "runs").mkdir()
+    assert _complete("lstmcli fi", tmp_path) == ["fit"]
+    assert "--epochs" in _complete("lstmcli fit a.keras --ep", tmp_path)
+    assert _complete("lstmcli define --task ", tmp_path) == ["regression", "binary", "multiclass"]
+    assert _complete("lstmcli fit ", tmp_path) == ["a.keras", "runs/"]
+    assert _complete("lstmcli fit a.keras --data ", tmp_path) == ["b.csv", "runs/"]
+    assert _complete("lstmcli fit a.keras --config ", tmp_path) == ["c.toml", "runs/"]
+    assert _complete("lstmcli fit a.keras --tensorboard ", tmp_path) == []  # bash's own file names
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_the_script_show_completion_prints_completes_in_bash(tmp_path):
+    (tmp_path / "model.keras").write_text("")
+    script = subprocess.run([sys.executable, "-m", "lstmcli", "--show-completion", "bash"], capture_output=True, text=True, env=_env())
+    assert script.returncode == 0 and "complete -o default -F" in script.stdout, script
+    (tmp_path / "bin").mkdir()
+    shim = tmp_path / "bin" / "lstmcli"
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m lstmcli "$@"\n')
+    shim.chmod(0o755)
+    session = script.stdout + (
+        '\nCOMP_WORDS=(lstmcli evaluate mod --fa); COMP_CWORD=3; _lstmcli_completion lstmcli; echo "${COMPREPLY[@]}"'
+        '\nCOMP_WORDS=(lstmcli evaluate mod); COMP_CWORD=2; _lstmcli_completion lstmcli; echo "${COMPREPLY[@]}"\n'
+    )
+    proc = subprocess.run(["bash", "--norc", "-c", session], capture_output=True, text=True, cwd=tmp_path,
+                          env=_env(PATH=f"{tmp_path / 'bin'}:{os.environ['PATH']}"))
+    assert proc.stdout.splitlines() == ["--fail-if", "model.keras"], proc
+
+
+# ---------------------------------------------------------------- --print-config, -q, -v
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory):
+    root = tmp_path_factory.mktemp("options")
+    pd.DataFrame({"y": np.sin(np.arange(60) / 4)}).to_csv(root / "wave.csv", index=False)
+    return root
+
+
+def test_print_config_replays_to_identical_weights(cli, compiled, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(compiled / "wave.csv", "wave.csv")
+    define = ["define", "--features", "y", "--timesteps", "4", "--lstm", "3", "--seed", "5", "--out", "d.keras"]
+    printed = cli(*define, "--print-config")
+    assert printed.exit_code == 0 and not Path("d.keras").exists(), printed
+    Path("define.toml").write_text(printed.stdout)
+    assert cli("define", "--config", "define.toml").exit_code == 0
+    assert cli("compile", "d.keras", "--out", "c.keras", "-q").exit_code == 0
+    fit = ["fit", "c.keras", "--data", "wave.csv", "--epochs", "3", "--batch-size", "8", "--seed", "2", "--validation-split", "0.2"]
+    printed = cli(*fit, "--out", "a.keras", "--print-config")
+    assert printed.exit_code == 0 and not Path("a.keras").exists(), printed
+    table = tomllib.loads(printed.stdout)["fit"]
+    assert table["data"] == "wave.csv" and table["epochs"] == 3 and table["batch_size"] == 8 and table["out"] == "a.keras"
+    Path("fit.toml").write_text(printed.stdout)
+    assert cli("fit", "c.keras", "--config", "fit.toml", "-q").exit_code == 0
+    assert cli(*fit, "--out", "b.keras", "-q").exit_code == 0
+    assert _weights("a.keras") and all(np.array_equal(x, y) for x, y in zip(_weights("a.keras"), _weights("b.keras")))
+
+
+def test_print_config_shows_flags_over_the_config_over_defaults(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("base.toml").write_text('[fit]\nepochs = 50\nbatch_size = "all"\ndata = "in/data.csv"\n')
+    printed = cli("fit", "m.keras", "--config", "base.toml", "--epochs", "7", "--print-config")
+    table = tomllib.loads(printed.stdout)["fit"]
+    assert (table["epochs"], table["batch_size"], table["data"], table["shuffle"]) == (7, "all", "in/data.csv", True)
+    assert "seed" not in table  # unset: TOML has no null, and replaying leaves it unset too
+
+
+def _weights(path: str) -> list:
+    import keras
+
+    return keras.saving.load_model(path, compile=False).get_weights()
+
+
+def test_quiet_prints_only_errors_and_v_adds_settings_epochs_and_time(cli, compiled, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    quiet = cli("define", "--features", "y", "--timesteps", "2", "--lstm", "2", "--out", "d.keras", "-q")
+    assert quiet.exit_code == 0 and quiet.stderr == "", quiet
+    assert cli("compile", "d.keras", "--out", "c.keras", "--quiet").stderr == ""
+    data = compiled / "wave.csv"
+    fit = cli("fit", "c.keras", "--data", data, "--epochs", "2", "--verbose", "2", "--out", "f.keras", "-q")
+    assert fit.exit_code == 0 and fit.stderr == "", fit
+    failed = cli("evaluate", "f.keras", "--data", tmp_path / "missing.csv", "-q")
+    assert failed.exit_code == 2 and failed.stderr.startswith("error: ") and len(failed.stderr.splitlines()) == 1
+    loud = cli("fit", "c.keras", "--data", data, "--epochs", "2", "--out", "g.keras", "-v")
+    assert loud.exit_code == 0, loud
+    assert "[fit]" in loud.stderr and "epochs = 2" in loud.stderr and re.search(r"fit: done in \d+\.\d\d s", loud.stderr)
+    assert re.search(r"^Epoch 2/2$", loud.stderr, re.M), loud.stderr
