@@ -158,17 +158,58 @@ def interactive() -> bool:
     return sys.stderr.isatty() and not os.environ.get("CI") and os.environ.get("TERM") != "dumb"
 
 
-class FitReporter:
-    """Shows fit's progress: a rich bar (verbose 1 on a terminal) or one line per epoch."""
+def keras_value(value: float) -> str:
+    """A metric as Keras's `verbose=2` epoch line writes it (`keras.utils.Progbar`)."""
+    return f"{value:.4f}" if value > 1e-3 else f"{value:.4e}"
 
-    def __init__(self, verbose: int):
+
+def keras_step_time(seconds: float) -> str:
+    """Seconds per step as Keras writes them: `2s/step`, `12ms/step` or `85us/step`."""
+    if seconds >= 1 or seconds == 0:
+        return f"{seconds:.0f}s/step"
+    if seconds >= 1e-3:
+        return f"{seconds * 1000.0:.0f}ms/step"
+    return f"{seconds * 1000000.0:.0f}us/step"
+
+
+def epoch_line(steps: int, seconds: float, logs: dict) -> str:
+    """The line Keras's `model.fit(verbose=2)` prints at an epoch's end, e.g.
+    `3/3 - 0s - 12ms/step - loss: 0.3370 - val_loss: 0.3312`."""
+    values = "".join(f" - {k}: {keras_value(v)}" for k, v in logs.items() if k != "learning_rate")
+    return f"{steps}/{steps} - {seconds:.0f}s - {keras_step_time(seconds / steps)}{values}"
+
+
+class FitReporter:
+    """Shows fit's progress: a rich bar (verbose 1 on a terminal) or Keras's epoch lines.
+
+    The lines are `model.fit(verbose=2)`'s: `Epoch 6/8` when an epoch begins
+    (counted from the artifact's epochs so far, as Keras counts from
+    `initial_epoch`; none when the final epoch is the first) and its end line.
+    The fused training loop runs many steps per call, across epoch ends, and
+    reports progress after each call: an epoch's end is timed by spreading a
+    call's time evenly over its steps, and its lines are printed at that report.
+
+    Args:
+        verbose: 0 silent, 1 the bar (plain lines without a terminal), 2 lines.
+        console: Where to draw; defaults to stderr, drawing the bar only on an
+            interactive terminal. A given console draws the bar if it is a terminal.
+    """
+
+    def __init__(self, verbose: int, console: Console | None = None):
         self.verbose = verbose
-        self.console = stderr_console()
-        self.bar = verbose == 1 and interactive()
+        self.console = console or stderr_console()
+        self.bar = verbose == 1 and (interactive() if console is None else console.is_terminal)
+        self.started = time.perf_counter()
+        self.lines = bool(verbose) and not self.bar
         self.progress = None
         self.task = None
         self.validation: dict = {}  # the last epoch's val_* logs, shown beside the running ones
-        self.started = time.perf_counter()
+        self.ended: list = []  # (epoch, logs) of epochs ended since the last progress report
+        self.headed = -1  # the last epoch whose `Epoch e/N` line was printed
+        self.first = None  # the step the fit started at
+        self.mark = None  # (step, time) of the last progress report
+        self.began = self.started  # when the epoch under way began
+        self.per_epoch = self.epochs = 0  # steps per epoch and the final epoch, from the progress reports
 
     def __enter__(self):
         if self.bar:
@@ -189,26 +230,57 @@ class FitReporter:
         return self
 
     def __exit__(self, *exc):
+        if self.ended and self.mark is not None:  # the fit failed before reporting them: show them still
+            self._print_ended(time.perf_counter(), (self.ended[-1][0] + 1) * self.per_epoch)
         if self.progress is not None:
             self.progress.__exit__(*exc)
 
     def on_epoch_end(self, epoch: int, logs: dict) -> None:
         self.validation = {k: v for k, v in logs.items() if k.startswith("val_")}
-        if self.verbose and not self.bar:
-            self.console.print(f"Epoch {epoch + 1}: {format_logs(logs)}", markup=False)
+        if self.lines:
+            self.ended.append((epoch, logs))
 
     def on_progress(self, step: int, total: int, per_epoch: int, logs: dict) -> None:
+        """Steps count from epoch 0; the first call, before any step, says where the fit starts."""
+        now = time.perf_counter()
+        if self.first is None:
+            self.first = step - len(self.ended) * per_epoch
+            self.mark = (self.first, self.started)
+            self.began = now if not self.ended else self.started
+        self.per_epoch, self.epochs = per_epoch, total // per_epoch
+        if self.lines:
+            self._print_ended(now, step)
+            if step < total and (step % per_epoch or step == self.first):
+                self._head(step // per_epoch)  # under way, or about to begin at the fit's start
+            self.mark = (step, now)
         if self.progress is None:
             return
         if self.task is None:
-            self.task = self.progress.add_task("fit", total=total, completed=0, logs="")
-        epoch = min(step // per_epoch + (step % per_epoch > 0), total // per_epoch)
+            self.task = self.progress.add_task("fit", total=total - self.first, completed=0, logs="")
+        epoch = min(step // per_epoch + (step % per_epoch > 0 or step == self.first), self.epochs)  # under way or just ended
         self.progress.update(
             self.task,
-            completed=step,
-            description=f"epoch {epoch}/{total // per_epoch}",
+            completed=step - self.first,
+            description=f"epoch {epoch}/{self.epochs}",
             logs=format_logs({**logs, **self.validation}),
         )
+
+    def _head(self, epoch: int) -> None:
+        """Keras's `Epoch e/N` line, once per epoch, and only when the final epoch N is not the first."""
+        if epoch > self.headed and self.epochs > 1:
+            self.console.print(f"Epoch {epoch + 1}/{self.epochs}", markup=False)
+        self.headed = max(self.headed, epoch)
+
+    def _print_ended(self, now: float, step: int) -> None:
+        """Print the epochs ended since the last report, timed from their start to their end."""
+        ended, self.ended = self.ended, []
+        (since, then), nb = self.mark, self.per_epoch
+        per_step = (now - then) / max(step - since, 1)
+        for epoch, logs in ended:
+            end = then + ((epoch + 1) * nb - since) * per_step
+            self._head(epoch)
+            self.console.print(epoch_line(nb, end - self.began, logs), markup=False)
+            self.began = end
 
 
 SPARK_BARS = "▁▂▃▄▅▆▇█"

@@ -208,7 +208,11 @@ class Trainer:
                 so a resumed fit sees the same batches as an uninterrupted one.
             validation: Data evaluated at each epoch end, logged as val_*.
             on_epoch_end: Called with (epoch, logs) after every epoch.
-            on_progress: Called with (steps done, total steps, steps per epoch, running logs) after every chunk.
+            on_progress: Called with (steps done, total steps, steps per epoch, running logs)
+                once before the first step (with no logs) and after every chunk. Steps count
+                from epoch 0, as `initial_epoch` does. The logs are the training metrics of
+                the epoch under way, or of the epoch just ended when a chunk ends on an
+                epoch boundary (then the model's metrics hold the validation pass's).
             should_stop: Returns a reason to stop, checked after every chunk.
             callbacks: `lstmcli.callbacks.Callback`s; one with `per_epoch` makes
                 every chunk end at the next epoch boundary.
@@ -290,6 +294,8 @@ class Trainer:
         chunk = 1  # the first call traces; keep it short so Ctrl-C is heard at once
         started = time.perf_counter()
         calls = 0
+        if on_progress:
+            on_progress(step, end, nb, {})
         while step < end:
             to_boundary = nb - step % nb
             if per_epoch:
@@ -322,7 +328,10 @@ class Trainer:
             if on_chunk_end is not None and step % nb == 0:
                 on_chunk_end(step // nb, result)
             if on_progress:
-                current = {k: float(v) for k, v in model.get_metrics_result().items()}
+                if step % nb == 0:  # the metrics were reset for the validation pass: the epoch's own logs
+                    current = {k: logs[k] for k in keys}
+                else:
+                    current = {k: float(v) for k, v in model.get_metrics_result().items()}
                 on_progress(step, end, nb, current)
             # Size the next chunk to take about CHUNK_SECONDS, once a call without tracing was timed.
             if calls == 1:
