@@ -111,7 +111,7 @@ _SPEC = [
 ]
 # fit's training options, which backtest's folds share
 _TRAINING = [
-    _opt("epochs", "int", 1, "Epochs to train; on a fitted model, more epochs (see README, 'Continuing').", low=1),
+    _opt("epochs", "int", 1, "Epochs to train; on a fitted model, more epochs (see README, Training).", low=1),
     _FIT_BATCH,
     _SEED,
     _opt("shuffle", "bool", True, "Reshuffle the samples every epoch.", off="--no-shuffle"),
@@ -163,7 +163,7 @@ OPTIONS: dict[str, list[Option]] = {
         _FORMAT,
         _ROWS,
         *_TRAINING,
-        _opt("verbose", "str", "auto", "0 silent, 1 a progress bar, 2 one line per epoch (Keras's format); auto is 1.", choices=("auto", "0", "1", "2")),
+        _opt("verbose", "str", "auto", "0 silent, 1 a progress bar, 2 Keras's epoch lines ('Epoch e/N', then 'n/n - … - loss: …'); auto is 1.", choices=("auto", "0", "1", "2")),
         _opt("history", "path", None, "Also write the per-epoch history to this CSV file ('-' for stdout).", suffixes=(".csv",)),
         _opt("tensorboard", "path", None, "Write TensorBoard logs of every epoch to DIR.", metavar="DIR"),
         _opt("checkpoint_dir", "path", None, "Checkpoint to DIR at epoch ends; the same command resumes after a crash.", metavar="DIR"),
