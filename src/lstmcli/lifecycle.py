@@ -12,7 +12,7 @@ import contextlib
 import os
 import random
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
@@ -159,7 +159,7 @@ def _fit(source: Path, opts, *, debug, on_epoch_end, on_progress, should_stop, o
     if chosen_weights != imbalance.NONE and not task.classification:
         raise ConfigError(f"--class-weight weighs the classes of a classifier; the model's task is {task.name}")
     source_sha256 = artifact.sha256_file(source)
-    spec, learned, train, validation, digests = _training_data(record, source, data_path, opts)
+    spec, learned, train, validation, digests, relearn = _training_data(record, source, data_path, opts)
     smoke = smoke_requested(opts)
     epochs = 1 if smoke else opts.epochs
     monitor = "val_loss" if (validation is not None or opts.validation_split) else "loss"
@@ -180,17 +180,20 @@ def _fit(source: Path, opts, *, debug, on_epoch_end, on_progress, should_stop, o
         else:
             model = adopted if adopted is not None else artifact.load(source, unsafe=opts.unsafe)[0]
             seed = _seed(opts.seed, record.seed)
+    seed = _agree_on_start(dist, seed, record.epochs if resumed is not None else 0, opts.timeout)
+    keras.utils.set_random_seed(seed)
+    import numpy as np
+
+    train, validation, how, trained_rows = _split(train, validation, opts, spec, task, learned, seed)
+    if relearn is not None:
+        learned, train, validation = relearn(trained_rows, train, validation)
+    with dist.scope():
         # The views around the model make layers and compiled metrics: variables, so in the scope too.
         if record.stage == "fitted":
             views = predictor.views(model, spec, learned)
         else:
             views = predictor.assemble(model, learned, spec)
         _compile_views(views, record, model)
-    seed = _agree_on_start(dist, seed, record.epochs if resumed is not None else 0, opts.timeout)
-    keras.utils.set_random_seed(seed)
-    import numpy as np
-
-    train, validation, how = _split(train, validation, opts, spec, task, learned, seed)
     if smoke:  # after the split, so the validation samples are the ones a full fit would hold out
         keep = SMOKE_BATCHES * (SMOKE_FULL_BATCH if opts.batch_size is ALL else opts.batch_size)
         train = train.head(keep)
@@ -384,6 +387,12 @@ def _training_data(record: Record, source: Path, data_path: Path, opts):
 
     A fitted artifact keeps what it learned (continued training must see the
     data as before); otherwise scaling and labels are learned from the data.
+    Scaling is learned on the training part only: when `--validation-split`
+    holds samples out, which ones is known only once the fit has its seed, so
+    the training targets are left unscaled here and the last value returned,
+    `relearn(rows, train, validation)`, learns the statistics on the rows of
+    the training part and scales both parts' targets with them (None when the
+    statistics already come from the training data alone).
     """
     task = tasks.get_task(record.task)
     spec = dataspec.DataSpec.from_dict(record.data_spec)
@@ -399,26 +408,47 @@ def _training_data(record: Record, source: Path, data_path: Path, opts):
         frame = frame.iloc[selected[0]:selected[1]].reset_index(drop=True)  # fit learns from these rows alone
         where = f"{where} (rows {selected[0] + 1} to {selected[1]})"
     learned = record.preprocessing
+    scaling = opts.scaling or DEFAULT_SCALING
     if learned is None:
-        learned = windowing.learn(frame, spec, task=task, scaling=opts.scaling or DEFAULT_SCALING, units=units, where=where)
+        learned = windowing.learn(frame, spec, task=task, scaling=scaling, units=units, where=where)
     elif opts.scaling not in (None, learned.get("scaling_kind")):
         raise ConfigError(
             f"{source} already learned '{learned.get('scaling_kind')}' scaling; continued training keeps it, "
             f"so drop --scaling {opts.scaling} or start again from the compiled model"
         )
     spec.features, spec.target = learned["features"], learned["target"]
+    relearn = None
+    if record.preprocessing is None and opts.validation_split and opts.validation_data is None:
+        relearn = _training_part_learner(frame, spec, task=task, scaling=scaling, units=units, where=where)
 
-    def prepared(table, name):
-        return windowing.prepare(table, spec, task=task, prep=learned, loss=loss, units=units, need_target=True, where=name)
+    def prepared(table, name, prep):
+        return windowing.prepare(table, spec, task=task, prep=prep, loss=loss, units=units, need_target=True, where=name)
 
-    train = prepared(frame, where)
+    train = prepared(frame, where, learned if relearn is None else {**learned, "targets": None})
     validation = None
     if opts.validation_data is not None:
         vpath = opts.validation_data
         vframe = readers.read_table(vpath)
         digests["validation_data"] = vframe.attrs[readers.DIGEST]
-        validation = prepared(vframe, dataspec.describe_source(vpath))
-    return spec, learned, train, validation, digests
+        validation = prepared(vframe, dataspec.describe_source(vpath), learned)
+    return spec, learned, train, validation, digests, relearn
+
+
+def _training_part_learner(frame, spec, **learning):
+    """`relearn(rows, train, validation)` for `_training_data`: scaling learned on `rows` of `frame` alone.
+
+    Returns what `windowing.learn` learns with `rows`, and both parts with
+    their (unscaled) targets scaled by its statistics.
+    """
+
+    def relearn(rows, train, validation):
+        from lstmcli import preprocessing, windowing
+
+        learned = windowing.learn(frame, spec, rows=rows, **learning)
+        train, validation = (replace(part, y=preprocessing.scale(part.y, learned["targets"])) for part in (train, validation))
+        return learned, train, validation
+
+    return relearn
 
 
 def _compile_views(views, record: Record, loaded) -> None:
@@ -454,21 +484,28 @@ def _split(train, validation, opts, spec, task, learned, seed: int):
     classifier, so a file sorted by class keeps every class in training.
 
     Returns:
-        (train, validation, how): how the validation data was chosen, for the record.
+        (train, validation, how, rows): how the validation data was chosen,
+        for the record, and the rows (0-based positions) the training part is
+        made of when a split chose them, else None.
 
     Raises:
         ConfigError: if the split leaves a class without training samples.
     """
+    import numpy as np
+
     if validation is not None:
-        return train, validation, {"method": "file"}
+        return train, validation, {"method": "file"}, None
     if not opts.validation_split:
-        return train, None, {"method": "none"}
+        return train, None, {"method": "none"}, None
     method = VALIDATION_BY_LAYOUT[spec.layout]
     if method == "tail":
         train, validation = train.split_tail(opts.validation_split)
+        rows = np.arange(train.target_rows.max() + 1)  # the training windows' inputs and targets
     else:
         method = method if task.classification else "random"
-        train, validation = train.split_random(opts.validation_split, seed, stratify=task.classification)
+        held = train.held_out(opts.validation_split, seed, stratify=task.classification)
+        train, validation = train.subset(np.flatnonzero(~held)), train.subset(np.flatnonzero(held))
+        rows = np.flatnonzero(~held)  # each sample is one row
     if task.classification:
         from lstmcli.windowing import class_indices
 
@@ -480,7 +517,7 @@ def _split(train, validation, opts, spec, task, learned, seed: int):
                 f"--validation-split {opts.validation_split} leaves class {lost[0]!r} without training samples "
                 f"(all of them fall in {where}); give a smaller split, more samples of that class, or --validation-data FILE"
             )
-    return train, validation, {"method": method, "fraction": opts.validation_split, "seed": seed}
+    return train, validation, {"method": method, "fraction": opts.validation_split, "seed": seed}, rows
 
 
 def _restored_epoch(chosen_callbacks, record: Record, first_epoch: int) -> dict:

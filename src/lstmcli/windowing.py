@@ -106,17 +106,23 @@ class Prepared:
         """Split off the last `fraction` of samples (in order) for validation."""
         self._check_split_size(fraction)
         cut = len(self) - int(round(len(self) * fraction))
-        return self._part(slice(0, cut)), self._part(slice(cut, None))
+        return self.subset(slice(0, cut)), self.subset(slice(cut, None))
 
     def split_random(self, fraction: float, seed: int, *, stratify: bool) -> tuple["Prepared", "Prepared"]:
-        """Hold out `fraction` of the samples, drawn at random with `seed`.
+        """Hold out `fraction` of the samples, drawn at random with `seed` (see `held_out`).
+
+        Both parts keep the file's order.
+        """
+        held = self.held_out(fraction, seed, stratify=stratify)
+        return self.subset(np.flatnonzero(~held)), self.subset(np.flatnonzero(held))
+
+    def held_out(self, fraction: float, seed: int, *, stratify: bool) -> np.ndarray:
+        """Which samples a random split with `seed` holds out: a boolean mask.
 
         Args:
             stratify: Draw within each class: each class gives round(its count
                 × fraction) samples to validation, so a file sorted by class
                 keeps every class in both parts.
-
-        Both parts keep the file's order.
         """
         self._check_split_size(fraction)
         rng = np.random.default_rng(seed)
@@ -128,7 +134,7 @@ class Prepared:
             held[rng.permutation(members)[:count]] = True
         if held.all() or not held.any():
             self._check_split_size(fraction, n_val=int(held.sum()))
-        return self._part(np.flatnonzero(~held)), self._part(np.flatnonzero(held))
+        return held
 
     def _check_split_size(self, fraction: float, n_val: int | None = None) -> None:
         n_val = int(round(len(self) * fraction)) if n_val is None else n_val
@@ -138,7 +144,8 @@ class Prepared:
                 f"validation samples out of {len(self)}; choose a split that leaves both non-empty"
             )
 
-    def _part(self, sel) -> "Prepared":
+    def subset(self, sel) -> "Prepared":
+        """The samples `sel` (a slice, positions or a boolean mask) picks."""
         pick = lambda a: None if a is None else a[sel]  # noqa: E731
         return Prepared(
             self.inputs.subset(sel), pick(self.y), pick(self.y_raw), self.keys[sel], self.key_name, self.target_names,
@@ -147,7 +154,7 @@ class Prepared:
 
     def head(self, n: int) -> "Prepared":
         """The first `n` samples (all of them if there are fewer)."""
-        return self._part(slice(0, n))
+        return self.subset(slice(0, n))
 
 
 def class_indices(y: np.ndarray) -> np.ndarray:
@@ -462,12 +469,20 @@ def _mask_trailing(x: np.ndarray, where: str) -> np.ndarray:
     return np.where(empty, np.float32(MASK_VALUE), x).astype(np.float32)
 
 
-def learn(frame: pd.DataFrame, spec: DataSpec, *, task, scaling: str, units: int, where: str) -> dict:
+def learn(frame: pd.DataFrame, spec: DataSpec, *, task, scaling: str, units: int, where: str, rows=None) -> dict:
     """Learn the preprocessing of a training table: scaling statistics and labels.
 
     Inputs get one statistic per feature channel (over every row of a series;
     over every time step of a samples file, padded steps left out); regression
     targets one per target column.
+
+    Args:
+        rows: The rows the training samples are made of (0-based positions),
+            when a validation split holds the others out: the scaling
+            statistics are learned on these alone. The labels and the choice
+            of `auto` transforms still come from the whole table, so a class
+            seen only in held-out rows keeps its label and the split itself
+            does not move. Defaults to every row.
     """
     features, target = resolve_columns(frame, spec, where)
     missing = [t for t in target if t not in frame.columns]
@@ -481,6 +496,8 @@ def learn(frame: pd.DataFrame, spec: DataSpec, *, task, scaling: str, units: int
     y = None if task.classification else numeric(frame, target, where)
     if spec.transforms:
         x, y = _learn_transforms(learned, spec, x, y, where, spec.season or index_season(frame, spec))
+    if rows is not None:
+        x, y = x[rows], None if y is None else y[rows]
     learned["inputs"] = preprocessing.learn_scaling(scaling, x)
     learned["targets"] = None
     if task.classification:

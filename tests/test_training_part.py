@@ -1,0 +1,94 @@
+"""Scaling is learned on the training part only: validation rows never reach the statistics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lstmcli.artifact import load, read_record
+from lstmcli.predictor import learned_in_graph
+from lstmcli.windowing import Prepared, Samples
+
+SHIFT = 1000.0
+
+
+def run_ok(cli, *args):
+    run = cli(*args)
+    assert run.exit_code == 0, run
+    return run
+
+
+def stats_of(path):
+    """The scaling statistics of a fitted artifact: the record's and the graph's, which must agree."""
+    model, record = load(path)
+    graph = learned_in_graph(model)
+    for key in ("inputs", "targets"):
+        if record.preprocessing[key] is None:
+            assert graph[key] is None
+        else:
+            np.testing.assert_allclose(graph[key]["offset"], record.preprocessing[key]["offset"], rtol=1e-6)
+    return record.preprocessing
+
+
+def test_a_series_split_learns_its_scaling_on_the_rows_the_training_windows_use(tmp_path, cli):
+    # 105 rows, 4 timesteps, horizon 1: 101 windows; a 0.2 split holds out the last 20, so the 81 training
+    # windows use rows 0..84 (the last one's target is row 84). Every row after that is shifted by +1000.
+    y = np.sin(np.arange(105) / 4)
+    y[85:] += SHIFT
+    pd.DataFrame({"y": y}).to_csv(tmp_path / "s.csv", index=False)
+    run_ok(cli, "define", "--timesteps", 4, "--features", "y", "--lstm", 2, "--seed", 0, "--out", tmp_path / "d.keras")
+    run_ok(cli, "compile", tmp_path / "d.keras", "--out", tmp_path / "c.keras")
+    run_ok(cli, "fit", tmp_path / "c.keras", "--data", tmp_path / "s.csv", "--validation-split", "0.2", "--epochs", 1,
+           "--verbose", 0, "--seed", 0, "--out", tmp_path / "f.keras")
+    learned = stats_of(tmp_path / "f.keras")
+    for key in ("inputs", "targets"):
+        assert learned[key]["offset"][0] == pytest.approx(y[:85].mean(), abs=1e-6)
+        assert learned[key]["scale"][0] == pytest.approx(y[:85].std(), rel=1e-6)
+    fit = read_record(tmp_path / "f.keras").fit
+    assert (fit["samples"], fit["validation_samples"]) == (81, 20)  # the split itself is unchanged
+
+    # Continued training keeps what the first fit learned, whatever it is given.
+    run_ok(cli, "fit", tmp_path / "f.keras", "--data", tmp_path / "s.csv", "--validation-split", "0.5", "--epochs", 1,
+           "--verbose", 0, "--out", tmp_path / "g.keras")
+    assert stats_of(tmp_path / "g.keras")["inputs"] == learned["inputs"]
+
+    # A separate validation file: the statistics are the whole training file's, none of the validation file's.
+    pd.DataFrame({"y": y[:85] + SHIFT}).to_csv(tmp_path / "v.csv", index=False)
+    pd.DataFrame({"y": y[:85]}).to_csv(tmp_path / "t.csv", index=False)
+    run_ok(cli, "fit", tmp_path / "c.keras", "--data", tmp_path / "t.csv", "--validation-data", tmp_path / "v.csv",
+           "--epochs", 1, "--verbose", 0, "--seed", 0, "--out", tmp_path / "h.keras")
+    assert stats_of(tmp_path / "h.keras")["inputs"]["offset"][0] == pytest.approx(y[:85].mean(), abs=1e-6)
+
+
+def test_a_samples_split_learns_its_scaling_on_the_training_samples_and_its_labels_on_all(tmp_path, cli):
+    rng = np.random.default_rng(3)
+    labels = np.repeat([0, 1], [30, 31])
+    x = labels[:, None] + 0.2 * rng.standard_normal((61, 3))
+    x[1::2] += SHIFT  # half the rows far away, so any held-out one moves the mean
+    frame = pd.DataFrame(x, columns=["t0", "t1", "t2"])
+    frame["label"] = np.array(["a", "b"])[labels]
+    frame.loc[60, "label"] = "z"  # a third class in one row only: a 0.6 split holds it out
+    frame.to_csv(tmp_path / "s.csv", index=False)
+    run_ok(cli, "define", "--task", "multiclass", "--num-classes", 3, "--layout", "samples", "--reshape", "timesteps",
+           "--features", "t0,t1,t2", "--target", "label", "--lstm", 2, "--seed", 0, "--out", tmp_path / "d.keras")
+    run_ok(cli, "compile", tmp_path / "d.keras", "--out", tmp_path / "c.keras")
+    run = cli("fit", tmp_path / "c.keras", "--data", tmp_path / "s.csv", "--validation-split", "0.6", "--epochs", 1,
+              "--verbose", 0, "--seed", 5, "--out", tmp_path / "f.keras")
+    assert run.exit_code == 2 and "leaves class 'z' without training samples" in run.stderr, run  # refused, not crashed
+
+    frame.loc[[58, 59], "label"] = "z"  # three rows of 'z': a 0.2 split holds one out and trains on two
+    frame.to_csv(tmp_path / "s.csv", index=False)
+    run_ok(cli, "fit", tmp_path / "c.keras", "--data", tmp_path / "s.csv", "--validation-split", "0.2", "--epochs", 1,
+           "--verbose", 0, "--seed", 5, "--out", tmp_path / "f.keras")
+    learned = stats_of(tmp_path / "f.keras")
+    assert learned["classes"] == ["a", "b", "z"]
+    # The training rows are the ones the stratified draw itself keeps.
+    index = {"a": 0, "b": 1, "z": 2}
+    encoded = np.eye(3, dtype=np.float32)[[index[v] for v in frame["label"]]]
+    data = Prepared(Samples(x.reshape(61, 3, 1).astype(np.float32)), encoded, frame["label"].to_numpy(), np.arange(61), "row", ["label"])
+    train, validation = data.split_random(0.2, seed=5, stratify=True)
+    kept = train.keys
+    assert len(kept) == read_record(tmp_path / "f.keras").fit["samples"]
+    assert learned["inputs"]["offset"][0] == pytest.approx(x[kept].mean(), rel=1e-6)
+    assert learned["inputs"]["offset"][0] != pytest.approx(x.mean(), rel=1e-4)
