@@ -47,6 +47,7 @@ def test_a_series_split_learns_its_scaling_on_the_rows_the_training_windows_use(
         assert learned[key]["scale"][0] == pytest.approx(y[:85].std(), rel=1e-6)
     fit = read_record(tmp_path / "f.keras").fit
     assert (fit["samples"], fit["validation_samples"]) == (81, 20)  # the split itself is unchanged
+    assert fit["naive_scale"] == pytest.approx([np.abs(np.diff(y[:85])).mean()], rel=1e-5)  # MASE's scale too
 
     # Continued training keeps what the first fit learned, whatever it is given.
     run_ok(cli, "fit", tmp_path / "f.keras", "--data", tmp_path / "s.csv", "--validation-split", "0.5", "--epochs", 1,

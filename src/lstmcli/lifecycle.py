@@ -283,7 +283,8 @@ def _fit(source: Path, opts, *, debug, on_epoch_end, on_progress, should_stop, o
     if train.history is not None:
         from lstmcli.baselines import naive_scale
 
-        record.fit["naive_scale"] = naive_scale(train.history)  # MASE's scale, from the training rows only
+        rows = train.history if trained_rows is None else train.history[trained_rows]
+        record.fit["naive_scale"] = naive_scale(rows)  # MASE's scale, from the training rows only
     data_roles = {role: (path, digests[role]) for role, path in
                   (("data", data_path), ("validation_data", opts.validation_data)) if path is not None}
     record.lineage.append(artifact.lineage_entry("fit", source, data_roles, parent_sha256=source_sha256))
