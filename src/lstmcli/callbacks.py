@@ -112,3 +112,34 @@ class TensorBoard(Callback):
     def on_train_end(self):
         for writer in self.writers.values():
             writer.close()
+
+
+def chosen(opts, model, monitor: str, *, writes: bool = True) -> list:
+    """The callbacks fit's options ask for, watching `monitor`; TensorBoard only where this process `writes`."""
+    picked = []
+    if opts.early_stopping:
+        picked.append(EarlyStopping(model, opts.early_stopping, monitor=monitor))
+    if opts.reduce_lr_on_plateau:
+        picked.append(ReduceLROnPlateau(model, opts.reduce_lr_on_plateau, monitor=monitor))
+    if opts.tensorboard is not None and writes:
+        picked.append(TensorBoard(opts.tensorboard))
+    return picked
+
+
+def restored_epoch(chosen_callbacks, record, first_epoch: int) -> dict:
+    """The epoch whose weights early stopping kept, its losses, and a `restored` mark in the history.
+
+    The history's `restored` column is 1 at the kept epoch and 0 at this
+    fit's other epochs (an earlier fit's marks stay).
+    """
+    stopper = next((cb for cb in chosen_callbacks if isinstance(cb, EarlyStopping)), None)
+    if stopper is None or stopper.best_epoch is None:
+        return {}
+    epoch = stopper.best_epoch
+    marks = record.history.get("restored", [])[:first_epoch]
+    marks += [float("nan")] * (first_epoch - len(marks))
+    record.history["restored"] = marks + [1.0 if i == epoch else 0.0 for i in range(first_epoch, record.epochs)]
+    summary = {"restored_epoch": epoch + 1, "restored_loss": record.history["loss"][epoch]}
+    if stopper.monitor != "loss":
+        summary[f"restored_{stopper.monitor}"] = record.history[stopper.monitor][epoch]
+    return summary

@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from lstmcli.errors import ConfigError, DistributionError
@@ -380,3 +381,41 @@ def peer_message(exc, timeout: float) -> str:
         f"({type(exc).__name__}: {said}); start the same command on every worker named in TF_CONFIG, or raise "
         f"--timeout; with --checkpoint-dir on shared storage, running it again resumes"
     )
+
+
+def agree_on_start(dist, seed: int, resumed_epochs: int, timeout: float) -> int:
+    """Multi-worker: the chief's seed for every worker, and one checkpoint seen by all.
+
+    Every worker must shuffle alike and resume from the same epoch; a
+    checkpoint directory that is not shared storage would break both.
+    """
+    if not dist.multi_worker:
+        return seed
+    with dist.watch("agreeing on the seed and checkpoint"):
+        (chief_seed, chief_epochs), (total, squares) = dist.sync([seed, resumed_epochs], [resumed_epochs, resumed_epochs**2])
+    if total != dist.workers * chief_epochs or squares != dist.workers * chief_epochs**2:
+        raise DistributionError(
+            f"the workers found different checkpoints (this one: epoch {resumed_epochs}, the chief's: epoch "
+            f"{int(chief_epochs)}); --checkpoint-dir must be one shared directory that every worker sees"
+        )
+    return int(chief_seed)
+
+
+def chief_wrote(dist, ok: bool, out: Path, timeout: float) -> None:
+    """Multi-worker: wait for the chief's artifact, and fail unless it was written."""
+    with dist.watch("handing over the artifact"):
+        written = dist.finish(ok)
+    if not written and not dist.is_chief:
+        raise DistributionError(f"the chief worker failed to write {out}; its error says why")
+
+
+@contextlib.contextmanager
+def peer_errors(timeout: float):
+    """Multi-worker: TensorFlow's errors (a collective failed, a peer left) become one DistributionError line."""
+    try:
+        yield
+    except Exception as exc:
+        tf = sys.modules.get("tensorflow")
+        if tf is not None and isinstance(exc, tf.errors.OpError):
+            raise DistributionError(peer_message(exc, timeout)) from None
+        raise

@@ -8,19 +8,20 @@ exits or knows about the terminal: the CLI renders what these return.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import random
-import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from lstmcli import architecture, artifact, checkpoints, dataspec, distribution, imbalance, outputs, predictor, tasks
+from lstmcli import (
+    architecture, artifact, callbacks, checkpoints, compiling, dataspec, distribution, forecasting, imbalance, outputs, predictor, tasks,
+    trainingdata,
+)
 from lstmcli.artifact import Record
-from lstmcli.errors import ArtifactError, ConfigError, DataError, DistributionError, Interrupted
+from lstmcli.errors import ArtifactError, ConfigError, DataError, Interrupted
 from lstmcli.quiet import load_tensorflow
-from lstmcli.settings import ALL, DEFAULT_SCALING, SPEC_KEYS
+from lstmcli.settings import ALL, SPEC_KEYS
 
 SMOKE_ENV = "LSTMCLI_SMOKE"
 SMOKE_BATCHES = 3  # a smoke fit trains one epoch on at most this many batches …
@@ -44,7 +45,7 @@ def define(opts, *, debug: bool = False) -> Written:
     """Build an untrained model from a task, a data spec and layers."""
     task = tasks.get_task(opts.task)
     out = artifact.check_out_path(opts.out, "define")
-    outputs.check([outputs.Output("--out", out)], _inputs(None, opts))
+    outputs.check([outputs.Output("--out", out)], outputs.step_inputs(None, opts))
     spec = dataspec.spec_from_options(opts)
     stack = architecture.parse_layers(opts.lstm, opts.layers, opts.dropout)
     if task.name == "multiclass" and not (opts.num_classes or opts.output_units):
@@ -85,18 +86,18 @@ def compile(source: Path, opts, *, debug: bool = False) -> Written:
     """Attach an optimizer, a loss and metrics; defaults follow the task."""
     record, model = _open(source, opts, debug)
     out = artifact.check_out_path(opts.out, "compile", source=source)
-    outputs.check([outputs.Output("--out", out)], _inputs(source, opts))
+    outputs.check([outputs.Output("--out", out)], outputs.step_inputs(source, opts))
     task = tasks.get_task(record.task)
     units, activation = record.architecture["units"], record.architecture["activation"]
     loss = opts.loss or task.loss
     metrics = list(opts.metrics or task.metrics)
     tasks.check_loss(task, loss, units, activation)
     keras = load_tensorflow(debug)
-    _check_name(keras.losses.get, loss, "loss", _known(keras.losses))
+    compiling.check_name(keras.losses.get, loss, "loss", compiling.known(keras.losses))
     for metric in metrics:
         if metric not in ("accuracy", "acc"):
-            _check_name(keras.metrics.get, metric, "metric", _known(keras.metrics))
-    optimizer = _optimizer(keras, opts.optimizer, opts.learning_rate, opts.momentum)
+            compiling.check_name(keras.metrics.get, metric, "metric", compiling.known(keras.metrics))
+    optimizer = compiling.optimizer(keras, opts.optimizer, opts.learning_rate, opts.momentum)
     if model is None:
         model, _ = artifact.load(source, unsafe=opts.unsafe, compile=False)
     # Keras's own "auto" resolves to no XLA for LSTMs on CPU; lstmcli decides per fit (see training.use_xla).
@@ -140,7 +141,7 @@ def fit(
                     should_stop=should_stop, on_stuck=on_stuck)
     if not debug:
         distribution.quiet_peer_errors()
-    with _peer_errors(opts.timeout):
+    with distribution.peer_errors(opts.timeout):
         return _fit(source, opts, debug=debug, on_epoch_end=on_epoch_end, on_progress=on_progress,
                     should_stop=should_stop, on_stuck=on_stuck)
 
@@ -151,7 +152,7 @@ def _fit(source: Path, opts, *, debug, on_epoch_end, on_progress, should_stop, o
     predictor.require_in_graph(record, source)
     out = artifact.check_out_path(opts.out, "fit", source=source)
     data_path = _need_data(opts.data, "fit")
-    outputs.check(_fit_outputs(out, opts), _inputs(source, opts))
+    outputs.check(outputs.fit_outputs(out, opts), outputs.step_inputs(source, opts))
     if opts.validation_data is not None and opts.validation_split:
         raise ConfigError("give --validation-split or --validation-data, not both")
     chosen_weights = imbalance.parse_class_weight(opts.class_weight)
@@ -159,7 +160,7 @@ def _fit(source: Path, opts, *, debug, on_epoch_end, on_progress, should_stop, o
     if chosen_weights != imbalance.NONE and not task.classification:
         raise ConfigError(f"--class-weight weighs the classes of a classifier; the model's task is {task.name}")
     source_sha256 = artifact.sha256_file(source)
-    spec, learned, train, validation, digests, relearn = _training_data(record, source, data_path, opts)
+    spec, learned, train, validation, digests, relearn = trainingdata.read(record, source, data_path, opts)
     smoke = smoke_requested(opts)
     epochs = 1 if smoke else opts.epochs
     monitor = "val_loss" if (validation is not None or opts.validation_split) else "loss"
@@ -180,11 +181,11 @@ def _fit(source: Path, opts, *, debug, on_epoch_end, on_progress, should_stop, o
         else:
             model = adopted if adopted is not None else artifact.load(source, unsafe=opts.unsafe)[0]
             seed = _seed(opts.seed, record.seed)
-    seed = _agree_on_start(dist, seed, record.epochs if resumed is not None else 0, opts.timeout)
+    seed = distribution.agree_on_start(dist, seed, record.epochs if resumed is not None else 0, opts.timeout)
     keras.utils.set_random_seed(seed)
     import numpy as np
 
-    train, validation, how, trained_rows = _split(train, validation, opts, spec, task, learned, seed)
+    train, validation, how, trained_rows = trainingdata.split(train, validation, opts, spec, task, learned, seed)
     if relearn is not None:
         learned, train, validation = relearn(trained_rows, train, validation)
     with dist.scope():
@@ -225,7 +226,7 @@ def _fit(source: Path, opts, *, debug, on_epoch_end, on_progress, should_stop, o
 
     # XLA compiles no collectives on CPU; a distributed fit runs its steps as graphs.
     xla = use_xla(record.compile.get("jit_compile"), len(train) * spec.timesteps) and dist.strategy is None
-    chosen_callbacks = _callbacks(opts, views.training, monitor, writes=dist.is_chief)
+    chosen_callbacks = callbacks.chosen(opts, views.training, monitor, writes=dist.is_chief)
     trainer = Trainer(views.training, jit_compile=xla, distribution=dist)
     batch_size = None if opts.batch_size is ALL else opts.batch_size
     with dist.watch("training"):
@@ -257,7 +258,7 @@ def _fit(source: Path, opts, *, debug, on_epoch_end, on_progress, should_stop, o
         )
     _merge_history(record, history_before, done, result.history)
     losses = record.history.get("loss", [])[base_epochs:]
-    restored = _restored_epoch(chosen_callbacks, record, done)
+    restored = callbacks.restored_epoch(chosen_callbacks, record, done)
     record.fit = {
         "epochs": len(losses),
         "total_epochs": record.epochs,
@@ -298,48 +299,10 @@ def _fit(source: Path, opts, *, debug, on_epoch_end, on_progress, should_stop, o
             if checkpoint:
                 checkpoint.clear()
         except BaseException:
-            _chief_wrote(dist, False, out, opts.timeout)
+            distribution.chief_wrote(dist, False, out, opts.timeout)
             raise
-    _chief_wrote(dist, True, out, opts.timeout)
+    distribution.chief_wrote(dist, True, out, opts.timeout)
     return Written(out, "fitted", record.fit, record.history)
-
-
-def _agree_on_start(dist, seed: int, resumed_epochs: int, timeout: float) -> int:
-    """Multi-worker: the chief's seed for every worker, and one checkpoint seen by all.
-
-    Every worker must shuffle alike and resume from the same epoch; a
-    checkpoint directory that is not shared storage would break both.
-    """
-    if not dist.multi_worker:
-        return seed
-    with dist.watch("agreeing on the seed and checkpoint"):
-        (chief_seed, chief_epochs), (total, squares) = dist.sync([seed, resumed_epochs], [resumed_epochs, resumed_epochs**2])
-    if total != dist.workers * chief_epochs or squares != dist.workers * chief_epochs**2:
-        raise DistributionError(
-            f"the workers found different checkpoints (this one: epoch {resumed_epochs}, the chief's: epoch "
-            f"{int(chief_epochs)}); --checkpoint-dir must be one shared directory that every worker sees"
-        )
-    return int(chief_seed)
-
-
-def _chief_wrote(dist, ok: bool, out: Path, timeout: float) -> None:
-    """Multi-worker: wait for the chief's artifact, and fail unless it was written."""
-    with dist.watch("handing over the artifact"):
-        written = dist.finish(ok)
-    if not written and not dist.is_chief:
-        raise DistributionError(f"the chief worker failed to write {out}; its error says why")
-
-
-@contextlib.contextmanager
-def _peer_errors(timeout: float):
-    """Multi-worker: TensorFlow's errors (a collective failed, a peer left) become one DistributionError line."""
-    try:
-        yield
-    except Exception as exc:
-        tf = sys.modules.get("tensorflow")
-        if tf is not None and isinstance(exc, tf.errors.OpError):
-            raise DistributionError(distribution.peer_message(exc, timeout)) from None
-        raise
 
 
 def smoke_requested(opts) -> bool:
@@ -357,99 +320,7 @@ def check_out(source: Path, opts) -> None:
     Raises:
         ArtifactError: naming the input it would replace.
     """
-    outputs.check([outputs.Output("--out", opts.out)], _inputs(source, opts))
-
-
-def _inputs(source: Path | None, opts) -> dict[str, Path | None]:
-    """Every file a step reads, by the name its messages use; outputs must not touch any of them."""
-    return {
-        "MODEL": source,
-        "--data": getattr(opts, "data", None),
-        "--validation-data": getattr(opts, "validation_data", None),
-        "--config": getattr(opts, "config", None),
-    }
-
-
-def _fit_outputs(out: Path, opts) -> list:
-    """Every place fit writes: the artifact, the history CSV, TensorBoard logs, the checkpoint."""
-    chosen = [outputs.Output("--out", out)]
-    if opts.history is not None:
-        chosen.append(outputs.Output("--history", Path(opts.history)))
-    if opts.tensorboard is not None:
-        chosen.append(outputs.Output("--tensorboard", Path(opts.tensorboard), directory=True, manages=("train", "validation")))
-    if opts.checkpoint_dir is not None:
-        chosen.append(outputs.Output("--checkpoint-dir", Path(opts.checkpoint_dir), directory=True,
-                                     manages=(checkpoints.CHECKPOINT_NAME,)))
-    return chosen
-
-
-def _training_data(record: Record, source: Path, data_path: Path, opts):
-    """The spec, learned preprocessing, training and validation data of a fit, and the data's sha256s.
-
-    A fitted artifact keeps what it learned (continued training must see the
-    data as before); otherwise scaling and labels are learned from the data.
-    Scaling is learned on the training part only: when `--validation-split`
-    holds samples out, which ones is known only once the fit has its seed, so
-    the training targets are left unscaled here and the last value returned,
-    `relearn(rows, train, validation)`, learns the statistics on the rows of
-    the training part and scales both parts' targets with them (None when the
-    statistics already come from the training data alone).
-    """
-    task = tasks.get_task(record.task)
-    spec = dataspec.DataSpec.from_dict(record.data_spec)
-    dataspec.check_flags(spec, opts, SPEC_KEYS)
-    from lstmcli import readers, windowing  # pandas: only once the cheap checks have passed
-
-    units, loss = record.architecture["units"], record.compile["loss"]
-    frame = readers.read_table(data_path, opts.format)
-    digests = {"data": frame.attrs[readers.DIGEST]}
-    where = dataspec.describe_source(data_path)
-    selected = windowing.select_rows(frame, spec, opts.rows)
-    if selected is not None:
-        frame = frame.iloc[selected[0]:selected[1]].reset_index(drop=True)  # fit learns from these rows alone
-        where = f"{where} (rows {selected[0] + 1} to {selected[1]})"
-    learned = record.preprocessing
-    scaling = opts.scaling or DEFAULT_SCALING
-    if learned is None:
-        learned = windowing.learn(frame, spec, task=task, scaling=scaling, units=units, where=where)
-    elif opts.scaling not in (None, learned.get("scaling_kind")):
-        raise ConfigError(
-            f"{source} already learned '{learned.get('scaling_kind')}' scaling; continued training keeps it, "
-            f"so drop --scaling {opts.scaling} or start again from the compiled model"
-        )
-    spec.features, spec.target = learned["features"], learned["target"]
-    relearn = None
-    if record.preprocessing is None and opts.validation_split and opts.validation_data is None:
-        relearn = _training_part_learner(frame, spec, task=task, scaling=scaling, units=units, where=where)
-
-    def prepared(table, name, prep):
-        return windowing.prepare(table, spec, task=task, prep=prep, loss=loss, units=units, need_target=True, where=name)
-
-    train = prepared(frame, where, learned if relearn is None else {**learned, "targets": None})
-    validation = None
-    if opts.validation_data is not None:
-        vpath = opts.validation_data
-        vframe = readers.read_table(vpath)
-        digests["validation_data"] = vframe.attrs[readers.DIGEST]
-        validation = prepared(vframe, dataspec.describe_source(vpath), learned)
-    return spec, learned, train, validation, digests, relearn
-
-
-def _training_part_learner(frame, spec, **learning):
-    """`relearn(rows, train, validation)` for `_training_data`: scaling learned on `rows` of `frame` alone.
-
-    Returns what `windowing.learn` learns with `rows`, and both parts with
-    their (unscaled) targets scaled by its statistics.
-    """
-
-    def relearn(rows, train, validation):
-        from lstmcli import preprocessing, windowing
-
-        learned = windowing.learn(frame, spec, rows=rows, **learning)
-        train, validation = (replace(part, y=preprocessing.scale(part.y, learned["targets"])) for part in (train, validation))
-        return learned, train, validation
-
-    return relearn
+    outputs.check([outputs.Output("--out", opts.out)], outputs.step_inputs(source, opts))
 
 
 def _compile_views(views, record: Record, loaded) -> None:
@@ -472,87 +343,6 @@ def _compile_views(views, record: Record, loaded) -> None:
         # restart Adam's moments.
         network.compiled = False
         network.optimizer = None
-
-
-VALIDATION_BY_LAYOUT = {"series": "tail", "samples": "stratified"}
-
-
-def _split(train, validation, opts, spec, task, learned, seed: int):
-    """Hold out `--validation-split` of the training data as the layout wants it.
-
-    A series keeps time's order: the last samples are held out. A samples
-    file is split at random with the fit's seed, within each class for a
-    classifier, so a file sorted by class keeps every class in training.
-
-    Returns:
-        (train, validation, how, rows): how the validation data was chosen,
-        for the record, and the rows (0-based positions) the training part is
-        made of when a split chose them, else None.
-
-    Raises:
-        ConfigError: if the split leaves a class without training samples.
-    """
-    import numpy as np
-
-    if validation is not None:
-        return train, validation, {"method": "file"}, None
-    if not opts.validation_split:
-        return train, None, {"method": "none"}, None
-    method = VALIDATION_BY_LAYOUT[spec.layout]
-    if method == "tail":
-        train, validation = train.split_tail(opts.validation_split)
-        rows = np.arange(train.target_rows.max() + 1)  # the training windows' inputs and targets
-    else:
-        method = method if task.classification else "random"
-        held = train.held_out(opts.validation_split, seed, stratify=task.classification)
-        train, validation = train.subset(np.flatnonzero(~held)), train.subset(np.flatnonzero(held))
-        rows = np.flatnonzero(~held)  # each sample is one row
-    if task.classification:
-        from lstmcli.windowing import class_indices
-
-        kept = set(class_indices(train.y).tolist())
-        lost = [label for i, label in enumerate(learned["classes"]) if i not in kept]
-        if lost:
-            where = "the held-out tail" if method == "tail" else "validation"
-            raise ConfigError(
-                f"--validation-split {opts.validation_split} leaves class {lost[0]!r} without training samples "
-                f"(all of them fall in {where}); give a smaller split, more samples of that class, or --validation-data FILE"
-            )
-    return train, validation, {"method": method, "fraction": opts.validation_split, "seed": seed}, rows
-
-
-def _restored_epoch(chosen_callbacks, record: Record, first_epoch: int) -> dict:
-    """The epoch whose weights early stopping kept, its losses, and a `restored` mark in the history.
-
-    The history's `restored` column is 1 at the kept epoch and 0 at this
-    fit's other epochs (an earlier fit's marks stay).
-    """
-    from lstmcli.callbacks import EarlyStopping
-
-    stopper = next((cb for cb in chosen_callbacks if isinstance(cb, EarlyStopping)), None)
-    if stopper is None or stopper.best_epoch is None:
-        return {}
-    epoch = stopper.best_epoch
-    marks = record.history.get("restored", [])[:first_epoch]
-    marks += [float("nan")] * (first_epoch - len(marks))
-    record.history["restored"] = marks + [1.0 if i == epoch else 0.0 for i in range(first_epoch, record.epochs)]
-    summary = {"restored_epoch": epoch + 1, "restored_loss": record.history["loss"][epoch]}
-    if stopper.monitor != "loss":
-        summary[f"restored_{stopper.monitor}"] = record.history[stopper.monitor][epoch]
-    return summary
-
-
-def _callbacks(opts, model, monitor: str, *, writes: bool = True) -> list:
-    from lstmcli import callbacks
-
-    chosen = []
-    if opts.early_stopping:
-        chosen.append(callbacks.EarlyStopping(model, opts.early_stopping, monitor=monitor))
-    if opts.reduce_lr_on_plateau:
-        chosen.append(callbacks.ReduceLROnPlateau(model, opts.reduce_lr_on_plateau, monitor=monitor))
-    if opts.tensorboard is not None and writes:
-        chosen.append(callbacks.TensorBoard(opts.tensorboard))
-    return chosen
 
 
 def _open(source: Path, opts, debug: bool):
@@ -666,9 +456,6 @@ def predict(source: Path, opts, *, debug: bool = False) -> pd.DataFrame:
     the index continued at its frequency; `opts.steps` beyond the horizon
     forecasts recursively, feeding the forecasts back as inputs.
     """
-    import numpy as np
-    import pandas as pd
-
     if opts.steps is not None and not opts.future:
         raise ConfigError("--steps N is the length of a forecast past the end; give it with --future")
     model, record, data, frame, dist = _load_with_data(source, opts, "predict", need_target=False, debug=debug, future=opts.future)
@@ -680,7 +467,7 @@ def predict(source: Path, opts, *, debug: bool = False) -> pd.DataFrame:
     if opts.wide and (task.classification or data.step_keys is None):
         raise ConfigError("--wide puts a series forecast's steps side by side; this model's predictions have no steps")
     if opts.future and opts.steps is not None and opts.steps > data.horizon:
-        predicted, step_keys = _recursive_forecast(trainer, record, data, frame, opts, batch_size)
+        predicted, step_keys = forecasting.recursive_forecast(trainer, record, data, frame, opts, batch_size)
     else:
         predicted = trainer.predict(data, batch_size)  # the data's units: the model is the whole predictor
         if task.classification:
@@ -688,26 +475,7 @@ def predict(source: Path, opts, *, debug: bool = False) -> pd.DataFrame:
         step_keys = data.step_keys
         if opts.future and opts.steps is not None:
             predicted, step_keys = predicted[:, : opts.steps * len(data.target_names)], step_keys[:, : opts.steps]
-    if step_keys is None:  # samples: one prediction per row
-        columns = {data.key_name: data.keys}
-        for i, name in enumerate(data.target_names):
-            columns[f"predicted_{name}"] = predicted[:, i]
-        return pd.DataFrame(columns)
-    n, steps = step_keys.shape
-    k = len(data.target_names)
-    cube = predicted.reshape(n, steps, k)
-    if opts.wide:
-        columns = {data.key_name: step_keys[:, 0]}
-        for j, name in enumerate(data.target_names):
-            for h in range(steps):
-                columns[f"predicted_{name}" + (f"_step{h + 1}" if steps > 1 else "")] = cube[:, h, j]
-        return pd.DataFrame(columns)
-    columns = {data.key_name: step_keys.reshape(-1)}
-    if steps > 1 or opts.future:
-        columns["step"] = np.tile(np.arange(1, steps + 1), n)
-    for j, name in enumerate(data.target_names):
-        columns[f"predicted_{name}"] = cube[:, :, j].reshape(-1)
-    return pd.DataFrame(columns)
+    return forecasting.table(predicted, step_keys, data, wide=opts.wide, future=opts.future)
 
 
 def _labelled(outputs, record: Record, data, opts):
@@ -723,50 +491,6 @@ def _labelled(outputs, record: Record, data, opts):
         for i, label in enumerate(classes):
             columns[str(label)] = probabilities[:, i]
     return pd.DataFrame(columns)
-
-
-def _recursive_forecast(trainer, record: Record, data, frame, opts, batch_size):
-    """Forecast `opts.steps` steps past the end by feeding each forecast back as the next inputs.
-
-    Only a model whose features are its targets can do this: the forecast
-    rows are then complete input rows. Returns the forecasts (1, steps × targets)
-    and their keys (1, steps).
-    """
-    import numpy as np
-    import pandas as pd
-
-    from lstmcli import windowing
-
-    spec = dataspec.DataSpec.from_dict(record.data_spec)
-    features, target = record.preprocessing["features"], record.preprocessing["target"]
-    if tasks.get_task(record.task).classification or sorted(features) != sorted(target):
-        raise ConfigError(
-            f"--steps {opts.steps} is more than the model's horizon {spec.horizon}: forecasting further feeds the "
-            f"forecasts back as inputs, which needs the features to be the targets (features {','.join(features)}; "
-            f"target {','.join(target)}); ask for at most {spec.horizon} steps, or define the model with --horizon {opts.steps}"
-        )
-    selected = windowing.select_rows(frame, spec, opts.rows)
-    end = selected[1] if selected else len(frame)
-    columns = ([spec.index] if spec.index else []) + features
-    keep = max(spec.timesteps + record.preprocessing.get("context", 0), 3)  # a window and its differencing; an index shows its frequency in three values
-    series = frame.iloc[max(0, end - keep):end][columns].reset_index(drop=True)
-    if spec.index is None:  # row numbers carry on from the file's
-        series.insert(0, windowing.ROW_KEY, np.arange(end - len(series), end) + 1)
-        spec.index = windowing.ROW_KEY
-    forecasts, keys = [], []
-    while sum(len(k) for k in keys) < opts.steps:
-        window = windowing.prepare(
-            series, spec, task=tasks.get_task(record.task), prep=record.preprocessing, loss=record.compile["loss"],
-            units=record.architecture["units"], need_target=False, where="the forecast so far", future=True,
-        )
-        step = trainer.predict(window, batch_size).reshape(spec.horizon, len(target))
-        forecasts.append(step)
-        keys.append(window.step_keys[0])
-        grown = pd.DataFrame(step, columns=target)[features]
-        grown.insert(0, spec.index, window.step_keys[0])
-        series = pd.concat([series, grown], ignore_index=True).iloc[-keep:].reset_index(drop=True)
-    predicted = np.concatenate(forecasts)[: opts.steps].reshape(1, -1)
-    return predicted, np.concatenate(keys)[: opts.steps].reshape(1, -1)
 
 
 def actuals(source: Path, opts, *, debug: bool = False):
@@ -868,34 +592,3 @@ def _need_data(path, command: str) -> Path:
     if path is None:
         raise DataError(f"{command} needs --data FILE (or data = \"…\" in the config's [{command}] table)")
     return path
-
-
-SHORT_NAMES = ("mse", "mae", "mape", "msle", "acc", "accuracy", "rmse", "auc", "bce", "cce", "kld", "logcosh", "huber")
-
-
-def _known(module) -> list[str]:
-    names = [n for n in dir(module) if n.islower() and not n.startswith("_") and n not in ("get", "serialize", "deserialize")]
-    return names + [n for n in SHORT_NAMES if n not in names]
-
-
-def _check_name(getter, name: str, what: str, known: list[str]) -> None:
-    try:
-        getter(name)
-    except (ValueError, TypeError):
-        raise ConfigError(f"unknown {what} {name!r}{tasks.did_you_mean(name, known)}; see the Keras docs for the names it accepts") from None
-
-
-def _optimizer(keras, name: str, learning_rate: float | None, momentum: float | None):
-    try:
-        base = keras.optimizers.get(name)
-    except (ValueError, TypeError):
-        known = [n.lower() for n in dir(keras.optimizers) if n[:1].isupper() and n != "Optimizer"]
-        raise ConfigError(f"unknown optimizer {name!r}{tasks.did_you_mean(name.lower(), known)}; use one of {', '.join(sorted(known))}") from None
-    config = base.get_config()
-    if learning_rate is not None:
-        config["learning_rate"] = learning_rate
-    if momentum is not None:
-        if "momentum" not in config:
-            raise ConfigError(f"{name} has no momentum; momentum applies to sgd and rmsprop")
-        config["momentum"] = momentum
-    return type(base).from_config(config)

@@ -1,0 +1,99 @@
+"""A forecast's shape: the frames predict writes, and forecasts past the end of a series.
+
+A series forecast is long, one row per (window, step), or wide, one row per
+window; `--future` forecasts past the last row, keyed by the index continued
+at its frequency, and `--steps` beyond the model's horizon forecasts
+recursively, feeding the forecasts back as inputs.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from lstmcli import dataspec, tasks
+from lstmcli.artifact import Record
+from lstmcli.errors import ConfigError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def recursive_forecast(trainer, record: Record, data, frame, opts, batch_size):
+    """Forecast `opts.steps` steps past the end by feeding each forecast back as the next inputs.
+
+    Only a model whose features are its targets can do this: the forecast
+    rows are then complete input rows. Returns the forecasts (1, steps × targets)
+    and their keys (1, steps).
+    """
+    import numpy as np
+    import pandas as pd
+
+    from lstmcli import windowing
+
+    spec = dataspec.DataSpec.from_dict(record.data_spec)
+    features, target = record.preprocessing["features"], record.preprocessing["target"]
+    if tasks.get_task(record.task).classification or sorted(features) != sorted(target):
+        raise ConfigError(
+            f"--steps {opts.steps} is more than the model's horizon {spec.horizon}: forecasting further feeds the "
+            f"forecasts back as inputs, which needs the features to be the targets (features {','.join(features)}; "
+            f"target {','.join(target)}); ask for at most {spec.horizon} steps, or define the model with --horizon {opts.steps}"
+        )
+    selected = windowing.select_rows(frame, spec, opts.rows)
+    end = selected[1] if selected else len(frame)
+    columns = ([spec.index] if spec.index else []) + features
+    keep = max(spec.timesteps + record.preprocessing.get("context", 0), 3)  # a window and its differencing; an index shows its frequency in three values
+    series = frame.iloc[max(0, end - keep):end][columns].reset_index(drop=True)
+    if spec.index is None:  # row numbers carry on from the file's
+        series.insert(0, windowing.ROW_KEY, np.arange(end - len(series), end) + 1)
+        spec.index = windowing.ROW_KEY
+    forecasts, keys = [], []
+    while sum(len(k) for k in keys) < opts.steps:
+        window = windowing.prepare(
+            series, spec, task=tasks.get_task(record.task), prep=record.preprocessing, loss=record.compile["loss"],
+            units=record.architecture["units"], need_target=False, where="the forecast so far", future=True,
+        )
+        step = trainer.predict(window, batch_size).reshape(spec.horizon, len(target))
+        forecasts.append(step)
+        keys.append(window.step_keys[0])
+        grown = pd.DataFrame(step, columns=target)[features]
+        grown.insert(0, spec.index, window.step_keys[0])
+        series = pd.concat([series, grown], ignore_index=True).iloc[-keep:].reset_index(drop=True)
+    predicted = np.concatenate(forecasts)[: opts.steps].reshape(1, -1)
+    return predicted, np.concatenate(keys)[: opts.steps].reshape(1, -1)
+
+
+def table(predicted, step_keys, data, *, wide: bool, future: bool) -> pd.DataFrame:
+    """The predictions of a regression model as the frame predict writes.
+
+    Args:
+        predicted: (samples, steps × targets), step-major, in the data's units.
+        step_keys: (samples, steps) keys of each step's row, or None for a
+            samples file (one prediction per row, keyed as the data is).
+        data: The prepared data the predictions are for (keys, target names).
+        wide: One row per window, keyed by its first step, the steps side by side.
+        future: A forecast past the end: its rows are numbered by step even
+            when there is one step.
+    """
+    import numpy as np
+    import pandas as pd
+
+    if step_keys is None:  # samples: one prediction per row
+        columns = {data.key_name: data.keys}
+        for i, name in enumerate(data.target_names):
+            columns[f"predicted_{name}"] = predicted[:, i]
+        return pd.DataFrame(columns)
+    n, steps = step_keys.shape
+    k = len(data.target_names)
+    cube = predicted.reshape(n, steps, k)
+    if wide:
+        columns = {data.key_name: step_keys[:, 0]}
+        for j, name in enumerate(data.target_names):
+            for h in range(steps):
+                columns[f"predicted_{name}" + (f"_step{h + 1}" if steps > 1 else "")] = cube[:, h, j]
+        return pd.DataFrame(columns)
+    columns = {data.key_name: step_keys.reshape(-1)}
+    if steps > 1 or future:
+        columns["step"] = np.tile(np.arange(1, steps + 1), n)
+    for j, name in enumerate(data.target_names):
+        columns[f"predicted_{name}"] = cube[:, :, j].reshape(-1)
+    return pd.DataFrame(columns)
