@@ -242,3 +242,44 @@ def test_a_differenced_horizon_adds_each_step_back_onto_the_one_before(tmp_path,
     np.testing.assert_allclose(np.asarray(model.predict(windows, verbose=0)), expected, rtol=1e-5)
     long = csv_of(run_ok(cli, "predict", fitted, "--data", tmp_path / "s.csv"))
     np.testing.assert_allclose(long["predicted_sales"].to_numpy()[:9], expected.reshape(-1), rtol=1e-5)
+
+
+def test_backtest_reads_its_data_once_so_a_fifo_works(tmp_path, cli):
+    """`backtest --data <(cat file)`: every fold fits and evaluates on one reading of the FIFO."""
+    import os
+    import threading
+    import time
+
+    from lstmcli import backtest, settings
+
+    frame = trending(24)
+    frame.to_csv(tmp_path / "s.csv", index=False)
+    run_ok(cli, "define", "--timesteps", 3, "--features", "sales", "--index", "month", "--lstm", 2, "--seed", 0,
+           "--out", tmp_path / "d.keras")
+    run_ok(cli, "compile", tmp_path / "d.keras", "--out", tmp_path / "c.keras")
+    pipe = tmp_path / "pipe.csv"
+    os.mkfifo(pipe)
+    writer = threading.Thread(target=pipe.write_bytes, args=((tmp_path / "s.csv").read_bytes(),), daemon=True)
+    writer.start()
+    done = threading.Event()
+
+    def answer_later_reads_with_nothing():  # a second open of the FIFO then reads an empty file instead of hanging
+        while not done.is_set():
+            if not writer.is_alive():
+                try:
+                    os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+                except OSError:  # no reader waiting
+                    pass
+            time.sleep(0.02)
+
+    threading.Thread(target=answer_later_reads_with_nothing, daemon=True).start()
+    opts = settings.resolve("backtest", {"data": pipe, "folds": 2, "fold_size": 4, "epochs": 1, "seed": 5}, None)
+    try:
+        result = backtest.backtest(tmp_path / "c.keras", opts)
+    finally:
+        done.set()
+    assert [f["test_rows"] for f in result.folds] == [[16, 20], [20, 24]]
+    for fold, learned in zip(result.folds, result.preprocessing):
+        train = frame["sales"].to_numpy()[: fold["train_rows"][1]]
+        assert learned["inputs"]["offset"] == pytest.approx([train.mean()], rel=1e-6)
+        assert fold["samples"] == 4

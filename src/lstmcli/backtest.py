@@ -77,20 +77,21 @@ def backtest(source: Path, opts, *, debug: bool = False, on_fold: Callable[[dict
         raise ConfigError(f"{source} is {record.stage}; backtest starts every fold from the compiled weights, so give it the compiled artifact")
     from lstmcli import readers
 
-    n_rows = len(readers.read_table(opts.data, opts.format))
-    blocks = origins(n_rows, spec, opts.folds, opts.fold_size)
-    seed = lifecycle._seed(opts.seed, record.seed)
-    result = Backtest(seed=seed)
-    with tempfile.TemporaryDirectory(prefix="lstmcli-backtest-") as scratch:
-        for number, (first, end) in enumerate(blocks, 1):
-            fitted = Path(scratch) / f"fold{number}.keras"
-            lifecycle.fit(source, _step_options("fit", opts, out=fitted, rows=(0, first), seed=seed, verbose="0"), debug=debug)
-            metrics = lifecycle.evaluate(fitted, _step_options("evaluate", opts, rows=(first, end)), debug=debug)
-            fold = {"fold": number, "train_rows": [0, first], "test_rows": [first, end], **metrics}
-            result.folds.append(fold)
-            result.preprocessing.append(artifact.read_record(fitted).preprocessing)
-            if on_fold is not None:
-                on_fold(fold)
+    with readers.held(opts.data, opts.validation_data):  # every fold reads them: a FIFO can be read only once
+        n_rows = len(readers.read_table(opts.data, opts.format))
+        blocks = origins(n_rows, spec, opts.folds, opts.fold_size)
+        seed = lifecycle._seed(opts.seed, record.seed)
+        result = Backtest(seed=seed)
+        with tempfile.TemporaryDirectory(prefix="lstmcli-backtest-") as scratch:
+            for number, (first, end) in enumerate(blocks, 1):
+                fitted = Path(scratch) / f"fold{number}.keras"
+                lifecycle.fit(source, _step_options("fit", opts, out=fitted, rows=(0, first), seed=seed, verbose="0"), debug=debug)
+                metrics = lifecycle.evaluate(fitted, _step_options("evaluate", opts, rows=(first, end)), debug=debug)
+                fold = {"fold": number, "train_rows": [0, first], "test_rows": [first, end], **metrics}
+                result.folds.append(fold)
+                result.preprocessing.append(artifact.read_record(fitted).preprocessing)
+                if on_fold is not None:
+                    on_fold(fold)
     shared = [k for k, v in result.folds[0].items() if isinstance(v, (int, float)) and k not in ("fold", *_NOT_AVERAGED)]
     shared = [k for k in shared if all(k in f for f in result.folds)]
     result.mean = {k: sum(f[k] for f in result.folds) / len(result.folds) for k in shared}

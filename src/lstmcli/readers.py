@@ -8,6 +8,7 @@ artifact's lineage is of exactly what was trained on, and a FIFO or
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import re
@@ -25,6 +26,7 @@ FORMATS = {".csv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet"
 STDIN = "-"
 DIGEST = "sha256"  # DataFrame.attrs key: the sha256 of the bytes the table was parsed from
 EXTRA_FIELDS = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+_HELD: dict[str, bytes] = {}  # the bytes of the files `held` read, by the path as given
 
 
 def detect_format(path: Path | str, fmt: str | None) -> str:
@@ -60,7 +62,7 @@ def read_table(path: Path | str, fmt: str | None = None) -> pd.DataFrame:
         DataError: if the file is missing, empty, or not of its format.
     """
     fmt = detect_format(path, fmt)
-    raw = _read_bytes(path)
+    raw = _HELD[str(path)] if str(path) in _HELD else _read_bytes(path)
     source = io.BytesIO(raw)
     source.name = str(path)
     try:
@@ -93,6 +95,27 @@ def read_table(path: Path | str, fmt: str | None = None) -> pd.DataFrame:
         raise DataError(f"{path} has two columns named {duplicated[0]!r}; rename one so each column has its own name")
     frame.attrs[DIGEST] = hashlib.sha256(raw).hexdigest()
     return frame
+
+
+@contextlib.contextmanager
+def held(*paths):
+    """Read each of `paths` once; inside the block, `read_table` parses those bytes again.
+
+    For a command that runs several steps on one file (backtest's folds each
+    fit and evaluate): a FIFO or stdin cannot be read twice, and every step
+    then sees, and hashes, the same bytes. None among `paths` is skipped.
+
+    Raises:
+        DataError: as `read_table` does for a missing or unreadable file.
+    """
+    chosen = [str(p) for p in paths if p is not None and str(p) not in _HELD]
+    try:
+        for path in chosen:
+            _HELD[path] = _read_bytes(path)
+        yield
+    finally:
+        for path in chosen:
+            _HELD.pop(path, None)
 
 
 def _first_line(exc: Exception) -> str:
