@@ -89,3 +89,17 @@ def test_every_command_has_help_text():
         help_text = lstmcli(command, "--help").stdout
         assert "Usage: lstmcli " + command in help_text
         assert len(help_text.splitlines()[2].strip()) > 20  # the docstring's first line
+
+
+def test_loading_keras_leaves_matplotlib_unimported_and_importable():
+    """Keras imports matplotlib.pyplot (0.3 s) when it can; lstmcli's steps never pay for it."""
+    probe = (
+        "import sys\n"
+        "from lstmcli import quiet\n"
+        "quiet.load_tensorflow()\n"
+        "print('after keras', 'matplotlib' in sys.modules)\n"
+        "import matplotlib.pyplot\n"
+        "print('importable', matplotlib.pyplot.figure is not None)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO)
+    assert proc.stdout.splitlines() == ["after keras False", "importable True"], proc.stderr[-2000:]

@@ -12,10 +12,31 @@ With `debug`, nothing is hidden.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
 _loaded = False
+
+
+@contextlib.contextmanager
+def _matplotlib_hidden():
+    """Keep Keras's import from importing matplotlib.pyplot, which costs 0.3 s a process.
+
+    Keras imports pyplot, when it is installed, for its image-gallery helpers
+    only; lstmcli never calls them (`lstmcli plot` imports matplotlib itself).
+    A None in sys.modules makes that optional import fail, as if matplotlib
+    were absent, and is removed at once so later imports find the real one.
+    """
+    if "matplotlib" in sys.modules:
+        yield
+        return
+    sys.modules["matplotlib"] = None
+    try:
+        yield
+    finally:
+        if "matplotlib" in sys.modules and sys.modules["matplotlib"] is None:
+            del sys.modules["matplotlib"]
 
 
 def load_tensorflow(debug: bool = False):
@@ -23,7 +44,8 @@ def load_tensorflow(debug: bool = False):
     global _loaded
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     if _loaded or debug:
-        import keras
+        with _matplotlib_hidden():
+            import keras
 
         _loaded = True
         return keras
@@ -36,7 +58,8 @@ def load_tensorflow(debug: bool = False):
         saved = os.dup(2)
         os.dup2(sink.fileno(), 2)
         try:
-            import keras
+            with _matplotlib_hidden():
+                import keras
             import tensorflow as tf
 
             tf.get_logger().setLevel("ERROR")
