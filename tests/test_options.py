@@ -86,7 +86,10 @@ def test_help_shows_choices_ranges_and_defaults(cli):
 USAGE_ERRORS = [
     (["fit", "m.keras", "--epoch", "3"], r"no such option --epoch; did you mean --epochs\?"),
     (["fit"], r"missing argument MODEL; see 'lstmcli fit --help'"),
-    (["fit", "m.keras", "--epochs", "x"], r"invalid value for --epochs: .*integer.*; see 'lstmcli fit --help'"),
+    (["fit", "m.keras", "--epochs", "x"], r"--epochs must be a whole number\. Received: 'x'"),
+    (["fit", "m.keras", "--shuffle=maybe"], r"option --shuffle does not take a value.*"),
+    (["fit", "m.keras", "--lr", "0.1"], r"no such option --lr; see 'lstmcli fit --help'"),
+    (["-q", "fit"], r"no such option -q; a command's options go after its name: lstmcli COMMAND -q …"),
     (["fit", "m.keras", "--epochs"], r"option --epochs requires an argument"),
     (["fit", "m.keras", "--verbose", "3"], r"--verbose must be one of auto, 0, 1, 2\. Received: '3'"),
     (["define", "--task", "regresion"], r"--task must be one of regression, binary, multiclass \(did you mean 'regression'\?\)\. Received: 'regresion'"),
@@ -131,22 +134,19 @@ def _complete(words: str, cwd: Path) -> list[str]:
     return proc.stdout.split()
 
 
-def test_completion_offers_commands_options_choices_and_the_right_files(tmp_path):
-    for name in ("a.keras", "b.csv", "c.toml", "notes.md"):
-        (tmp_path / name).write_text("")
-    (tmp_path / "runs").mkdir()
+def test_completion_offers_commands_options_and_choices_and_leaves_file_names_to_the_shell(tmp_path):
+    (tmp_path / "my model.keras").write_text("")
     assert _complete("lstmcli fi", tmp_path) == ["fit"]
     assert "--epochs" in _complete("lstmcli fit a.keras --ep", tmp_path)
     assert _complete("lstmcli define --task ", tmp_path) == ["regression", "binary", "multiclass"]
-    assert _complete("lstmcli fit ", tmp_path) == ["a.keras", "runs/"]
-    assert _complete("lstmcli fit a.keras --data ", tmp_path) == ["b.csv", "runs/"]
-    assert _complete("lstmcli fit a.keras --config ", tmp_path) == ["c.toml", "runs/"]
-    assert _complete("lstmcli fit a.keras --tensorboard ", tmp_path) == []  # bash's own file names
+    assert _complete("lstmcli fit --verbose ", tmp_path) == ["auto", "0", "1", "2"]
+    for words in ("lstmcli fit ", "lstmcli fit my", "lstmcli fit a.keras --data ", "lstmcli fit a.keras --config "):
+        assert _complete(words, tmp_path) == [], words  # empty: bash's own file-name completion (-o default)
 
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 def test_the_script_show_completion_prints_completes_in_bash(tmp_path):
-    (tmp_path / "model.keras").write_text("")
+    """Source the script as a user's shell does and call its function with bash's COMP_WORDS."""
     script = subprocess.run([sys.executable, "-m", "lstmcli", "--show-completion", "bash"], capture_output=True, text=True, env=_env())
     assert script.returncode == 0 and "complete -o default -F" in script.stdout, script
     (tmp_path / "bin").mkdir()
@@ -155,11 +155,12 @@ def test_the_script_show_completion_prints_completes_in_bash(tmp_path):
     shim.chmod(0o755)
     session = script.stdout + (
         '\nCOMP_WORDS=(lstmcli evaluate mod --fa); COMP_CWORD=3; _lstmcli_completion lstmcli; echo "${COMPREPLY[@]}"'
-        '\nCOMP_WORDS=(lstmcli evaluate mod); COMP_CWORD=2; _lstmcli_completion lstmcli; echo "${COMPREPLY[@]}"\n'
+        '\nCOMP_WORDS=(lstmcli predict mod --strategy m); COMP_CWORD=4; _lstmcli_completion lstmcli; echo "${COMPREPLY[@]}"'
+        '\nCOMP_WORDS=(lstmcli evaluate mod); COMP_CWORD=2; _lstmcli_completion lstmcli; echo "${#COMPREPLY[@]}"\n'
     )
     proc = subprocess.run(["bash", "--norc", "-c", session], capture_output=True, text=True, cwd=tmp_path,
                           env=_env(PATH=f"{tmp_path / 'bin'}:{os.environ['PATH']}"))
-    assert proc.stdout.splitlines() == ["--fail-if", "model.keras"], proc
+    assert proc.stdout.splitlines() == ["--fail-if", "mirrored", "0"], proc  # 0 replies: bash completes the file name
 
 
 # ---------------------------------------------------------------- --print-config, -q, -v
@@ -221,3 +222,34 @@ def test_quiet_prints_only_errors_and_v_adds_settings_epochs_and_time(cli, compi
     assert loud.exit_code == 0, loud
     assert "[fit]" in loud.stderr and "epochs = 2" in loud.stderr and re.search(r"fit: done in \d+\.\d\d s", loud.stderr)
     assert re.search(r"^Epoch 2/2$", loud.stderr, re.M), loud.stderr
+
+
+def test_a_flag_is_checked_like_a_config_value(cli, tmp_path):
+    flag = cli("fit", "m.keras", "--epochs", "x")
+    assert flag.exit_code == 2 and flag.stderr == "error: --epochs must be a whole number. Received: 'x'\n"
+    assert cli("fit", "m.keras", "--data", "").stderr == "error: --data must be a file path. Received: ''\n"
+    config = tmp_path / "c.toml"
+    config.write_text('[fit]\nepochs = "x"\n')
+    assert cli("fit", "m.keras", "--config", config).stderr == f"error: {config}: [fit] epochs must be a whole number. Received: 'x'\n"
+
+
+def test_a_config_read_from_a_pipe_resolves_paths_against_the_current_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    read, write = os.pipe()
+    os.write(write, b'[fit]\ndata = "wave.csv"\n')
+    os.close(write)
+    try:
+        resolved = settings.resolve("fit", {}, Path(f"/dev/fd/{read}"))
+    finally:
+        os.close(read)
+    assert resolved.data == tmp_path / "wave.csv"
+
+
+def test_backtest_help_speaks_of_folds_and_keeps_fits_config_keys(cli, tmp_path):
+    text = " ".join(cli("backtest", "--help").stdout.split())
+    assert "Epochs each fold trains." in text and "learned inside each fold from its training rows" in text
+    assert "on a fitted model" not in text and "recorded in the artifact" not in text
+    config = tmp_path / "b.toml"
+    config.write_text('[backtest]\nsmoke = true\nstrategy = "default"\ntimeout = 30.0\n')
+    printed = tomllib.loads(cli("backtest", "m.keras", "--config", config, "--print-config").stdout)["backtest"]
+    assert (printed["smoke"], printed["strategy"], printed["timeout"]) == (True, "default", 30.0)

@@ -11,7 +11,6 @@ file system alone, without importing TensorFlow.
 from __future__ import annotations
 
 import inspect
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -25,41 +24,31 @@ from lstmcli.boundary import boundary
 from lstmcli.errors import UsageError
 
 
-def _completer(suffixes: tuple):
-    """Shell completion of a path: files with these suffixes and folders; no suffixes, the shell's own."""
-
-    def complete(incomplete: str) -> list[str]:
-        if not suffixes:
-            return []  # an empty answer: bash's `complete -o default` completes file names itself
-        folder, _, stem = incomplete.rpartition("/")
-        try:
-            entries = sorted(os.scandir(folder or "."), key=lambda e: e.name)
-        except OSError:
-            return []
-        prefix = folder + "/" if folder else ""
-        return [
-            prefix + e.name + ("/" if e.is_dir() else "")
-            for e in entries
-            if e.name.startswith(stem) and (stem or not e.name.startswith(".")) and (e.is_dir() or e.name.endswith(suffixes))
-        ]
-
-    return complete
+def _no_names(incomplete: str) -> list[str]:
+    """A path's completion: none of ours, so bash's `complete -o default` completes the file name
+    itself, quoting spaces and leaving no space after a folder (Typer's script cannot do either)."""
+    return []
 
 
 def _choices(choices: tuple):
     return lambda incomplete: [c for c in choices if c.startswith(incomplete)]
 
 
-_TYPES = {"int": int, "float": float, "path": Path, "bool": bool, "ints": list[str], "strs": list[str]}
+_METAVARS = {"int": "INTEGER", "float": "NUMBER", "path": "PATH", "batch": "N|all", "str": "TEXT"}
 
 
 def _parameter(option: settings.Option) -> inspect.Parameter:
-    """The Typer parameter of one table entry; None as its default means "not given"."""
+    """The Typer parameter of one table entry; None as its default means "not given".
+
+    Values reach `settings.resolve` as the text typed (Click converts only
+    bools), so a flag and a config value pass the same checks and errors.
+    """
     decls = [f"{option.flag}/{option.off}" if option.off else option.flag, *option.aliases]
-    metavar = f"[{'|'.join(option.choices)}]" if option.choices else option.metavar
-    complete = _choices(option.choices) if option.choices else _completer(option.suffixes) if option.kind == "path" else None
-    info = typer.Option(*decls, help=option.describe(), metavar=metavar, show_default=False, autocompletion=complete)
-    kind = _TYPES.get(option.kind, str)
+    metavar = f"[{'|'.join(option.choices)}]" if option.choices else option.metavar or _METAVARS.get(option.kind, "VALUES")
+    complete = _choices(option.choices) if option.choices else _no_names if option.kind == "path" else None
+    info = typer.Option(*decls, help=option.describe(), metavar=None if option.kind == "bool" else metavar,
+                        show_default=False, autocompletion=complete)
+    kind = bool if option.kind == "bool" else list[str] if option.kind in ("ints", "strs") else str
     annotation = Annotated[kind if option.required else Optional[kind], info]
     return inspect.Parameter(option.name, inspect.Parameter.KEYWORD_ONLY, default=... if option.required else None, annotation=annotation)
 
@@ -71,11 +60,11 @@ def _common(name: str, *, model: bool) -> list[inspect.Parameter]:
 
     steps = name in settings.STEPS
     return [
-        *([param("model", Annotated[Path, typer.Argument(metavar="MODEL", help="The .keras artifact written by the step before.", show_default=False, autocompletion=_completer((".keras",)))], ...)] if model else []),
-        *([param("config", Annotated[Optional[Path], typer.Option("--config", help=f"A TOML file whose [{name}] table sets any option; flags override it.", show_default=False, autocompletion=_completer((".toml",)))], None),
+        *([param("model", Annotated[Path, typer.Argument(metavar="MODEL", help="The .keras artifact written by the step before.", show_default=False, autocompletion=_no_names)], ...)] if model else []),
+        *([param("config", Annotated[Optional[Path], typer.Option("--config", help=f"A TOML file whose [{name}] table sets any option; flags override it.", show_default=False, autocompletion=_no_names)], None),
            param("print_config", Annotated[bool, typer.Option("--print-config", help="Print the resolved settings as the TOML table --config reads, and exit.")], False)] if steps else []),
         param("quiet", Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors on stderr.")], False),
-        param("detail", Annotated[bool, typer.Option("-v", help="More on stderr: the resolved settings (as --print-config prints them) and the time taken" + ("; sets --verbose 2." if "verbose" in _names(name) or name == "run" else "."))], False),
+        param("detail", Annotated[bool, typer.Option("-v", help="More on stderr: the resolved options" + (" (in --print-config's form)" if steps else "") + " and the time taken" + ("; sets --verbose 2." if "verbose" in _names(name) or name == "run" else "."))], False),
         param("debug", Annotated[bool, typer.Option("--debug", help="Show tracebacks and TensorFlow's own log lines.")], False),
     ]
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -49,7 +49,6 @@ class Option:
         aliases: Other flags for it (`-o`, `--lr`).
         off: The flag that sets a bool option false (`--no-shuffle`).
         required: The command cannot run without it.
-        suffixes: File kinds that shell completion offers for a path.
     """
 
     name: str
@@ -63,7 +62,6 @@ class Option:
     aliases: tuple = ()
     off: str | None = None
     required: bool = False
-    suffixes: tuple = ()
 
     @property
     def flag(self) -> str:
@@ -84,17 +82,14 @@ def _opt(name, kind, default=None, help="", *, choices=(), **more) -> Option:
     return Option(name, kind, default, help, tuple(choices), **more)
 
 
-DATA_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".npy", ".npz")
 _UNSAFE = _opt("unsafe", "bool", False, "Load archives that carry code (Lambda layers). Only for files you trust.", off="--safe")
-_JSON = _opt("json", "bool", False, "Print the result as JSON.")
 _FORMAT = _opt("format", "str", None, "Data format when the extension does not say.", choices=("csv", "parquet", "npy", "npz"))
-_DATA = _opt("data", "path", None, "Data file: CSV, Parquet, .npy or .npz; '-' reads CSV from stdin.", aliases=("-d",), suffixes=DATA_SUFFIXES)
+_DATA = _opt("data", "path", None, "Data file: CSV, Parquet, .npy or .npz; '-' reads CSV from stdin.", aliases=("-d",))
 _ROWS = _opt("rows", "str", None, "Only these rows: index values, both ends included (like .loc: ':2019-12', '2020-01:'), or 0-based row numbers, END excluded (like .iloc), without an index. evaluate and predict take a window's context from before START.", metavar="START:END")
 _SEASON = _opt("season", "int", None, "The season length of the seasonal-naive baseline. Defaults to define's --season, else the period of a seasonal difference fit chose, else the index's frequency's (12 monthly, 4 quarterly, 7 daily, 24 hourly, 52 weekly), else none.", low=2, metavar="ROWS")
-_OUT = _opt("out", "path", None, "Where to write the new .keras artifact (written atomically).", aliases=("-o",), suffixes=(".keras",))
+_OUT = _opt("out", "path", None, "Where to write the new .keras artifact (written atomically).", aliases=("-o",))
 _FIT_BATCH = _opt("batch_size", "batch", 32, "Samples per step, or 'all' for one batch.", low=1, metavar="N|all")
 _PREDICT_BATCH = _opt("batch_size", "batch", 4096, "Samples per step, or 'all'.", low=1, metavar="N|all")
-_SEED = _opt("seed", "int", None, "Seed for shuffling and dropout; recorded in the artifact. Defaults to the artifact's seed, else a random one (reported).", low=0, high=SEED_RANGE)
 _DEVICES = _opt("devices", "int", None, "--strategy mirrored: use N devices: the first N GPUs, or N logical CPU devices where there is no GPU. Defaults to every GPU.", low=1, metavar="N")
 _LOCAL_STRATEGY = _opt("strategy", "str", "auto", "tf.distribute over the local GPUs or --devices CPUs; auto is mirrored when more than one GPU is visible.", choices=LOCAL_STRATEGIES)
 # The data spec is fixed at define time; fit, evaluate, predict and backtest accept
@@ -113,19 +108,37 @@ _SPEC = [
 _TRAINING = [
     _opt("epochs", "int", 1, "Epochs to train; on a fitted model, more epochs (see README, Training).", low=1),
     _FIT_BATCH,
-    _SEED,
+    _opt("seed", "int", None, "Seed for shuffling and dropout; recorded in the artifact. Defaults to the artifact's seed, else a random one (recorded too).", low=0, high=SEED_RANGE),
     _opt("shuffle", "bool", True, "Reshuffle the samples every epoch.", off="--no-shuffle"),
     _opt("scaling", "str", None, "Per feature channel, learned on the training data and saved as layers of the model. Defaults to standard; continued training keeps what the model learned.", choices=SCALINGS),
     _opt("validation_split", "float", 0.0, "Fraction of samples held out for validation: series, the last ones (time's order); samples, a random draw within each class (seeded by --seed, recorded).", low=0.0, high=1.0),
-    _opt("validation_data", "path", None, "A separate data file for validation.", suffixes=DATA_SUFFIXES),
+    _opt("validation_data", "path", None, "A separate data file for validation."),
     _opt("class_weight", "str", "none", "Classifiers: none, balanced (each class weighs n/(classes×count)), or LABEL=W,... (others 1), as Keras's class_weight.", metavar="WEIGHTS"),
     _opt("early_stopping", "int", None, "Stop when the validation loss (or loss) has not improved for PATIENCE epochs, keeping the best weights.", low=1, metavar="PATIENCE"),
     _opt("reduce_lr_on_plateau", "int", None, "Divide the learning rate by 10 after PATIENCE epochs without improvement.", low=1, metavar="PATIENCE"),
 ]
 
+_FIT_STRATEGY = [
+    _opt("strategy", "str", "auto", "tf.distribute: mirrored over local GPUs (or --devices CPUs), multi-worker over the cluster in TF_CONFIG (only the chief writes); auto is mirrored when more than one GPU is visible.", choices=STRATEGIES),
+    _DEVICES,
+    _opt("timeout", "float", float(DEFAULT_TIMEOUT), "multi-worker: fail when a peer has not joined or answered for this long.", low=1.0, metavar="SECONDS"),
+]
+_FOLD_HELP = {  # backtest's words for fit's training options: each fold is a fit from the compiled weights
+    "epochs": "Epochs each fold trains.",
+    "seed": "Seed of every fold's fit, so a backtest repeats exactly. Defaults to the artifact's seed, else a random one (printed).",
+    "scaling": "Per feature channel, learned inside each fold from its training rows. Defaults to standard.",
+    "validation_split": "Fraction of each fold's training samples, from its end, held out for validation.",
+    "early_stopping": "Stop a fold's fit when the validation loss (or loss) has not improved for PATIENCE epochs.",
+}
+
+
+def _for_folds(options: list[Option]) -> list[Option]:
+    return [replace(o, help=_FOLD_HELP.get(o.name, o.help)) for o in options]
+
+
 OPTIONS: dict[str, list[Option]] = {
     "define": [
-        _opt("out", "path", None, "Where to write the defined artifact (written atomically).", aliases=("-o",), suffixes=(".keras",)),
+        _opt("out", "path", None, "Where to write the defined artifact (written atomically).", aliases=("-o",)),
         _opt("task", "str", "regression", "What the output predicts.", choices=tuple(TASKS)),
         _opt("num_classes", "int", None, "Classes of a multiclass task (its output units).", low=2),
         _opt("layout", "str", "series", "series: rows are time steps and samples are windows; samples: one row per sample.", choices=("series", "samples")),
@@ -148,7 +161,7 @@ OPTIONS: dict[str, list[Option]] = {
         _opt("seed", "int", None, "Seed for the initial weights.", low=0, high=SEED_RANGE),
     ],
     "compile": [
-        _opt("out", "path", None, "Where to write the compiled artifact (written atomically).", aliases=("-o",), suffixes=(".keras",)),
+        _opt("out", "path", None, "Where to write the compiled artifact (written atomically).", aliases=("-o",)),
         _opt("optimizer", "str", "adam", "sgd, adam, rmsprop, adamw, adagrad, nadam, …", metavar="NAME"),
         _opt("learning_rate", "float", None, "The optimizer's learning rate. Defaults to the optimizer's.", low=0.0, aliases=("--lr",)),
         _opt("momentum", "float", None, "Momentum, for sgd and rmsprop.", low=0.0, high=1.0),
@@ -158,18 +171,16 @@ OPTIONS: dict[str, list[Option]] = {
         _UNSAFE,
     ],
     "fit": [
-        _opt("out", "path", None, "Where to write the fitted artifact (written atomically).", aliases=("-o",), suffixes=(".keras",)),
+        _opt("out", "path", None, "Where to write the fitted artifact (written atomically).", aliases=("-o",)),
         _DATA,
         _FORMAT,
         _ROWS,
         *_TRAINING,
         _opt("verbose", "str", "auto", "0 silent, 1 a progress bar, 2 Keras's epoch lines ('Epoch e/N', then 'n/n - … - loss: …'); auto is 1.", choices=("auto", "0", "1", "2")),
-        _opt("history", "path", None, "Also write the per-epoch history to this CSV file ('-' for stdout).", suffixes=(".csv",)),
+        _opt("history", "path", None, "Also write the per-epoch history to this CSV file ('-' for stdout)."),
         _opt("tensorboard", "path", None, "Write TensorBoard logs of every epoch to DIR.", metavar="DIR"),
         _opt("checkpoint_dir", "path", None, "Checkpoint to DIR at epoch ends; the same command resumes after a crash.", metavar="DIR"),
-        _opt("strategy", "str", "auto", "tf.distribute: mirrored over local GPUs (or --devices CPUs), multi-worker over the cluster in TF_CONFIG (only the chief writes); auto is mirrored when more than one GPU is visible.", choices=STRATEGIES),
-        _DEVICES,
-        _opt("timeout", "float", float(DEFAULT_TIMEOUT), "multi-worker: fail when a peer has not joined or answered for this long.", low=1.0, metavar="SECONDS"),
+        *_FIT_STRATEGY,
         _opt("smoke", "bool", False, "A smoke test: one epoch on at most 3 batches, the artifact marked as a smoke artifact. LSTMCLI_SMOKE=1 in the environment does the same for every fit."),
         *_SPEC,
         _UNSAFE,
@@ -181,7 +192,7 @@ OPTIONS: dict[str, list[Option]] = {
         _SEASON,
         _PREDICT_BATCH,
         _opt("json", "bool", False, "Print the metrics as JSON."),
-        _opt("out", "path", None, "Write the metrics to this file instead of stdout: .json, .yaml/.yml, .csv or .txt (a table), by extension.", aliases=("-o",), suffixes=(".json", ".yaml", ".yml", ".csv", ".txt")),
+        _opt("out", "path", None, "Write the metrics to this file instead of stdout: .json, .yaml/.yml, .csv or .txt (a table), by extension.", aliases=("-o",)),
         _opt("fail_if", "strs", None, "Exit 3 if a metric meets this condition, e.g. 'loss>0.01' or 'accuracy<0.9' (<, <=, >, >=); repeatable. The metrics are still printed or written.", metavar="GATE"),
         _LOCAL_STRATEGY,
         _DEVICES,
@@ -197,7 +208,7 @@ OPTIONS: dict[str, list[Option]] = {
         _opt("future", "bool", False, "Series: only the forecast past the last (selected) row, keyed by the index continued at its frequency."),
         _opt("steps", "int", None, "With --future: forecast N steps; beyond the horizon, recursively (feeding forecasts back), where the features are the targets. Defaults to the horizon.", low=1, metavar="N"),
         _opt("wide", "bool", False, "Series: one row per window with a column per step, instead of one row per (window, step)."),
-        _opt("out", "path", None, "Write the predictions CSV to this file instead of stdout.", aliases=("-o",), suffixes=(".csv",)),
+        _opt("out", "path", None, "Write the predictions CSV to this file instead of stdout.", aliases=("-o",)),
         _LOCAL_STRATEGY,
         _DEVICES,
         *_SPEC,
@@ -209,13 +220,15 @@ OPTIONS: dict[str, list[Option]] = {
         _opt("folds", "int", 3, "Test blocks at the end of the series, each evaluated by a model fitted on every row before it.", low=1),
         _opt("fold_size", "int", None, "Rows per test block. Defaults to the folds sharing the last third of the series (at least one horizon each).", low=1, metavar="ROWS"),
         _SEASON,
-        _JSON,
-        *_TRAINING,
+        _opt("json", "bool", False, "Print the folds and their means as JSON."),
+        *_for_folds(_TRAINING),
+        *_FIT_STRATEGY,
+        _opt("smoke", "bool", False, "Fit every fold as a smoke test (see fit --smoke)."),
         _opt("verbose", "str", "auto", "0 prints only the result; otherwise one line per fold on stderr.", choices=("auto", "0", "1", "2")),
         *_SPEC,
         _UNSAFE,
     ],
-    "verify": [_JSON, _UNSAFE],
+    "verify": [_opt("json", "bool", False, "Print the summary as JSON."), _UNSAFE],
     "export": [
         _opt("out", "path", None, "The SavedModel directory to write (built beside it, renamed into place; an earlier export there is replaced).", aliases=("-o",), metavar="DIR"),
         _opt("format", "str", FORMATS[0], "The export format: saved-model is TensorFlow Serving's SavedModel.", choices=FORMATS),
@@ -228,12 +241,12 @@ OPTIONS: dict[str, list[Option]] = {
     ],
     "plot": [
         _opt("out_dir", "path", None, "Folder for the PNG files: history.png, and predictions.png or confusion.png with --data.", metavar="DIR", required=True),
-        _opt("data", "path", None, "Also draw the predictions for this data file against its actual values (a confusion matrix for classification).", aliases=("-d",), suffixes=DATA_SUFFIXES),
+        _opt("data", "path", None, "Also draw the predictions for this data file against its actual values (a confusion matrix for classification).", aliases=("-d",)),
         _FORMAT,
         _UNSAFE,
     ],
     "run": [
-        _opt("config", "path", None, "A TOML file with [define], [compile], [fit] (and [evaluate], [predict]) tables.", required=True, suffixes=(".toml",)),
+        _opt("config", "path", None, "A TOML file with [define], [compile], [fit] (and [evaluate], [predict]) tables.", required=True),
         _opt("workdir", "path", None, "Folder for defined.keras, compiled.keras, fitted.keras, metrics.json and predictions.csv.", metavar="DIR", required=True),
         _opt("smoke", "bool", False, "Fit as a smoke test (see fit --smoke)."),
     ],
@@ -315,7 +328,8 @@ def read_config(path: Path, step: str) -> tuple[dict, Path]:
                 f"config file {path}: {key!r} is not a step table; put options under "
                 + ", ".join(f"[{s}]" for s in STEPS) + did_you_mean(key, STEPS)
             )
-    return data.get(step, {}), path.resolve().parent
+    # A pipe (<(…) is /dev/fd/N, resolving to /proc/PID/fd) has no folder: its paths are the current folder's.
+    return data.get(step, {}), path.resolve().parent if path.is_file() else Path.cwd()
 
 
 def _check(option: Option, value: Any, where: str, base: Path) -> Any:
