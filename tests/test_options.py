@@ -240,9 +240,23 @@ def test_a_config_read_from_a_pipe_resolves_paths_against_the_current_folder(tmp
     os.close(write)
     try:
         resolved = settings.resolve("fit", {}, Path(f"/dev/fd/{read}"))
+        again = settings.resolve("fit", {}, Path(f"/dev/fd/{read}"))  # read once: `run` resolves every step
     finally:
         os.close(read)
-    assert resolved.data == tmp_path / "wave.csv"
+    assert resolved.data == again.data == tmp_path / "wave.csv"
+
+
+def test_run_reads_its_config_from_a_pipe(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("seq.csv").write_text("value\n" + "\n".join(str(i / 10) for i in range(10)) + "\n")
+    read, write = os.pipe()
+    os.write(write, (REPO / "configs" / "sequence.toml").read_bytes().replace(b"../data/sequence.csv", b"seq.csv"))
+    os.close(write)
+    try:
+        run = cli("run", "--config", f"/dev/fd/{read}", "--workdir", "w", "--smoke", "-q")
+    finally:
+        os.close(read)
+    assert run.exit_code == 0 and sorted(p.name for p in Path("w").iterdir())[:2] == ["compiled.keras", "defined.keras"], run
 
 
 def test_backtest_help_speaks_of_folds_and_keeps_fits_config_keys(cli, tmp_path):

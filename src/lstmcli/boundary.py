@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import errno
 import logging
 import os
 import re
@@ -24,7 +25,7 @@ import warnings
 import typer
 from typer.core import TyperGroup
 
-from lstmcli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_TERMINATED, LstmcliError
+from lstmcli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_USAGE, LstmcliError
 
 # Click's exception base, found through a class Typer exports (Typer vendors Click).
 ClickException = next(k for k in typer.BadParameter.__mro__ if k.__name__ == "ClickException")
@@ -124,6 +125,9 @@ def boundary(debug: bool):
             silence_stdout()
             raise SystemExit(EXIT_FAILURE) from None  # quietly: the reader chose to stop
         except Exception as exc:
+            if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG and not debug:
+                render.error(f"file name too long (use a shorter one): {exc.filename}")
+                raise SystemExit(EXIT_USAGE) from None
             if debug:
                 traceback.print_exc()
             else:

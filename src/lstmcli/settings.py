@@ -132,10 +132,6 @@ _FOLD_HELP = {  # backtest's words for fit's training options: each fold is a fi
 }
 
 
-def _for_folds(options: list[Option]) -> list[Option]:
-    return [replace(o, help=_FOLD_HELP.get(o.name, o.help)) for o in options]
-
-
 OPTIONS: dict[str, list[Option]] = {
     "define": [
         _opt("out", "path", None, "Where to write the defined artifact (written atomically).", aliases=("-o",)),
@@ -221,7 +217,7 @@ OPTIONS: dict[str, list[Option]] = {
         _opt("fold_size", "int", None, "Rows per test block. Defaults to the folds sharing the last third of the series (at least one horizon each).", low=1, metavar="ROWS"),
         _SEASON,
         _opt("json", "bool", False, "Print the folds and their means as JSON."),
-        *_for_folds(_TRAINING),
+        *(replace(o, help=_FOLD_HELP.get(o.name, o.help)) for o in _TRAINING),
         *_FIT_STRATEGY,
         _opt("smoke", "bool", False, "Fit every fold as a smoke test (see fit --smoke)."),
         _opt("verbose", "str", "auto", "0 prints only the result; otherwise one line per fold on stderr.", choices=("auto", "0", "1", "2")),
@@ -308,6 +304,9 @@ def to_toml(command: str, resolved: SimpleNamespace) -> str:
     return tomli_w.dumps({command: table})
 
 
+_PIPED: dict[tuple, bytes] = {}  # the configs this process read from pipes, by path and pipe
+
+
 def read_config(path: Path, step: str) -> tuple[dict, Path]:
     """Read `path` and return its `[step]` table and the folder paths resolve against.
 
@@ -315,11 +314,18 @@ def read_config(path: Path, step: str) -> tuple[dict, Path]:
         ConfigError: if the file is missing, not TOML, or has unknown tables.
     """
     path = Path(path)
-    if not path.exists() or path.is_dir():  # a FIFO is fine: <(…) hands a config through one
+    if not path.exists() or path.is_dir():
         what = "is a directory" if path.is_dir() else "does not exist"
         raise ConfigError(f"config file {path} {what}; give the path of a .toml file")
+    if path.is_file():
+        raw = path.read_bytes()
+    else:  # a pipe (<(…)) can be read once: `run`, which reads every step's table, shares that read
+        key = (str(path), path.stat().st_ino)
+        if key not in _PIPED:
+            _PIPED[key] = path.read_bytes()
+        raw = _PIPED[key]
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
     for key, value in data.items():
