@@ -12,7 +12,7 @@ import pytest
 from lstmcli import artifact, baselines, calendar
 from lstmcli.dataspec import DataSpec
 from lstmcli.errors import ConfigError, DataError
-from lstmcli.windowing import select_rows
+from lstmcli.rowindex import select_rows
 
 
 def run_ok(cli, *args):

@@ -28,7 +28,7 @@ def recursive_forecast(trainer, record: Record, data, frame, opts, batch_size):
     import numpy as np
     import pandas as pd
 
-    from lstmcli import windowing
+    from lstmcli import rowindex, windowing
 
     spec = dataspec.DataSpec.from_dict(record.data_spec)
     features, target = record.preprocessing["features"], record.preprocessing["target"]
@@ -38,7 +38,7 @@ def recursive_forecast(trainer, record: Record, data, frame, opts, batch_size):
             f"forecasts back as inputs, which needs the features to be the targets (features {','.join(features)}; "
             f"target {','.join(target)}); ask for at most {spec.horizon} steps, or define the model with --horizon {opts.steps}"
         )
-    selected = windowing.select_rows(frame, spec, opts.rows)
+    selected = rowindex.select_rows(frame, spec, opts.rows)
     end = selected[1] if selected else len(frame)
     columns = ([spec.index] if spec.index else []) + features
     keep = max(spec.timesteps + record.preprocessing.get("context", 0), 3)  # a window and its differencing; an index shows its frequency in three values

@@ -424,10 +424,10 @@ def _season(explicit: int | None, record: Record, frame) -> int | None:
     spec = dataspec.DataSpec.from_dict(record.data_spec)
     if spec.season:
         return spec.season
-    from lstmcli import transforms, windowing
+    from lstmcli import rowindex, transforms
 
     seasonal = [lag for lag in transforms.lags((record.preprocessing or {}).get("transforms") or []) if lag > 1]
-    return seasonal[0] if seasonal else windowing.index_season(frame, spec)
+    return seasonal[0] if seasonal else rowindex.index_season(frame, spec)
 
 
 def _class_metrics(outputs, record: Record, data) -> dict[str, float]:
@@ -572,14 +572,14 @@ def _load_with_data(source, opts, command, *, need_target, debug, future=False):
     check_out(source, opts)
     spec = dataspec.DataSpec.from_dict(record.data_spec)
     dataspec.check_flags(spec, opts, SPEC_KEYS)
-    from lstmcli import readers, windowing  # pandas: only once the cheap checks have passed
+    from lstmcli import readers, rowindex, windowing  # pandas: only once the cheap checks have passed
 
     frame = readers.read_table(data_path, opts.format)
     task = tasks.get_task(record.task)
     data = windowing.prepare(
         frame, spec, task=task, prep=record.preprocessing, loss=record.compile["loss"],
         units=record.architecture["units"], need_target=need_target, where=dataspec.describe_source(data_path),
-        future=future, rows=windowing.select_rows(frame, spec, opts.rows),
+        future=future, rows=rowindex.select_rows(frame, spec, opts.rows),
     )
     load_tensorflow(debug)
     dist = distribution.start(opts.strategy, devices=opts.devices)

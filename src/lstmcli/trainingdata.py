@@ -33,13 +33,13 @@ def read(record: Record, source: Path, data_path: Path, opts):
     task = tasks.get_task(record.task)
     spec = dataspec.DataSpec.from_dict(record.data_spec)
     dataspec.check_flags(spec, opts, SPEC_KEYS)
-    from lstmcli import readers, windowing  # pandas: only once the cheap checks have passed
+    from lstmcli import readers, rowindex, windowing  # pandas: only once the cheap checks have passed
 
     units, loss = record.architecture["units"], record.compile["loss"]
     frame = readers.read_table(data_path, opts.format)
     digests = {"data": frame.attrs[readers.DIGEST]}
     where = dataspec.describe_source(data_path)
-    selected = windowing.select_rows(frame, spec, opts.rows)
+    selected = rowindex.select_rows(frame, spec, opts.rows)
     if selected is not None:
         frame = frame.iloc[selected[0]:selected[1]].reset_index(drop=True)  # fit learns from these rows alone
         where = f"{where} (rows {selected[0] + 1} to {selected[1]})"
