@@ -3,12 +3,12 @@
     lstmcli_forecast.py fit DATA WORKDIR --epochs N [--scaling none|standard|minmax] [--strategy S] [--devices N]
         define (LSTM(32) on (30, 1), seeded), compile (adam, mean squared error)
         and fit (batch 32, same seed, scaling none unless asked: plain Keras's
-        side does not scale) through lstmcli.lifecycle, with settings
-        resolved by lstmcli.settings exactly as the commands resolve them;
+        side does not scale) through lstmcli.steps.lifecycle, with settings
+        resolved by lstmcli.steps.options.for_command exactly as the commands resolve them;
         prints samples/s of the Trainer.fit call and the final epoch loss.
         --strategy / --devices are fit's own (bench/distributed.py uses them).
     lstmcli_forecast.py predict MODEL DATA
-        lstmcli.lifecycle.predict at its default batch size (4096); prints
+        lstmcli.steps.lifecycle.predict at its default batch size (4096); prints
         windows/s of the Trainer.predict call.
 
 Only the core's Trainer call is timed (reading the CSV, building the windows,
@@ -24,8 +24,9 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from lstmcli import lifecycle, settings  # noqa: E402
-from lstmcli.training import Trainer  # noqa: E402
+from lstmcli.steps import lifecycle
+from lstmcli.steps.options import for_command  # noqa: E402
+from lstmcli.train.loop import Trainer  # noqa: E402
 
 from common import BATCH_SIZE, SEED, TIMESTEPS, UNITS, emit  # noqa: E402
 
@@ -53,14 +54,14 @@ def fit(data: Path, workdir: Path, epochs: int, scaling: str = "none", strategy:
     """Define, compile and fit the W2 model; time Trainer.fit."""
     defined, compiled, fitted = (workdir / f"{stage}.keras" for stage in ("defined", "compiled", "fitted"))
     if strategy and strategy.get("devices"):
-        from lstmcli import distribution  # logical devices must exist before define starts TensorFlow's runtime
+        from lstmcli.train import distribution  # logical devices must exist before define starts TensorFlow's runtime
 
         distribution.start(strategy["strategy"], devices=strategy["devices"])
-    lifecycle.define(settings.resolve(
+    lifecycle.define(for_command(
         "define", {"out": defined, "features": ["value"], "timesteps": TIMESTEPS, "lstm": [UNITS], "seed": SEED}, None))
-    lifecycle.compile(defined, settings.resolve(
+    lifecycle.compile(defined, for_command(
         "compile", {"out": compiled, "optimizer": "adam", "loss": "mean_squared_error"}, None))
-    written = lifecycle.fit(compiled, settings.resolve(
+    written = lifecycle.fit(compiled, for_command(
         "fit", {"out": fitted, "data": data, "epochs": epochs, "batch_size": BATCH_SIZE, "seed": SEED, "shuffle": False,
                  "scaling": scaling, **(strategy or {})}, None))
     (seconds,) = timings
@@ -71,7 +72,7 @@ def fit(data: Path, workdir: Path, epochs: int, scaling: str = "none", strategy:
 
 def predict(model: Path, data: Path) -> dict:
     """Predict every window of `data` with a fitted artifact; time Trainer.predict."""
-    frame = lifecycle.predict(model, settings.resolve("predict", {"data": data}, None))
+    frame = lifecycle.predict(model, for_command("predict", {"data": data}, None))
     (seconds,) = timings
     return {"seconds": seconds, "windows_per_s": len(frame) / seconds}
 

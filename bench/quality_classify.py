@@ -150,7 +150,7 @@ def train_and_evaluate(work: Path, columns, steps, classes, masked, compile_flag
             "--out", work / "fitted.keras")
     seconds = time.perf_counter() - started
     metrics = json.loads(lstmcli("evaluate", work / "fitted.keras", "--data", work / "test.csv", "--json").stdout)
-    from lstmcli.artifact import read_record
+    from lstmcli.model.artifact import read_record
 
     fit = read_record(work / "fitted.keras").fit
     return {**metrics, "fit_seconds": seconds, "epochs": fit["epochs"], "restored_epoch": fit.get("restored_epoch")}

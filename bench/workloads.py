@@ -179,7 +179,7 @@ def forecast_fit(bench: Bench) -> Outcome:
         f"({sizes.fit_windows + 30:,}-row CSV), LSTM(32) + Dense(1), adam/mse, batch 32, {sizes.fit_epochs} epochs, "
         "unshuffled on both sides (so both see the same batches in the same order and the losses are comparable), seed 7. Measured in-process, in each side's own child process: "
         "plain times the `model.fit` call (windows built with NumPy beforehand, `bench/plain_forecast.py`); "
-        "lstmcli runs `lifecycle.define/compile/fit` with options from `settings.resolve` and times the "
+        "lstmcli runs `lifecycle.define/compile/fit` with options from `steps.options.for_command` and times the "
         "`Trainer.fit` call inside `lifecycle.fit` (`bench/lstmcli_forecast.py`). Samples/s = windows × epochs ÷ "
         "seconds; both timings include the first call's tracing. Loss is the last epoch's training loss: "
         "same initial weights and same batches, so it should agree to float rounding (lstmcli's own shuffle is "

@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import sequence_csv
-from lstmcli import settings as lstmcli_settings
+from lstmcli import options as lstmcli_options
+from lstmcli.steps.options import BY_COMMAND, for_command
 from lstmcli.errors import ConfigError
 
 
@@ -68,7 +69,7 @@ def test_a_compiled_keras_model_from_outside_is_adopted_by_fit(tmp_path, cli, fi
     run = cli("fit", source, "--data", fitted[1], "--epochs", 2, "--verbose", 0, "--out", tmp_path / "f.keras")
     assert run.exit_code == 0, run
     assert source.read_bytes() == before
-    from lstmcli.artifact import read_record
+    from lstmcli.model.artifact import read_record
 
     record = read_record(tmp_path / "f.keras")
     assert (record.task, record.stage, record.data_spec["features"]) == ("regression", "fitted", ["value"])
@@ -101,7 +102,7 @@ def test_evaluate_refuses_an_unknown_keras_model(tmp_path, cli, fitted):
 
 # --- the config loader and command-line values, as properties
 
-KEYS = [o.name for o in lstmcli_settings.OPTIONS["fit"]] + ["epoch", "batchsize", "lstm", ""]
+KEYS = [o.name for o in lstmcli_options.visible(BY_COMMAND["fit"])] + ["epoch", "batchsize", "lstm", ""]
 SCALARS = st.one_of(
     st.integers(-10**6, 10**6), st.floats(allow_nan=True, allow_infinity=True), st.booleans(),
     st.text(max_size=12), st.sampled_from(["all", "auto", "1", "minmax", "-", "3,4"]),
@@ -128,12 +129,12 @@ def test_config_tables_resolve_or_fail_with_a_config_error(tmp_path, table, sect
     lines = [f"[{section}]"] + [f"{json.dumps(k)} = {toml_value(v)}" for k, v in table.items()]
     path.write_text("\n".join(lines) + "\n")
     try:
-        opts = lstmcli_settings.resolve("fit", {}, path)
+        opts = for_command("fit", {}, path)
     except ConfigError as exc:
         assert str(exc) and "\n" not in str(exc)
         return
     assert isinstance(opts.epochs, int) and opts.epochs >= 1
-    assert opts.batch_size is lstmcli_settings.ALL or (isinstance(opts.batch_size, int) and opts.batch_size >= 1)
+    assert opts.batch_size == lstmcli_options.ALL or (isinstance(opts.batch_size, int) and opts.batch_size >= 1)
     assert 0.0 <= opts.validation_split < 1.0
     assert opts.verbose in ("auto", "0", "1", "2")
 
@@ -148,7 +149,7 @@ def test_any_bytes_as_a_config_fail_cleanly(content):
         path = Path(tmp) / "c.toml"
         path.write_bytes(content)
         try:
-            lstmcli_settings.resolve("define", {}, path)
+            for_command("define", {}, path)
         except ConfigError as exc:
             assert "\n" not in str(exc).strip()
 
@@ -161,7 +162,7 @@ def test_any_bytes_as_a_config_fail_cleanly(content):
 def test_command_line_values_are_checked_the_same_way(name, text):
     step = "compile" if name == "learning_rate" else "define" if name in ("dropout", "timesteps") else "fit"
     try:
-        opts = lstmcli_settings.resolve(step, {name: text}, None)
+        opts = for_command(step, {name: text}, None)
     except ConfigError as exc:
         assert "--" + name.replace("_", "-") in str(exc)
         return
@@ -169,7 +170,7 @@ def test_command_line_values_are_checked_the_same_way(name, text):
     if name in ("epochs", "timesteps"):
         assert isinstance(value, int) and value >= 1
     elif name == "batch_size":
-        assert value is lstmcli_settings.ALL or value >= 1
+        assert value == lstmcli_options.ALL or value >= 1
     elif name in ("dropout", "validation_split"):
         assert 0.0 <= value < 1.0
     else:
@@ -180,7 +181,7 @@ def test_config_paths_are_relative_to_the_config(tmp_path):
     (tmp_path / "sub").mkdir()
     config = tmp_path / "sub" / "c.toml"
     config.write_text('[fit]\ndata = "../d.csv"\nepochs = 3\n')
-    opts = lstmcli_settings.resolve("fit", {"epochs": "5"}, config)
+    opts = for_command("fit", {"epochs": "5"}, config)
     assert opts.data.resolve() == (tmp_path / "d.csv").resolve()
     assert opts.epochs == 5  # the flag wins over the config
     shutil.rmtree(tmp_path / "sub")

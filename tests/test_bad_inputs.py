@@ -72,7 +72,7 @@ def kit(tmp_path_factory) -> SimpleNamespace:
 
 def test_the_kit_is_what_the_cases_assume(kit):
     """The starting artifacts are at the stages and tasks the corpus relies on."""
-    from lstmcli.artifact import read_record
+    from lstmcli.model.artifact import read_record
 
     expected = {
         "reg_defined": ("defined", "regression"), "reg_compiled": ("compiled", "regression"),

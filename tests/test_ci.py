@@ -108,7 +108,7 @@ def test_an_extension_evaluate_cannot_write_is_refused(smoke, cli):
 
 
 def test_a_smoke_artifact_says_so_everywhere(smoke, cli):
-    from lstmcli.artifact import read_record
+    from lstmcli.model.artifact import read_record
 
     record = read_record(smoke["fitted"])
     assert record.fit["smoke"] is True and record.epochs == 1 and record.lineage[-1]["smoke"] is True
@@ -131,7 +131,7 @@ def test_training_a_smoke_artifact_further_keeps_it_marked(smoke, cli):
 
 @pytest.mark.parametrize("env, smoked", [("1", True), ("0", False), ("", False)])
 def test_the_environment_makes_every_fit_a_smoke_fit(smoke, cli, monkeypatch, tmp_path, env, smoked):
-    from lstmcli.artifact import read_record
+    from lstmcli.model.artifact import read_record
 
     rows = tmp_path / "long.csv"
     pd.DataFrame({"value": np.sin(np.arange(200) / 5)}).to_csv(rows, index=False)
@@ -145,7 +145,7 @@ def test_the_environment_makes_every_fit_a_smoke_fit(smoke, cli, monkeypatch, tm
 
 
 def test_smoke_caps_a_full_batch_and_the_validation_too(smoke, cli, tmp_path):
-    from lstmcli.artifact import read_record
+    from lstmcli.model.artifact import read_record
 
     rows = tmp_path / "long.csv"
     pd.DataFrame({"value": np.sin(np.arange(400) / 5)}).to_csv(rows, index=False)

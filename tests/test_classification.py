@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lstmcli.artifact import read_record
+from lstmcli.model.artifact import read_record
 
 
 def run_ok(cli, *args):
@@ -54,7 +54,7 @@ def test_a_class_sorted_file_keeps_every_class_in_training(tmp_path, cli):
 
 
 def test_the_stratified_draw_is_random_within_each_class_and_keeps_order():
-    from lstmcli.windowing import Prepared, Samples
+    from lstmcli.data.windowing import Prepared, Samples
 
     labels = np.repeat([0, 1], [50, 50])
     data = Prepared(Samples(np.arange(100, dtype=np.float32).reshape(100, 1, 1)), labels.astype(np.float32)[:, None],
@@ -103,9 +103,9 @@ def keras_model(seed=0):
 def test_class_weights_change_the_loss_as_keras_does():
     import keras
 
-    from lstmcli.imbalance import class_weights, sample_weights
-    from lstmcli.training import Trainer
-    from lstmcli.windowing import Prepared, Samples
+    from lstmcli.train.imbalance import class_weights, sample_weights
+    from lstmcli.train.loop import Trainer
+    from lstmcli.data.windowing import Prepared, Samples
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((30, 3, 2)).astype(np.float32)
@@ -131,7 +131,7 @@ def test_class_weights_change_the_loss_as_keras_does():
 
 def test_class_weight_labels_and_the_cli(tmp_path, cli):
     from lstmcli.errors import ConfigError
-    from lstmcli.imbalance import class_weights, parse_class_weight
+    from lstmcli.train.imbalance import class_weights, parse_class_weight
 
     assert parse_class_weight("Balanced") == "balanced"
     assert class_weights(parse_class_weight("3=2.5, 1=0.5"), [1, 2, 3], [5, 5, 5]) == {2: 2.5, 0: 0.5}
@@ -212,7 +212,7 @@ def test_padded_steps_do_not_move_predictions(tmp_path, cli):
     """A padded row predicts what the same network gives on its true steps alone, with no padding at all."""
     import keras
 
-    from lstmcli.predictor import network_of
+    from lstmcli.model.predictor import network_of
 
     rng = np.random.default_rng(1)
     frame, lengths = padded_file(tmp_path / "padded.csv", rng)

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lstmcli.errors import DataError
-from lstmcli.readers import read_table
+from lstmcli.data.readers import read_table
 
 
 def monthly_series(rows=360, seed=0):
@@ -169,7 +169,7 @@ def test_every_reader_gives_the_same_predictions(tmp_path, cli, kind):
 
 
 def test_predict_windows_are_not_copied_per_timestep():
-    from lstmcli.windowing import Windows
+    from lstmcli.data.windowing import Windows
 
     series = np.arange(20, dtype=np.float32).reshape(10, 2)
     windows = Windows(series, np.arange(7), timesteps=4)
@@ -188,8 +188,8 @@ def test_predict_windows_are_not_copied_per_timestep():
 def test_readers_load_or_fail_with_a_data_error(tmp_path, content):
     path = tmp_path / "fuzz.csv"
     path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
-    from lstmcli.dataspec import DataSpec
-    from lstmcli.windowing import numeric, resolve_columns
+    from lstmcli.data.dataspec import DataSpec
+    from lstmcli.data.windowing import numeric, resolve_columns
 
     try:
         frame = read_table(path)

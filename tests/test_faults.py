@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lstmcli.artifact import read_record
+from lstmcli.model.artifact import read_record
 
 KILLS_PER_STEP = 20  # at uniform random moments
 KILLS_IN_WRITE = 4  # and aimed at the write
@@ -464,18 +464,18 @@ def test_data_from_stdin_records_the_hash_of_what_was_read(tiny, tmp_path):
 
 def test_lineage_hashes_the_bytes_trained_on_even_if_the_file_changes_during_the_fit(tiny, tmp_path, monkeypatch):
     """Issue 12 (6): a file rewritten during a long fit recorded the new file's hash."""
-    from lstmcli import training
+    from lstmcli.train import loop
 
     data = Path(shutil.copyfile(tiny["data"], tmp_path / "data.csv"))
     original = data.read_bytes()
-    fit = training.Trainer.fit
+    fit = loop.Trainer.fit
 
     def fit_then_rewrite(self, *args, **kwargs):
         result = fit(self, *args, **kwargs)
         data.write_text("value\n9.9\n" * 3)
         return result
 
-    monkeypatch.setattr(training.Trainer, "fit", fit_then_rewrite)
+    monkeypatch.setattr(loop.Trainer, "fit", fit_then_rewrite)
     outcome = invoke(["fit", tiny["compiled"], "--data", data, "--verbose", "0", "--out", tmp_path / "o.keras"])
     assert outcome.exit_code == 0, outcome
     assert lineage_data(tmp_path / "o.keras")["sha256"] == hashlib.sha256(original).hexdigest()
@@ -483,16 +483,16 @@ def test_lineage_hashes_the_bytes_trained_on_even_if_the_file_changes_during_the
 
 def test_ctrl_c_during_the_last_step_writes_no_out_and_exits_130(tiny, tmp_path, monkeypatch):
     """Issue 12 (8): 'stopping after the current step' was printed, then --out written with exit 0."""
-    from lstmcli import training
+    from lstmcli.train import loop
 
-    fit = training.Trainer.fit
+    fit = loop.Trainer.fit
 
     def fit_then_ctrl_c(self, *args, **kwargs):
         result = fit(self, *args, **kwargs)
         os.kill(os.getpid(), signal.SIGINT)  # the first Ctrl-C: arrives as the last step ends
         return result
 
-    monkeypatch.setattr(training.Trainer, "fit", fit_then_ctrl_c)
+    monkeypatch.setattr(loop.Trainer, "fit", fit_then_ctrl_c)
     outcome = invoke(["fit", tiny["compiled"], "--data", tiny["data"], "--verbose", "0", "--out", tmp_path / "o.keras"])
     assert outcome.exit_code == 130, outcome
     assert not (tmp_path / "o.keras").exists()
@@ -502,7 +502,7 @@ def test_ctrl_c_during_the_last_step_writes_no_out_and_exits_130(tiny, tmp_path,
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_inside_the_final_write_leaves_no_out_and_no_temporary_file(signum, code, tiny, tmp_path, monkeypatch):
     """Issue 12 (7, 8): SIGTERM during the write left `.o.keras.PID.*.tmp.keras`; Ctrl-C wrote --out."""
-    from lstmcli import artifact
+    from lstmcli.model import artifact
 
     hash_member = artifact._member_sha256
 
@@ -652,7 +652,7 @@ def test_a_hostile_environment_changes_nothing_and_nothing_leaks_to_stderr(name,
 
 def test_an_error_that_sigterm_caused_inside_c_code_still_exits_143(capsys):
     """SIGTERM's exception raised inside C code can surface as another error; it is still the termination."""
-    from lstmcli.boundary import boundary
+    from lstmcli.cli.boundary import boundary
 
     with pytest.raises(SystemExit) as stopped:
         with boundary(False):

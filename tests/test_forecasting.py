@@ -9,10 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lstmcli import artifact, baselines, calendar
-from lstmcli.dataspec import DataSpec
+from lstmcli.model import artifact
+from lstmcli.scoring import baselines
+from lstmcli.data import calendar
+from lstmcli.data.dataspec import DataSpec
 from lstmcli.errors import ConfigError, DataError
-from lstmcli.rowindex import select_rows
+from lstmcli.data.rowindex import select_rows
 
 
 def run_ok(cli, *args):
@@ -191,16 +193,18 @@ def test_baselines_forecast_the_same_targets_and_steps():
 
 @pytest.mark.slow
 def test_backtest_learns_each_fold_from_its_past_alone_and_repeats(tmp_path, cli):
-    from lstmcli import backtest, preprocessing, settings
+    from lstmcli.steps import backtesting
+    from lstmcli.data import preprocessing
+    from lstmcli.steps.options import for_command
 
     frame = trending(48)
     frame.to_csv(tmp_path / "s.csv", index=False)
     run_ok(cli, "define", "--timesteps", 4, "--horizon", 2, "--features", "sales", "--index", "month", "--lstm", 2,
            "--seed", 0, "--out", tmp_path / "d.keras")
     run_ok(cli, "compile", tmp_path / "d.keras", "--out", tmp_path / "c.keras")
-    opts = settings.resolve("backtest", {"data": tmp_path / "s.csv", "folds": 3, "fold_size": 6, "epochs": 2,
+    opts = for_command("backtest", {"data": tmp_path / "s.csv", "folds": 3, "fold_size": 6, "epochs": 2,
                                          "scaling": "standard", "seed": 5}, None)
-    result = backtest.backtest(tmp_path / "c.keras", opts)
+    result = backtesting.backtest(tmp_path / "c.keras", opts)
     assert [f["test_rows"] for f in result.folds] == [[30, 36], [36, 42], [42, 48]]
     for fold, learned in zip(result.folds, result.preprocessing):
         train = frame["sales"].to_numpy()[: fold["train_rows"][1]]  # the rows before the fold's origin, nothing after
@@ -225,7 +229,7 @@ def test_a_classifier_has_no_horizon(cli, tmp_path):
 def test_a_differenced_horizon_adds_each_step_back_onto_the_one_before(tmp_path, cli):
     import keras
 
-    from lstmcli import predictor
+    from lstmcli.model import predictor
 
     frame = trending(40)
     frame.to_csv(tmp_path / "s.csv", index=False)
@@ -250,7 +254,8 @@ def test_backtest_reads_its_data_once_so_a_fifo_works(tmp_path, cli):
     import threading
     import time
 
-    from lstmcli import backtest, settings
+    from lstmcli.steps import backtesting
+    from lstmcli.steps.options import for_command
 
     frame = trending(24)
     frame.to_csv(tmp_path / "s.csv", index=False)
@@ -273,9 +278,9 @@ def test_backtest_reads_its_data_once_so_a_fifo_works(tmp_path, cli):
             time.sleep(0.02)
 
     threading.Thread(target=answer_later_reads_with_nothing, daemon=True).start()
-    opts = settings.resolve("backtest", {"data": pipe, "folds": 2, "fold_size": 4, "epochs": 1, "seed": 5}, None)
+    opts = for_command("backtest", {"data": pipe, "folds": 2, "fold_size": 4, "epochs": 1, "seed": 5}, None)
     try:
-        result = backtest.backtest(tmp_path / "c.keras", opts)
+        result = backtesting.backtest(tmp_path / "c.keras", opts)
     finally:
         done.set()
     assert [f["test_rows"] for f in result.folds] == [[16, 20], [20, 24]]

@@ -10,7 +10,7 @@ import math
 import pytest
 import yaml
 
-from lstmcli import gates, metrics_file
+from lstmcli.scoring import gates, metrics_file
 from lstmcli.errors import EXIT_GATE, EXIT_USAGE, ConfigError, GateFailed
 
 METRICS = {"loss": 0.02, "accuracy": 0.85, "skill": 1.5, "samples": 90, "per_step": {"1": {"rmse": 0.3}}}

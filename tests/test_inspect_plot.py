@@ -26,7 +26,7 @@ def classic(tmp_path_factory, cli):
 
 
 def test_inspect_json_reads_the_record(classic, cli):
-    from lstmcli.artifact import read_record, sha256_file
+    from lstmcli.model.artifact import read_record, sha256_file
 
     run = cli("inspect", classic / "fitted.keras", "--json")
     assert run.exit_code == 0, run
@@ -90,13 +90,13 @@ def test_inspect_of_a_missing_file_is_a_usage_error(cli, tmp_path):
     [([3, 2, 1], "█▅▁"), ([1, 1, 1], "▁▁▁"), ([1, float("nan"), 3], "▁ █"), ([100, 10, 1, 0.1, 0.01], "█▆▅▃▁")],
 )
 def test_sparkline_draws_the_values(values, expected):
-    from lstmcli.render import sparkline
+    from lstmcli.cli.render import sparkline
 
     assert sparkline(values) == expected
 
 
 def test_sparkline_keeps_bucket_minima_within_its_width():
-    from lstmcli.render import sparkline
+    from lstmcli.cli.render import sparkline
 
     line = sparkline(list(range(1000, 0, -1)), width=40)
     assert len(line) == 40 and line[0] == "█" and line[-1] == "▁"
@@ -120,29 +120,29 @@ def pixel_near(image, x, y, color, radius=2):
 
 
 def test_history_png_draws_the_curves_where_the_data_says(tmp_path):
-    from lstmcli import plots
+    from lstmcli.steps import plotting
 
     epochs = 30
     history = {"loss": list(np.linspace(1.0, 0.2, epochs)), "val_loss": [0.9 - 0.02 * e if e < 20 else 0.5 + 0.03 * (e - 20) for e in range(epochs)]}
-    figure = plots.history_figure(history)
+    figure = plotting.history_figure(history)
     ax = figure.axes[0]
-    path = plots._save(figure, tmp_path / "h.png")
+    path = plotting._save(figure, tmp_path / "h.png")
     image = png(path)
-    assert image.shape == (int(plots.SIZE[1] * plots.DPI), int(plots.SIZE[0] * plots.DPI), 3)
+    assert image.shape == (int(plotting.SIZE[1] * plotting.DPI), int(plotting.SIZE[0] * plotting.DPI), 3)
     best = int(np.argmin(history["val_loss"])) + 1
     assert best == 21
     for epoch in (1, 10, 25, 30):
-        assert pixel_near(image, *ax.transData.transform((epoch, history["loss"][epoch - 1])), rgb(plots.TRAIN_COLOR))
-        assert pixel_near(image, *ax.transData.transform((epoch, history["val_loss"][epoch - 1])), rgb(plots.VALIDATION_COLOR))
-    assert not pixel_near(image, *ax.transData.transform((30, history["loss"][29])), rgb(plots.VALIDATION_COLOR))
-    assert not pixel_near(image, *ax.transData.transform((30, history["val_loss"][29])), rgb(plots.TRAIN_COLOR))
+        assert pixel_near(image, *ax.transData.transform((epoch, history["loss"][epoch - 1])), rgb(plotting.TRAIN_COLOR))
+        assert pixel_near(image, *ax.transData.transform((epoch, history["val_loss"][epoch - 1])), rgb(plotting.VALIDATION_COLOR))
+    assert not pixel_near(image, *ax.transData.transform((30, history["loss"][29])), rgb(plotting.VALIDATION_COLOR))
+    assert not pixel_near(image, *ax.transData.transform((30, history["val_loss"][29])), rgb(plotting.TRAIN_COLOR))
     # the best epoch's marker sits on the validation curve, and nowhere else in the plot is green at that height
-    assert pixel_near(image, *ax.transData.transform((best, history["val_loss"][best - 1])), rgb(plots.BEST_COLOR))
+    assert pixel_near(image, *ax.transData.transform((best, history["val_loss"][best - 1])), rgb(plotting.BEST_COLOR))
     x_best, _ = ax.transData.transform((best, 0.5))
     x_other, _ = ax.transData.transform((5, 0.5))
     _, y_mid = ax.transData.transform((best, 0.6))
-    assert pixel_near(image, x_best, y_mid, rgb(plots.BEST_COLOR), radius=1)  # the dashed line may gap: radius
-    assert not pixel_near(image, x_other, y_mid, rgb(plots.BEST_COLOR), radius=3)
+    assert pixel_near(image, x_best, y_mid, rgb(plotting.BEST_COLOR), radius=1)  # the dashed line may gap: radius
+    assert not pixel_near(image, x_other, y_mid, rgb(plotting.BEST_COLOR), radius=3)
 
 
 @pytest.mark.slow
@@ -157,26 +157,26 @@ def test_plot_command_writes_curves_and_predictions(classic, cli, tmp_path):
 
 
 def test_predictions_png_puts_actuals_and_dates_where_they_belong(tmp_path):
-    from lstmcli import plots
+    from lstmcli.steps import plotting
 
     keys = np.array([f"2020-{m:02d}" for m in range(1, 13)], dtype=object)
     actual = np.arange(12, dtype=float)[:, None]
     predicted = [np.arange(12, dtype=float)[::-1]]
     ahead = np.array(["2021-01", "2021-02", "2021-03"], dtype=object)
-    figure = plots.predictions_figure(keys, "month", actual, predicted, ["sales"], future=(ahead, [np.array([3.0, 6.0, 9.0])]))
+    figure = plotting.predictions_figure(keys, "month", actual, predicted, ["sales"], future=(ahead, [np.array([3.0, 6.0, 9.0])]))
     ax = figure.axes[0]
-    image = png(plots._save(figure, tmp_path / "p.png"))
+    image = png(plotting._save(figure, tmp_path / "p.png"))
     dates = pd.to_datetime(keys).to_numpy()
     import matplotlib.dates as mdates
 
     for when, value in zip(pd.to_datetime(ahead), (3.0, 6.0, 9.0)):  # the forecast past the end, at its dates
-        assert pixel_near(image, *ax.transData.transform((mdates.date2num(when), value)), rgb(plots.PREDICTED_COLOR))
-    assert not pixel_near(image, *ax.transData.transform((mdates.date2num(pd.Timestamp("2021-02")), 9.0)), rgb(plots.PREDICTED_COLOR))
+        assert pixel_near(image, *ax.transData.transform((mdates.date2num(when), value)), rgb(plotting.PREDICTED_COLOR))
+    assert not pixel_near(image, *ax.transData.transform((mdates.date2num(pd.Timestamp("2021-02")), 9.0)), rgb(plotting.PREDICTED_COLOR))
 
     for i in (0, 5, 11):
         x = mdates.date2num(dates[i])
-        assert pixel_near(image, *ax.transData.transform((x, actual[i, 0])), rgb(plots.ACTUAL_COLOR))
-        assert pixel_near(image, *ax.transData.transform((x, predicted[0][i])), rgb(plots.PREDICTED_COLOR))
+        assert pixel_near(image, *ax.transData.transform((x, actual[i, 0])), rgb(plotting.ACTUAL_COLOR))
+        assert pixel_near(image, *ax.transData.transform((x, predicted[0][i])), rgb(plotting.PREDICTED_COLOR))
     assert ax.get_xlabel() == "month" and math.isclose(ax.get_xlim()[0], mdates.date2num(dates[0]), abs_tol=40)
 
 
@@ -192,9 +192,9 @@ def test_a_classifier_gets_a_confusion_matrix(cli, tmp_path):
     assert run.stdout.splitlines()[-1].endswith("confusion.png")
     predicted = pd.read_csv(__import__("io").StringIO(cli("predict", f, "--data", data, "--classes").stdout))["label"]
     actual = pd.read_csv(data)["label"]
-    from lstmcli import plots
+    from lstmcli.steps import plotting
 
-    figure = plots.confusion_figure(list(actual), list(predicted), ["a", "b"])
+    figure = plotting.confusion_figure(list(actual), list(predicted), ["a", "b"])
     counts = figure.axes[0].images[0].get_array()
     assert counts.sum() == 60 and counts[0, 0] + counts[1, 1] == (actual == predicted).sum()
     assert png(tmp_path / "fig" / "confusion.png").shape[2] == 3

@@ -1,6 +1,6 @@
-"""Options are declared once (settings.OPTIONS) and everything else derives from that table:
-the flags and their help, the config keys, completion, --print-config, -q and -v, and the
-one-line usage errors."""
+"""Options are declared once (the fields of each step's options class) and everything else derives
+from them: the flags and their help, the config keys, completion, --print-config, -q and -v, the
+checkpoint fingerprint, the input/output lists, and the one-line usage errors."""
 
 from __future__ import annotations
 
@@ -17,11 +17,13 @@ import pandas as pd
 import pytest
 import typer
 
-from lstmcli import settings
+from lstmcli import options
+from lstmcli.errors import ConfigError
+from lstmcli.steps.options import BY_COMMAND, for_command
 from lstmcli.cli import app
 
 REPO = Path(__file__).resolve().parent.parent
-COMMON = {"model", "config", "print_config", "quiet", "detail", "debug"}  # cli._common: not settings of a step
+COMMON = {"model", "config", "print_config", "quiet", "detail", "debug"}  # bridge._common: not options of a step
 
 
 def commands() -> dict:
@@ -31,9 +33,9 @@ def commands() -> dict:
 
 def test_every_command_takes_exactly_its_table_options_with_the_tables_help():
     built = commands()
-    assert set(built) == set(settings.OPTIONS)
+    assert set(built) == set(BY_COMMAND)
     for name, command in built.items():
-        table = {o.name: o for o in settings.OPTIONS[name]}
+        table = {o.name: o for o in options.visible(BY_COMMAND[name])}
         params = {p.name: p for p in command.params if p.name in table or p.name not in COMMON}
         assert list(params) == list(table), name
         for option in table.values():
@@ -41,32 +43,32 @@ def test_every_command_takes_exactly_its_table_options_with_the_tables_help():
             assert option.flag in param.opts, (name, option.name)
             assert param.help == option.describe()
             assert param.required == option.required
-        assert ({"config", "print_config"} <= {p.name for p in command.params}) == (name in settings.STEPS)
+        assert ({"config", "print_config"} <= {p.name for p in command.params}) == (name in options.CONFIG_TABLES)
 
 
 def test_a_config_accepts_every_option_of_a_step_and_nothing_else(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # a printed config's paths are relative to the current folder
-    for step in settings.STEPS:
-        every = {o.name: _example(o) for o in settings.OPTIONS[step]}
+    for step in options.CONFIG_TABLES:
+        every = {o.name: _example(o) for o in options.visible(BY_COMMAND[step])}
         config = tmp_path / f"{step}.toml"
-        config.write_text(settings.to_toml(step, settings.resolve(step, every, None)))
+        config.write_text(options.to_toml(step, for_command(step, every, None)))
         printed = tomllib.loads(config.read_text())[step]
-        assert list(printed) == [o.name for o in settings.OPTIONS[step]]  # every key, in the table's order
-        assert _absolute(settings.resolve(step, {}, config)) == _absolute(settings.resolve(step, every, None)) | {"config": config}
+        assert list(printed) == [o.name for o in options.visible(BY_COMMAND[step])]  # every key, in the fields' order
+        assert _absolute(for_command(step, {}, config)) == _absolute(for_command(step, every, None)) | {"config": config}
         config.write_text(f"[{step}]\nno_such_key = 1\n")
-        with pytest.raises(settings.ConfigError, match="has no option 'no_such_key'"):
-            settings.resolve(step, {}, config)
+        with pytest.raises(ConfigError, match="has no option 'no_such_key'"):
+            for_command(step, {}, config)
 
 
 def _absolute(resolved) -> dict:
-    return {k: v.resolve() if isinstance(v, Path) and k != "config" else v for k, v in vars(resolved).items()}
+    return {k: v.resolve() if isinstance(v, Path) and k != "config" else v for k, v in resolved.to_dict().items()}
 
 
-def _example(option: settings.Option):
+def _example(option: options.Option):
     """A legal value for every kind, so that every key is printed."""
     return {
         "int": max(int(option.low or 1), 2), "float": 0.5 if option.high else 2.5, "bool": True, "path": Path("some.file"),
-        "ints": ["3", "2"], "strs": ["a", "b"], "batch": "all",
+        "ints": ["3", "2"], "strs": ["a", "b"], "batch": "all", "rows": "2:5",
     }.get(option.kind, option.choices[-1] if option.choices else "text")
 
 
@@ -239,8 +241,8 @@ def test_a_config_read_from_a_pipe_resolves_paths_against_the_current_folder(tmp
     os.write(write, b'[fit]\ndata = "wave.csv"\n')
     os.close(write)
     try:
-        resolved = settings.resolve("fit", {}, Path(f"/dev/fd/{read}"))
-        again = settings.resolve("fit", {}, Path(f"/dev/fd/{read}"))  # read once: `run` resolves every step
+        resolved = for_command("fit", {}, Path(f"/dev/fd/{read}"))
+        again = for_command("fit", {}, Path(f"/dev/fd/{read}"))  # read once: `run` resolves every step
     finally:
         os.close(read)
     assert resolved.data == again.data == tmp_path / "wave.csv"

@@ -57,7 +57,7 @@ def test_keras_predicts_what_lstmcli_predicts(classic, cli):
 
 
 def test_fit_record_keeps_history_and_lineage(classic):
-    from lstmcli.artifact import read_record, sha256_file
+    from lstmcli.model.artifact import read_record, sha256_file
 
     record = read_record(classic["fitted"])
     assert record.stage == "fitted"
@@ -72,7 +72,7 @@ def test_fused_loop_matches_plain_keras_fit(classic):
     """Same start weights, same data: the per-epoch losses equal model.fit's to rounding."""
     import keras
 
-    from lstmcli.artifact import read_record
+    from lstmcli.model.artifact import read_record
 
     model = keras.saving.load_model(classic["compiled"])
     x = (np.arange(9) / 10).reshape(9, 1, 1).astype("float32")
@@ -153,7 +153,7 @@ def test_history_csv_counts_epochs(tmp_path, cli, classic):
 def test_evaluate_reports_what_keras_evaluate_reports(tmp_path, cli, task):
     import keras
 
-    from lstmcli.artifact import read_record
+    from lstmcli.model.artifact import read_record
 
     if task == "regression":
         data = sequence_csv(tmp_path / "s.csv")
@@ -169,7 +169,8 @@ def test_evaluate_reports_what_keras_evaluate_reports(tmp_path, cli, task):
     assert cli("fit", tmp_path / "c.keras", "--data", data, "--epochs", 3, "--batch-size", 8, "--verbose", 0,
                "--out", tmp_path / "f.keras").exit_code == 0
     ours = json.loads(cli("evaluate", tmp_path / "f.keras", "--data", data, "--json", "--batch-size", 7).stdout)
-    from lstmcli import dataspec, readers, tasks, windowing
+    from lstmcli.data import dataspec, readers, windowing
+    from lstmcli.model import tasks
 
     record = read_record(tmp_path / "f.keras")
     spec = dataspec.DataSpec.from_dict(record.data_spec)

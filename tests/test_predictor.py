@@ -125,8 +125,8 @@ def test_plain_keras_and_the_saved_model_predict_what_lstmcli_predicts(models, c
 
 
 def test_the_graph_applies_the_scaling_the_record_states(models):
-    from lstmcli.artifact import load
-    from lstmcli.predictor import learned_in_graph
+    from lstmcli.model.artifact import load
+    from lstmcli.model.predictor import learned_in_graph
 
     _, cases = models
     model, record = load(cases["multivariate"]["model"])
@@ -142,7 +142,7 @@ def test_the_graph_applies_the_scaling_the_record_states(models):
 
 
 def test_samples_are_scaled_per_channel_over_every_step_ignoring_padding():
-    from lstmcli.preprocessing import learn_scaling
+    from lstmcli.data.preprocessing import learn_scaling
 
     rng = np.random.default_rng(4)
     x = rng.normal([1.0, 50.0], [2.0, 7.0], size=(40, 9, 2))
@@ -170,7 +170,7 @@ def test_padded_steps_do_not_move_predictions(tmp_path, cli):
     run_ok(cli, "fit", tmp_path / "c.keras", "--data", tmp_path / "p.csv", "--epochs", 2, "--verbose", 0, "--out", tmp_path / "f.keras")
     import keras
 
-    from lstmcli.dataspec import MASK_VALUE
+    from lstmcli.data.dataspec import MASK_VALUE
 
     model = keras.saving.load_model(tmp_path / "f.keras")
     short = np.where(np.isnan(x[40:41]), MASK_VALUE, x[40:41]).astype(np.float32)

@@ -33,17 +33,19 @@ def fit(source, out, data, verbose, *, terminal, epochs=EPOCHS, **flags):
     """`lstmcli fit` in this process, its progress drawn on a recording console; (history, what it drew)."""
     from rich.console import Console
 
-    from lstmcli import lifecycle, render, settings
+    from lstmcli.steps import lifecycle
+    from lstmcli.cli import render
+    from lstmcli.steps.options import for_command
 
     console = Console(record=True, force_terminal=terminal, width=200, color_system=None, soft_wrap=True)
-    opts = settings.resolve("fit", dict(data=data, out=out, epochs=epochs, seed=2, batch_size="16", verbose=verbose, **flags), None)
+    opts = for_command("fit", dict(data=data, out=out, epochs=epochs, seed=2, batch_size="16", verbose=verbose, **flags), None)
     with render.FitReporter(int(verbose), console=console) as reporter:
         written = lifecycle.fit(source, opts, on_epoch_end=reporter.on_epoch_end, on_progress=reporter.on_progress)
     return written.history, console.export_text()
 
 
 def test_the_bar_ends_with_the_epochs_training_loss_and_val_loss(compiled):
-    from lstmcli.render import format_number
+    from lstmcli.cli.render import format_number
 
     root, source, data = compiled
     history, drawn = fit(source, root / "bar.keras", data, "1", terminal=True, validation_split=0.25)
@@ -123,7 +125,7 @@ def test_an_epoch_line_is_keras_progbar_verbatim(monkeypatch, seconds, steps):
 
     from keras.src.utils import progbar
 
-    from lstmcli.render import epoch_line
+    from lstmcli.cli.render import epoch_line
 
     clock = iter([100.0, 100.0 + seconds])
     monkeypatch.setattr(progbar, "time", SimpleNamespace(time=lambda: next(clock)))

@@ -149,7 +149,7 @@ def test_the_dvc_pipeline_and_the_pipeline_examples_run(tmp_path, cli, monkeypat
 
 
 def test_the_github_actions_job_runs_the_pipeline_as_a_smoke_test(tmp_path, cli, monkeypatch):
-    from lstmcli.artifact import read_record
+    from lstmcli.model.artifact import read_record
 
     workflow = next(block for block in yaml_blocks("Pipelines and CI") if "jobs" in block)
     (job,) = workflow["jobs"].values()

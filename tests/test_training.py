@@ -62,7 +62,7 @@ def test_three_then_three_more_equals_six(tmp_path, cli, compiled):
     assert cli("fit", tmp_path / "a3.keras", "--data", data, "--verbose", 0, "--epochs", 3, "--out", tmp_path / "a6.keras").exit_code == 0
     assert cli("fit", model, *common, "--epochs", 6, "--out", tmp_path / "b6.keras").exit_code == 0
     assert_same_weights(tmp_path / "a6.keras", tmp_path / "b6.keras")
-    from lstmcli.artifact import read_record
+    from lstmcli.model.artifact import read_record
 
     a6, b6 = read_record(tmp_path / "a6.keras"), read_record(tmp_path / "b6.keras")
     assert a6.history["loss"] == b6.history["loss"]
@@ -80,7 +80,7 @@ def test_two_processes_with_one_seed_give_identical_weights(tmp_path, compiled):
     for proc in procs:
         assert proc.wait(timeout=120) == 0, proc.stderr.read()
     assert_same_weights(tmp_path / "one.keras", tmp_path / "two.keras")
-    from lstmcli.artifact import read_record
+    from lstmcli.model.artifact import read_record
 
     assert read_record(tmp_path / "one.keras").seed == 11
 
@@ -100,7 +100,7 @@ def test_a_killed_fit_resumes_to_the_same_weights(tmp_path, cli, compiled):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (tmp_path / "resumed.keras").exists()
-    from lstmcli.artifact import read_record
+    from lstmcli.model.artifact import read_record
 
     done = read_record(checkpoints / "checkpoint.keras").epochs
     assert 0 < done < 400
@@ -116,8 +116,8 @@ def test_a_killed_fit_resumes_to_the_same_weights(tmp_path, cli, compiled):
 def test_a_changed_fit_refuses_a_foreign_checkpoint(tmp_path, cli, compiled):
     model, data = compiled
     checkpoints = tmp_path / "ckpt"
-    from lstmcli.artifact import load
-    from lstmcli.checkpoints import Checkpoint
+    from lstmcli.model.artifact import load
+    from lstmcli.model.checkpoints import Checkpoint
 
     keras_model, record = load(model)
     Checkpoint(checkpoints, "another fit").save(keras_model, record, 1, force=True)
@@ -147,7 +147,7 @@ def test_ctrl_c_stops_writes_nothing_and_exits_130(tmp_path, compiled):
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130
     last = stderr.strip().splitlines()[-1]
-    from lstmcli.artifact import read_record
+    from lstmcli.model.artifact import read_record
 
     saved = read_record(checkpoint).epochs
     assert "interrupted" in last and "nothing was written" in last
@@ -173,7 +173,7 @@ def test_early_stopping_reduce_lr_and_tensorboard(tmp_path, cli, compiled):
     run = cli("fit", model, "--data", data, "--epochs", 300, "--seed", 1, "--verbose", 0, "--validation-split", "0.2",
               "--early-stopping", 2, "--reduce-lr-on-plateau", 1, "--tensorboard", tmp_path / "tb", "--out", out)
     assert run.exit_code == 0, run
-    from lstmcli.artifact import read_record
+    from lstmcli.model.artifact import read_record
 
     record = read_record(out)
     assert record.fit["epochs"] < 300

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lstmcli.artifact import load, read_record
-from lstmcli.predictor import learned_in_graph
-from lstmcli.windowing import Prepared, Samples
+from lstmcli.model.artifact import load, read_record
+from lstmcli.model.predictor import learned_in_graph
+from lstmcli.data.windowing import Prepared, Samples
 
 SHIFT = 1000.0
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lstmcli import transforms
+from lstmcli.data import transforms
 from lstmcli.errors import ConfigError, DataError
 
 CASES = [["log"], ["diff"], ["seasonal-diff:4"], ["log", "diff"], ["log", "seasonal-diff:4", "diff"], ["diff", "diff"]]
@@ -14,7 +14,7 @@ CASES = [["log"], ["diff"], ["seasonal-diff:4"], ["log", "diff"], ["log", "seaso
 
 @pytest.mark.parametrize("chosen", CASES, ids=lambda c: "+".join(c))
 def test_the_graph_inverts_each_transform_exactly(chosen):
-    from lstmcli.predictor import _invert_targets, _transform_inputs
+    from lstmcli.model.predictor import _invert_targets, _transform_inputs
 
     rng = np.random.default_rng(len(chosen))
     series = np.exp(rng.normal(0, 0.3, (60, 2)).cumsum(axis=0)) * [50.0, 3.0]  # positive, trending, two targets

@@ -130,30 +130,6 @@ def check(outputs: list[Output], inputs: dict[str, Path | str | None]) -> None:
                         )
 
 
-def step_inputs(source: Path | None, opts) -> dict[str, Path | None]:
-    """Every file a step reads, by the name its messages use; outputs must not touch any of them."""
-    return {
-        "MODEL": source,
-        "--data": getattr(opts, "data", None),
-        "--validation-data": getattr(opts, "validation_data", None),
-        "--config": getattr(opts, "config", None),
-    }
-
-
-def fit_outputs(out: Path, opts) -> list:
-    """Every place fit writes: the artifact, the history CSV, TensorBoard logs, the checkpoint."""
-    from lstmcli.checkpoints import CHECKPOINT_NAME  # checkpoints imports artifact, which imports this module
-
-    chosen = [Output("--out", out)]
-    if opts.history is not None:
-        chosen.append(Output("--history", Path(opts.history)))
-    if opts.tensorboard is not None:
-        chosen.append(Output("--tensorboard", Path(opts.tensorboard), directory=True, manages=("train", "validation")))
-    if opts.checkpoint_dir is not None:
-        chosen.append(Output("--checkpoint-dir", Path(opts.checkpoint_dir), directory=True, manages=(CHECKPOINT_NAME,)))
-    return chosen
-
-
 def _check_place(output: Output) -> None:
     path = Path(output.path)
     flag = output.flag

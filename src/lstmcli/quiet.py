@@ -7,16 +7,37 @@ two lines). So the import runs with fd 2 pointed at the null device: a
 library that cannot load raises, and that reaches the user as an error;
 anything else it prints is not theirs to act on. Lines logged while a
 step runs are held back by TF_CPP_MIN_LOG_LEVEL=3, set before the import.
-With `debug`, nothing is hidden.
+Inside `debugging(True)` (the command line's --debug), nothing is hidden.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import sys
 
 _loaded = False
+_DEBUG = contextvars.ContextVar("lstmcli_debug", default=False)
+
+
+@contextlib.contextmanager
+def debugging(on: bool):
+    """Within the block, TensorFlow's own log lines and library warnings are shown (`--debug`).
+
+    Set once by the command line, read where it matters, as pypa/build keeps its
+    verbosity: the core's signatures do not carry it.
+    """
+    token = _DEBUG.set(bool(on))
+    try:
+        yield
+    finally:
+        _DEBUG.reset(token)
+
+
+def debug() -> bool:
+    """Whether this command runs with --debug."""
+    return _DEBUG.get()
 
 
 @contextlib.contextmanager
@@ -39,11 +60,11 @@ def _matplotlib_hidden():
             del sys.modules["matplotlib"]
 
 
-def load_tensorflow(debug: bool = False):
-    """Import TensorFlow and Keras once, quietly unless `debug`, and return keras."""
+def load_tensorflow():
+    """Import TensorFlow and Keras once, quietly unless `debugging`, and return keras."""
     global _loaded
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    if _loaded or debug:
+    if _loaded or debug():
         with _matplotlib_hidden():
             import keras
 

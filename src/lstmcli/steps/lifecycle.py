@@ -14,14 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from lstmcli import (
-    architecture, artifact, callbacks, checkpoints, compiling, dataspec, distribution, forecasting, imbalance, outputs, predictor, tasks,
-    trainingdata,
-)
-from lstmcli.artifact import Record
+from lstmcli.model import architecture, artifact, checkpoints, optimizers, predictor, tasks
+from lstmcli.train import callbacks, distribution, imbalance
+from lstmcli.data import dataspec, fitdata, forecasting
+from lstmcli import outputs
+from lstmcli.model.artifact import Record
 from lstmcli.errors import ArtifactError, ConfigError, DataError, Interrupted
+from lstmcli import quiet
 from lstmcli.quiet import load_tensorflow
-from lstmcli.settings import ALL, SPEC_KEYS
+from lstmcli.options import ALL, inputs_of, outputs_of
+from lstmcli.steps.options import SPEC_KEYS
 
 SMOKE_ENV = "LSTMCLI_SMOKE"
 SMOKE_BATCHES = 3  # a smoke fit trains one epoch on at most this many batches …
@@ -41,11 +43,11 @@ class Written:
     history: dict = field(default_factory=dict)
 
 
-def define(opts, *, debug: bool = False) -> Written:
+def define(opts) -> Written:
     """Build an untrained model from a task, a data spec and layers."""
     task = tasks.get_task(opts.task)
     out = artifact.check_out_path(opts.out, "define")
-    outputs.check([outputs.Output("--out", out)], outputs.step_inputs(None, opts))
+    outputs.check(outputs_of(opts, out=out), inputs_of(opts))
     spec = dataspec.spec_from_options(opts)
     stack = architecture.parse_layers(opts.lstm, opts.layers, opts.dropout)
     if task.name == "multiclass" and not (opts.num_classes or opts.output_units):
@@ -65,7 +67,7 @@ def define(opts, *, debug: bool = False) -> Written:
             f"a regression model has one output per target and step; the spec has {n_targets} but "
             f"--output-units is {units}: drop --output-units or name the targets with --target"
         )
-    keras = load_tensorflow(debug)
+    keras = load_tensorflow()
     if opts.seed is not None:
         keras.utils.set_random_seed(opts.seed)
     mask_value = dataspec.MASK_VALUE if spec.mask else None
@@ -82,22 +84,22 @@ def define(opts, *, debug: bool = False) -> Written:
     return Written(out, "defined", {"parameters": int(model.count_params()), "input_shape": list(spec.input_shape), "units": units})
 
 
-def compile(source: Path, opts, *, debug: bool = False) -> Written:
+def compile(source: Path, opts) -> Written:
     """Attach an optimizer, a loss and metrics; defaults follow the task."""
-    record, model = _open(source, opts, debug)
+    record, model = _open(source, opts)
     out = artifact.check_out_path(opts.out, "compile", source=source)
-    outputs.check([outputs.Output("--out", out)], outputs.step_inputs(source, opts))
+    outputs.check(outputs_of(opts, out=out), inputs_of(opts, source))
     task = tasks.get_task(record.task)
     units, activation = record.architecture["units"], record.architecture["activation"]
     loss = opts.loss or task.loss
     metrics = list(opts.metrics or task.metrics)
     tasks.check_loss(task, loss, units, activation)
-    keras = load_tensorflow(debug)
-    compiling.check_name(keras.losses.get, loss, "loss", compiling.known(keras.losses))
+    keras = load_tensorflow()
+    optimizers.check_name(keras.losses.get, loss, "loss", optimizers.known(keras.losses))
     for metric in metrics:
         if metric not in ("accuracy", "acc"):
-            compiling.check_name(keras.metrics.get, metric, "metric", compiling.known(keras.metrics))
-    optimizer = compiling.optimizer(keras, opts.optimizer, opts.learning_rate, opts.momentum)
+            optimizers.check_name(keras.metrics.get, metric, "metric", optimizers.known(keras.metrics))
+    optimizer = optimizers.optimizer(keras, opts.optimizer, opts.learning_rate, opts.momentum)
     if model is None:
         model, _ = artifact.load(source, unsafe=opts.unsafe, compile=False)
     # Keras's own "auto" resolves to no XLA for LSTMs on CPU; lstmcli decides per fit (see training.use_xla).
@@ -119,7 +121,6 @@ def fit(
     source: Path,
     opts,
     *,
-    debug: bool = False,
     on_epoch_end: Callable[[int, dict], None] | None = None,
     on_progress: Callable | None = None,
     should_stop: Callable[..., str | None] | None = None,
@@ -137,22 +138,22 @@ def fit(
             `distribution.Watchdog`).
     """
     if opts.strategy != "multi-worker":
-        return _fit(source, opts, debug=debug, on_epoch_end=on_epoch_end, on_progress=on_progress,
+        return _fit(source, opts, on_epoch_end=on_epoch_end, on_progress=on_progress,
                     should_stop=should_stop, on_stuck=on_stuck)
-    if not debug:
+    if not quiet.debug():
         distribution.quiet_peer_errors()
     with distribution.peer_errors(opts.timeout):
-        return _fit(source, opts, debug=debug, on_epoch_end=on_epoch_end, on_progress=on_progress,
+        return _fit(source, opts, on_epoch_end=on_epoch_end, on_progress=on_progress,
                     should_stop=should_stop, on_stuck=on_stuck)
 
 
-def _fit(source: Path, opts, *, debug, on_epoch_end, on_progress, should_stop, on_stuck) -> Written:
-    record, adopted = _open(source, opts, debug)
+def _fit(source: Path, opts, *, on_epoch_end, on_progress, should_stop, on_stuck) -> Written:
+    record, adopted = _open(source, opts)
     artifact.require_stage(record, "compiled", source, "fit")
     predictor.require_in_graph(record, source)
     out = artifact.check_out_path(opts.out, "fit", source=source)
     data_path = _need_data(opts.data, "fit")
-    outputs.check(outputs.fit_outputs(out, opts), outputs.step_inputs(source, opts))
+    outputs.check(outputs_of(opts, out=out), inputs_of(opts, source))
     if opts.validation_data is not None and opts.validation_split:
         raise ConfigError("give --validation-split or --validation-data, not both")
     chosen_weights = imbalance.parse_class_weight(opts.class_weight)
@@ -160,11 +161,11 @@ def _fit(source: Path, opts, *, debug, on_epoch_end, on_progress, should_stop, o
     if chosen_weights != imbalance.NONE and not task.classification:
         raise ConfigError(f"--class-weight weighs the classes of a classifier; the model's task is {task.name}")
     source_sha256 = artifact.sha256_file(source)
-    spec, learned, train, validation, digests, relearn = trainingdata.read(record, source, data_path, opts)
+    spec, learned, train, validation, digests, relearn = fitdata.read(record, source, data_path, opts)
     smoke = smoke_requested(opts)
     epochs = 1 if smoke else opts.epochs
     monitor = "val_loss" if (validation is not None or opts.validation_split) else "loss"
-    keras = load_tensorflow(debug)
+    keras = load_tensorflow()
     dist = distribution.start(opts.strategy, devices=opts.devices, timeout=opts.timeout, on_stuck=on_stuck)
     checkpoint = None
     if opts.checkpoint_dir:
@@ -185,7 +186,7 @@ def _fit(source: Path, opts, *, debug, on_epoch_end, on_progress, should_stop, o
     keras.utils.set_random_seed(seed)
     import numpy as np
 
-    train, validation, how, trained_rows = trainingdata.split(train, validation, opts, spec, task, learned, seed)
+    train, validation, how, trained_rows = fitdata.split(train, validation, opts, spec, task, learned, seed)
     if relearn is not None:
         learned, train, validation = relearn(trained_rows, train, validation)
     with dist.scope():
@@ -196,19 +197,19 @@ def _fit(source: Path, opts, *, debug, on_epoch_end, on_progress, should_stop, o
             views = predictor.assemble(model, learned, spec)
         _compile_views(views, record, model)
     if smoke:  # after the split, so the validation samples are the ones a full fit would hold out
-        keep = SMOKE_BATCHES * (SMOKE_FULL_BATCH if opts.batch_size is ALL else opts.batch_size)
+        keep = SMOKE_BATCHES * (SMOKE_FULL_BATCH if opts.batch_size == ALL else opts.batch_size)
         train = train.head(keep)
         validation = validation.head(keep) if validation is not None else None
     class_summary, sample_weight = {}, None
     if task.classification:
-        from lstmcli.windowing import class_indices
+        from lstmcli.data.windowing import class_indices
 
         indices = class_indices(train.y)
         counts = [int(n) for n in np.bincount(indices, minlength=len(learned["classes"]))]
         weights = imbalance.class_weights(chosen_weights, learned["classes"], counts)
         sample_weight = imbalance.sample_weights(indices, weights) if weights else None
         class_summary = {"class_counts": counts, "class_weight": {str(learned["classes"][i]): w for i, w in (weights or {}).items()}}
-    from lstmcli.training import Trainer
+    from lstmcli.train.loop import Trainer
 
     record.stage = "fitted"
     record.preprocessing = learned
@@ -222,13 +223,13 @@ def _fit(source: Path, opts, *, debug, on_epoch_end, on_progress, should_stop, o
             _merge_history(record, history_before, done, result.history)
             checkpoint.save(views.predictor, record, epochs_done)
 
-    from lstmcli.training import use_xla
+    from lstmcli.train.loop import use_xla
 
     # XLA compiles no collectives on CPU; a distributed fit runs its steps as graphs.
     xla = use_xla(record.compile.get("jit_compile"), len(train) * spec.timesteps) and dist.strategy is None
     chosen_callbacks = callbacks.chosen(opts, views.training, monitor, writes=dist.is_chief)
     trainer = Trainer(views.training, jit_compile=xla, distribution=dist)
-    batch_size = None if opts.batch_size is ALL else opts.batch_size
+    batch_size = None if opts.batch_size == ALL else opts.batch_size
     with dist.watch("training"):
         result = trainer.fit(
             train,
@@ -282,7 +283,7 @@ def _fit(source: Path, opts, *, debug, on_epoch_end, on_progress, should_stop, o
         "smoke": smoke,
     }
     if train.history is not None:
-        from lstmcli.baselines import naive_scale
+        from lstmcli.scoring.baselines import naive_scale
 
         rows = train.history if trained_rows is None else train.history[trained_rows]
         record.fit["naive_scale"] = naive_scale(rows)  # MASE's scale, from the training rows only
@@ -320,7 +321,7 @@ def check_out(source: Path, opts) -> None:
     Raises:
         ArtifactError: naming the input it would replace.
     """
-    outputs.check([outputs.Output("--out", opts.out)], outputs.step_inputs(source, opts))
+    outputs.check(outputs_of(opts), inputs_of(opts, source))
 
 
 def _compile_views(views, record: Record, loaded) -> None:
@@ -345,7 +346,7 @@ def _compile_views(views, record: Record, loaded) -> None:
         network.optimizer = None
 
 
-def _open(source: Path, opts, debug: bool):
+def _open(source: Path, opts):
     """The artifact's record, and the model if it had to be loaded to adopt it.
 
     A Keras model saved outside lstmcli has no record; compile and fit adopt it
@@ -354,7 +355,7 @@ def _open(source: Path, opts, debug: bool):
     try:
         return artifact.read_record(source), None
     except artifact.ForeignModel:
-        load_tensorflow(debug)
+        load_tensorflow()
         model, record = artifact.adopt(source, unsafe=opts.unsafe)
         return record, model
 
@@ -379,7 +380,7 @@ def _merge_history(record: Record, before: dict, done: int, new: dict) -> None:
     record.history = merged
 
 
-def evaluate(source: Path, opts, *, debug: bool = False) -> dict[str, float]:
+def evaluate(source: Path, opts) -> dict[str, float]:
     """Loss and every compiled metric on a data file, as the model sees it.
 
     A classifier's metrics also hold the majority-class baseline's accuracy
@@ -388,20 +389,20 @@ def evaluate(source: Path, opts, *, debug: bool = False) -> dict[str, float]:
     """
     import numpy as np
 
-    model, record, data, frame, dist = _load_with_data(source, opts, "evaluate", need_target=True, debug=debug)
-    from lstmcli.training import Trainer
+    model, record, data, frame, dist = _load_with_data(source, opts, "evaluate", need_target=True)
+    from lstmcli.train.loop import Trainer
 
     with dist.scope():  # the views' compiled metrics are variables too
         views = predictor.views(model, dataspec.DataSpec.from_dict(record.data_spec), record.preprocessing)
         _compile_views(views, record, model)
     jit = bool(record.compile.get("jit_compile")) and dist.strategy is None
-    batch_size = None if opts.batch_size is ALL else opts.batch_size
+    batch_size = None if opts.batch_size == ALL else opts.batch_size
     scaled, predicted = views.split(Trainer(views.evaluation or views.predictor, jit_compile=jit, distribution=dist).predict(data, batch_size))
     metrics = Trainer(views.training, distribution=dist).score(data, scaled)
     if tasks.get_task(record.task).classification:
         metrics.update(_class_metrics(scaled, record, data))
     elif data.history is not None:
-        from lstmcli import baselines
+        from lstmcli.scoring import baselines
 
         scale = (record.fit or {}).get("naive_scale")
         metrics.update(baselines.forecast_metrics(
@@ -424,7 +425,7 @@ def _season(explicit: int | None, record: Record, frame) -> int | None:
     spec = dataspec.DataSpec.from_dict(record.data_spec)
     if spec.season:
         return spec.season
-    from lstmcli import rowindex, transforms
+    from lstmcli.data import rowindex, transforms
 
     seasonal = [lag for lag in transforms.lags((record.preprocessing or {}).get("transforms") or []) if lag > 1]
     return seasonal[0] if seasonal else rowindex.index_season(frame, spec)
@@ -434,7 +435,7 @@ def _class_metrics(outputs, record: Record, data) -> dict[str, float]:
     """The majority baseline (the training part's most common class) and per-class recall."""
     import numpy as np
 
-    from lstmcli.windowing import class_indices
+    from lstmcli.data.windowing import class_indices
 
     true = class_indices(data.y)
     counts = (record.fit or {}).get("class_counts") or np.bincount(true, minlength=len(record.preprocessing["classes"]))
@@ -446,7 +447,7 @@ def _chosen(outputs):
     return (outputs[:, 0] > 0.5).astype(int) if outputs.shape[1] == 1 else outputs.argmax(axis=1)
 
 
-def predict(source: Path, opts, *, debug: bool = False) -> pd.DataFrame:
+def predict(source: Path, opts) -> pd.DataFrame:
     """Predictions for every sample of a data file, in the data's units or labels.
 
     A series forecast is written long, one row per (window, step): the key of
@@ -458,11 +459,11 @@ def predict(source: Path, opts, *, debug: bool = False) -> pd.DataFrame:
     """
     if opts.steps is not None and not opts.future:
         raise ConfigError("--steps N is the length of a forecast past the end; give it with --future")
-    model, record, data, frame, dist = _load_with_data(source, opts, "predict", need_target=False, debug=debug, future=opts.future)
-    from lstmcli.training import Trainer
+    model, record, data, frame, dist = _load_with_data(source, opts, "predict", need_target=False, future=opts.future)
+    from lstmcli.train.loop import Trainer
 
     trainer = Trainer(model, jit_compile=bool(record.compile.get("jit_compile")) and dist.strategy is None, distribution=dist)
-    batch_size = None if opts.batch_size is ALL else opts.batch_size
+    batch_size = None if opts.batch_size == ALL else opts.batch_size
     task = tasks.get_task(record.task)
     if opts.wide and (task.classification or data.step_keys is None):
         raise ConfigError("--wide puts a series forecast's steps side by side; this model's predictions have no steps")
@@ -493,17 +494,17 @@ def _labelled(outputs, record: Record, data, opts):
     return pd.DataFrame(columns)
 
 
-def actuals(source: Path, opts, *, debug: bool = False):
+def actuals(source: Path, opts):
     """The samples of a data file as predict sees them, with their actual targets (`y_raw`) and keys.
 
     For drawing predictions against actuals (`lstmcli plot`): sample i here is
     row i of `predict`'s output for the same options (with `wide` for a series).
     A series' `y_raw` is step-major: column h*k + j is step h+1 of target j.
     """
-    return _load_with_data(source, opts, "plot", need_target=True, debug=debug)[2]
+    return _load_with_data(source, opts, "plot", need_target=True)[2]
 
 
-def verify(source: Path, *, unsafe: bool = False, debug: bool = False) -> dict:
+def verify(source: Path, opts=None) -> dict:
     """Check an artifact's archive, record and model, and summarise it.
 
     Every step runs the archive and record checks on its input; verify also
@@ -516,11 +517,11 @@ def verify(source: Path, *, unsafe: bool = False, debug: bool = False) -> dict:
     missing = {"lstmcli", "keras", "tensorflow"} - set(record.versions)
     if missing:
         raise ArtifactError(f"{source}'s record does not say which {', '.join(sorted(missing))} wrote it; write it again with lstmcli")
-    keras = load_tensorflow(debug)
+    keras = load_tensorflow()
     if record.versions["keras"].split(".")[0] != keras.__version__.split(".")[0]:
         raise ArtifactError(f"{source} was written by Keras {record.versions['keras']}; this is Keras {keras.__version__}")
     predictor.require_in_graph(record, source)
-    model, _ = artifact.load(source, unsafe=unsafe)
+    model, _ = artifact.load(source, unsafe=bool(opts and opts.unsafe))
     spec = dataspec.DataSpec.from_dict(record.data_spec)
     history = (record.preprocessing or {}).get("context", 0) if record.stage == "fitted" else 0
     expected = (spec.timesteps + history, spec.n_features)
@@ -563,7 +564,7 @@ def write_history(history: dict[str, list], path: Path) -> None:
         handle.write(history_csv(history))
 
 
-def _load_with_data(source, opts, command, *, need_target, debug, future=False):
+def _load_with_data(source, opts, command, *, need_target, future=False):
     """The model, its record, the prepared data and the whole table it came from."""
     record = artifact.read_record(source)
     artifact.require_stage(record, "fitted", source, command)
@@ -572,7 +573,7 @@ def _load_with_data(source, opts, command, *, need_target, debug, future=False):
     check_out(source, opts)
     spec = dataspec.DataSpec.from_dict(record.data_spec)
     dataspec.check_flags(spec, opts, SPEC_KEYS)
-    from lstmcli import readers, rowindex, windowing  # pandas: only once the cheap checks have passed
+    from lstmcli.data import readers, rowindex, windowing  # pandas: only once the cheap checks have passed
 
     frame = readers.read_table(data_path, opts.format)
     task = tasks.get_task(record.task)
@@ -581,7 +582,7 @@ def _load_with_data(source, opts, command, *, need_target, debug, future=False):
         units=record.architecture["units"], need_target=need_target, where=dataspec.describe_source(data_path),
         future=future, rows=rowindex.select_rows(frame, spec, opts.rows),
     )
-    load_tensorflow(debug)
+    load_tensorflow()
     dist = distribution.start(opts.strategy, devices=opts.devices)
     with dist.scope():
         model, _ = artifact.load(source, unsafe=opts.unsafe)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lstmcli.dataspec import MASK_VALUE, DataSpec
+from lstmcli.data.dataspec import MASK_VALUE, DataSpec
 from lstmcli.errors import ArtifactError
 
 INPUT_SCALER = "lstmcli_scale_inputs"
@@ -111,7 +111,7 @@ def _transform_inputs(raw, prep: dict):
     """
     from keras import ops
 
-    from lstmcli import transforms as tf_
+    from lstmcli.data import transforms as tf_
 
     chosen, features, targets = prep["transforms"], prep["features"], set(prep["target"])
     history = prep.get("context", 0)
@@ -142,7 +142,7 @@ def _invert_targets(out, logged, prep: dict):
     """
     from keras import ops
 
-    from lstmcli import transforms as tf_
+    from lstmcli.data import transforms as tf_
 
     chosen, features, targets = prep["transforms"], prep["features"], prep["target"]
     offsets = prep["steps"]

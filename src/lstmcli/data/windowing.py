@@ -17,10 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from lstmcli import preprocessing, transforms
-from lstmcli.dataspec import MASK_VALUE, DataSpec
+from lstmcli.data import preprocessing, transforms
+from lstmcli.data.dataspec import MASK_VALUE, DataSpec
 from lstmcli.errors import ConfigError, DataError
-from lstmcli.rowindex import index_season, row_keys
+from lstmcli.data.rowindex import index_season, row_keys
 
 ROW_KEY = "row"
 

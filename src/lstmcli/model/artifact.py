@@ -22,9 +22,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lstmcli import __version__, outputs, tasks
+from lstmcli import __version__, outputs
+from lstmcli.model import tasks
 from lstmcli.errors import ArtifactError, StageError, UsageError
-from lstmcli.tasks import TASKS
+from lstmcli.model.tasks import TASKS
 
 FORMAT_VERSION = 3  # 2: scaling is part of the saved model (see predictor); 3: the record has a digest
 DIGESTED_SINCE = 3  # records of older formats were written without one
@@ -232,7 +233,7 @@ def record_from_json(raw: Any, path: Path) -> Record:
         ArtifactError: naming the first field that is unknown, missing, of the
             wrong type or out of its allowed values.
     """
-    from lstmcli.dataspec import DataSpec
+    from lstmcli.data.dataspec import DataSpec
 
     def refuse(field_name: str, problem: str) -> ArtifactError:
         return ArtifactError(f"{path} has an invalid lstmcli record: {field_name} {problem}; write it again with lstmcli")
@@ -356,7 +357,7 @@ def adopt(path: Path, *, unsafe: bool = False):
     Returns:
         (model, record)
     """
-    from lstmcli.architecture import output_of
+    from lstmcli.model.architecture import output_of
 
     model = _load_keras(path, unsafe=unsafe, compile=True)
     shape = model.input_shape

@@ -12,7 +12,7 @@ The output Dense layer comes from the task table unless the user names it.
 from __future__ import annotations
 
 from lstmcli.errors import ConfigError
-from lstmcli.tasks import did_you_mean
+from lstmcli.model.tasks import did_you_mean
 
 LAYER_KINDS = ("lstm", "dense", "dropout", "activation")
 DEFAULT_LSTM_UNITS = 32

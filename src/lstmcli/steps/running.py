@@ -8,11 +8,14 @@ bit-identical weights for the same seed — while TensorFlow is imported once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-from lstmcli import artifact, gates, lifecycle, metrics_file, settings
+from lstmcli.model import artifact
+from lstmcli.scoring import gates, metrics_file
+from lstmcli.steps import lifecycle
+from lstmcli.steps.options import for_command
 from lstmcli.errors import ConfigError
 
 DEFINED = "defined.keras"
@@ -38,11 +41,8 @@ class RunResult:
 
 
 def run(
-    config: Path,
-    workdir: Path,
+    opts,
     *,
-    smoke: bool | None = None,
-    debug: bool = False,
     on_written: Callable[[Path, str], None] | None = None,
     on_metrics: Callable[[dict], None] | None = None,
     on_epoch_end: Callable[[int, dict], None] | None = None,
@@ -58,10 +58,9 @@ def run(
     are checked once everything is written.
 
     Args:
-        config: The TOML file with [define], [compile], [fit] … tables.
-        workdir: Folder for the five outputs (made if missing).
-        smoke: Make the fit a smoke run (see `lifecycle.smoke_requested`).
-        debug: Let TensorFlow's log lines through.
+        opts: A `RunOptions`: `config`, the TOML file with [define], [compile],
+            [fit] … tables; `workdir`, the folder for the five outputs (made if
+            missing); `smoke`, to make the fit a smoke run (see `lifecycle.smoke_requested`).
         on_written: Called with (path, what) after each output is written.
         on_metrics: Called with evaluate's metrics once they are written.
 
@@ -72,22 +71,24 @@ def run(
         ConfigError: for a missing config, a bad option or gate (before any work).
         GateFailed: if an `[evaluate] fail_if` gate fails (after everything is written).
     """
+    config, workdir, smoke = opts.config, opts.workdir, opts.smoke or None
     if config is None:
         raise ConfigError("run needs --config FILE.toml with the [define], [compile] and [fit] tables")
     workdir = Path(workdir)
     if workdir.exists() and not workdir.is_dir():
         raise ConfigError(f"--workdir {workdir} is a file; give a folder for the five outputs")
     paths = {name: workdir / name for name in (DEFINED, COMPILED, FITTED, METRICS, PREDICTIONS)}
-    define_opts = settings.resolve("define", {"out": paths[DEFINED]}, config)
-    compile_opts = settings.resolve("compile", {"out": paths[COMPILED]}, config)
-    fit_opts = settings.resolve("fit", {"out": paths[FITTED], "smoke": smoke}, config)
-    evaluate_opts = settings.resolve("evaluate", {"out": paths[METRICS]}, config)
-    predict_opts = settings.resolve("predict", {"out": paths[PREDICTIONS]}, config)
+    define_opts = for_command("define", {"out": paths[DEFINED]}, config)
+    compile_opts = for_command("compile", {"out": paths[COMPILED]}, config)
+    fit_opts = for_command("fit", {"out": paths[FITTED], "smoke": smoke}, config)
+    evaluate_opts = for_command("evaluate", {"out": paths[METRICS]}, config)
+    predict_opts = for_command("predict", {"out": paths[PREDICTIONS]}, config)
     if fit_opts.data is None:
         raise ConfigError(f"{config}: run needs the training data as data = \"…\" in the [fit] table")
-    for opts in (evaluate_opts, predict_opts):
-        if opts.data is None:
-            opts.data, opts.format = fit_opts.data, opts.format or fit_opts.format
+    if evaluate_opts.data is None:
+        evaluate_opts = replace(evaluate_opts, data=fit_opts.data, format=evaluate_opts.format or fit_opts.format)
+    if predict_opts.data is None:
+        predict_opts = replace(predict_opts, data=fit_opts.data, format=predict_opts.format or fit_opts.format)
     checks = gates.parse_all(evaluate_opts.fail_if)
     result = RunResult()
 
@@ -96,21 +97,21 @@ def run(
         if on_written is not None:
             on_written(path, what)
 
-    wrote(lifecycle.define(define_opts, debug=debug).path, "defined")
-    wrote(lifecycle.compile(paths[DEFINED], compile_opts, debug=debug).path, "compiled")
+    wrote(lifecycle.define(define_opts).path, "defined")
+    wrote(lifecycle.compile(paths[DEFINED], compile_opts).path, "compiled")
     fitted = lifecycle.fit(
-        paths[COMPILED], fit_opts, debug=debug, on_epoch_end=on_epoch_end, on_progress=on_progress, should_stop=should_stop
+        paths[COMPILED], fit_opts, on_epoch_end=on_epoch_end, on_progress=on_progress, should_stop=should_stop
     )
     result.fit = fitted.summary
     wrote(fitted.path, "fitted")
-    result.metrics = lifecycle.evaluate(paths[FITTED], evaluate_opts, debug=debug)
+    result.metrics = lifecycle.evaluate(paths[FITTED], evaluate_opts)
     gates.check_names(checks, result.metrics)
     with artifact.atomic_output(paths[METRICS]) as handle:
         handle.write(metrics_file.dumps(result.metrics, "json"))
     wrote(paths[METRICS], "metrics")
     if on_metrics is not None:
         on_metrics(result.metrics)
-    frame = lifecycle.predict(paths[FITTED], predict_opts, debug=debug)
+    frame = lifecycle.predict(paths[FITTED], predict_opts)
     with artifact.atomic_output(paths[PREDICTIONS]) as handle:
         frame.to_csv(handle, index=False)
     wrote(paths[PREDICTIONS], "predictions")

@@ -17,15 +17,11 @@ import json
 import time
 from pathlib import Path
 
-from lstmcli import artifact
+from lstmcli.model import artifact
 from lstmcli.errors import ConfigError
 
 CHECKPOINT_NAME = "checkpoint.keras"
 MIN_SECONDS = 1.0
-FINGERPRINTED = (
-    "epochs", "batch_size", "shuffle", "seed", "scaling", "validation_split", "early_stopping",
-    "reduce_lr_on_plateau", "class_weight", "format", "layout", "timesteps", "horizon", "features", "target", "index",
-)
 
 
 def fingerprint(source_sha256: str, data_sha256: dict[str, str], opts) -> str:
@@ -35,9 +31,11 @@ def fingerprint(source_sha256: str, data_sha256: dict[str, str], opts) -> str:
         source_sha256: The input artifact's sha256.
         data_sha256: {"data": …, "validation_data": …}: the sha256 of the bytes
             that were read (a file is never read twice: it may be a pipe).
-        opts: The fit's options.
+        opts: The fit's options: every field `options.fingerprinted` names counts.
     """
-    parts = {name: repr(getattr(opts, name)) for name in FINGERPRINTED}
+    from lstmcli.options import fingerprinted
+
+    parts = {name: repr(getattr(opts, name)) for name in fingerprinted(type(opts))}
     parts["source"] = source_sha256
     for role in ("data", "validation_data"):
         parts[role] = data_sha256.get(role)

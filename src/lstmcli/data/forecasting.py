@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from lstmcli import dataspec, tasks
-from lstmcli.artifact import Record
+from lstmcli.data import dataspec
+from lstmcli.model import tasks
+from lstmcli.model.artifact import Record
 from lstmcli.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ def recursive_forecast(trainer, record: Record, data, frame, opts, batch_size):
     import numpy as np
     import pandas as pd
 
-    from lstmcli import rowindex, windowing
+    from lstmcli.data import rowindex, windowing
 
     spec = dataspec.DataSpec.from_dict(record.data_spec)
     features, target = record.preprocessing["features"], record.preprocessing["target"]

@@ -8,11 +8,14 @@ the functions, so no other command pays for it.
 
 from __future__ import annotations
 
-import copy
+from dataclasses import replace
 import math
 from pathlib import Path
 
-from lstmcli import artifact, lifecycle
+from lstmcli.options import carried
+from lstmcli.steps.options import PredictOptions
+from lstmcli.model import artifact
+from lstmcli.steps import lifecycle
 
 TRAIN_COLOR = "#1f77b4"
 VALIDATION_COLOR = "#ff7f0e"
@@ -26,15 +29,14 @@ PREDICTIONS = "predictions.png"
 CONFUSION = "confusion.png"
 
 
-def plot(source: Path, out_dir: Path, *, predict_opts=None, debug: bool = False) -> list[Path]:
+def plot(source: Path, opts) -> list[Path]:
     """Write the training curves and, given data, predictions against actuals.
 
     Args:
         source: A fitted `.keras` artifact.
-        out_dir: Folder for the PNG files (made if missing).
-        predict_opts: `predict`'s options with `data` set, or None for the
-            curves alone.
-        debug: Let TensorFlow's log lines through.
+        opts: A `PlotOptions`: `out_dir` for the PNG files (made if missing),
+            and `data` (with its `format`) to draw predictions against, or None
+            for the curves alone.
 
     Returns:
         The PNG files written: history.png, then predictions.png (regression:
@@ -47,42 +49,36 @@ def plot(source: Path, out_dir: Path, *, predict_opts=None, debug: bool = False)
     """
     record = artifact.read_record(source)
     artifact.require_stage(record, "fitted", source, "plot")
-    out_dir = Path(out_dir)
+    out_dir = Path(opts.out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         from lstmcli.errors import ConfigError
 
         raise ConfigError(f"--out-dir {out_dir} is a file; give a folder for the PNG files")
     written = [_save(history_figure(record.history), out_dir / HISTORY)]
-    if predict_opts is None:
+    if opts.data is None:
         return written
-    actual = lifecycle.actuals(source, predict_opts, debug=debug)
+    predict_opts = carried(PredictOptions, opts)
+    actual = lifecycle.actuals(source, predict_opts)
     if record.preprocessing and record.preprocessing.get("classes") is not None:
-        predicted = lifecycle.predict(source, predict_opts, debug=debug)
+        predicted = lifecycle.predict(source, predict_opts)
         classes = [str(c) for c in record.preprocessing["classes"]]
         figure = confusion_figure([str(v) for v in actual.y_raw.ravel()], [str(v) for v in predicted["label"]], classes)
         return written + [_save(figure, out_dir / CONFUSION)]
     series = actual.step_keys is not None
     horizon = actual.horizon
     # one row per window; for a horizon of H steps, draw step 1 (the next row) against the actuals
-    predicted = lifecycle.predict(source, _with(predict_opts, wide=series), debug=debug)
+    predicted = lifecycle.predict(source, replace(predict_opts, wide=series))
     suffix = "_step1" if horizon > 1 else ""
     columns = [predicted[f"predicted_{name}{suffix}"].to_numpy() for name in actual.target_names]
     future = None
     if series:
-        ahead = lifecycle.predict(source, _with(predict_opts, future=True), debug=debug)
+        ahead = lifecycle.predict(source, replace(predict_opts, future=True))
         future = (ahead[actual.key_name].to_numpy(), [ahead[f"predicted_{name}"].to_numpy() for name in actual.target_names])
     figure = predictions_figure(
         actual.keys, actual.key_name, actual.y_raw[:, : len(actual.target_names)], columns, actual.target_names,
         future=future, horizon=horizon,
     )
     return written + [_save(figure, out_dir / PREDICTIONS)]
-
-
-def _with(opts, **changes):
-    changed = copy.copy(opts)
-    for name, value in changes.items():
-        setattr(changed, name, value)
-    return changed
 
 
 def _pyplot():

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from lstmcli.errors import ConfigError, GateFailed
-from lstmcli.tasks import did_you_mean
+from lstmcli.model.tasks import did_you_mean
 
 COMPARISONS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le,

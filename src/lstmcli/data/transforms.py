@@ -40,7 +40,7 @@ def parse(items: list[str] | None) -> list[str]:
                 raise ConfigError(f"seasonal-diff needs its period, e.g. seasonal-diff:12 for monthly data. Received: {item!r}")
             name = f"seasonal-diff:{int(period)}"
         elif name not in ("log", "diff", AUTO):
-            from lstmcli.tasks import did_you_mean
+            from lstmcli.model.tasks import did_you_mean
 
             raise ConfigError(f"unknown transform {item!r}{did_you_mean(name, NAMES)}; use {', '.join(NAMES)}")
         chosen.append(name)

@@ -42,7 +42,7 @@ class OneLineErrors(TyperGroup):
             if type(exc).__name__ == "NoArgsIsHelpError":  # bare `lstmcli`: the help, as Click gives it
                 sys.stderr.write(exc.format_message() + "\n")
             else:
-                from lstmcli import render
+                from lstmcli.cli import render
 
                 render.error(usage_line(exc))
             code = exc.exit_code
@@ -91,7 +91,7 @@ def boundary(debug: bool):
     Inside it SIGTERM unwinds like Ctrl-C, and Python warnings and library log
     records are hidden unless `debug` (no library's warning reaches the terminal otherwise).
     """
-    from lstmcli import render
+    from lstmcli.cli import render
 
     with _terminate_unwinds() as sigterm, warnings.catch_warnings(), _library_logs_hidden(not debug):
         if not debug:
@@ -200,7 +200,7 @@ def first_interrupt_stops():
         if flag.requested or flag.final:
             raise KeyboardInterrupt
         flag.requested = True
-        from lstmcli import render
+        from lstmcli.cli import render
 
         render.stderr_console().print("stopping after the current step (Ctrl-C again to abort)", markup=False)
 
@@ -210,7 +210,7 @@ def first_interrupt_stops():
 
 def stuck(message: str) -> None:
     """A multi-worker peer stopped answering inside TensorFlow, where no exception reaches: end the process."""
-    from lstmcli import render
+    from lstmcli.cli import render
 
     render.error(message)
     for stream in (sys.stdout, sys.stderr):

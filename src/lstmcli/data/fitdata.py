@@ -12,10 +12,11 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from lstmcli import dataspec, tasks
-from lstmcli.artifact import Record
+from lstmcli.data import dataspec
+from lstmcli.model import tasks
+from lstmcli.model.artifact import Record
 from lstmcli.errors import ConfigError
-from lstmcli.settings import DEFAULT_SCALING, SPEC_KEYS
+from lstmcli.steps.options import DEFAULT_SCALING, SPEC_KEYS
 
 
 def read(record: Record, source: Path, data_path: Path, opts):
@@ -33,7 +34,7 @@ def read(record: Record, source: Path, data_path: Path, opts):
     task = tasks.get_task(record.task)
     spec = dataspec.DataSpec.from_dict(record.data_spec)
     dataspec.check_flags(spec, opts, SPEC_KEYS)
-    from lstmcli import readers, rowindex, windowing  # pandas: only once the cheap checks have passed
+    from lstmcli.data import readers, rowindex, windowing  # pandas: only once the cheap checks have passed
 
     units, loss = record.architecture["units"], record.compile["loss"]
     frame = readers.read_table(data_path, opts.format)
@@ -78,7 +79,7 @@ def _training_part_learner(frame, spec, **learning):
     """
 
     def relearn(rows, train, validation):
-        from lstmcli import preprocessing, windowing
+        from lstmcli.data import preprocessing, windowing
 
         learned = windowing.learn(frame, spec, rows=rows, **learning)
         train, validation = (replace(part, y=preprocessing.scale(part.y, learned["targets"])) for part in (train, validation))
@@ -121,7 +122,7 @@ def split(train, validation, opts, spec, task, learned, seed: int):
         train, validation = train.subset(np.flatnonzero(~held)), train.subset(np.flatnonzero(held))
         rows = np.flatnonzero(~held)  # each sample is one row
     if task.classification:
-        from lstmcli.windowing import class_indices
+        from lstmcli.data.windowing import class_indices
 
         kept = set(class_indices(train.y).tolist())
         lost = [label for i, label in enumerate(learned["classes"]) if i not in kept]

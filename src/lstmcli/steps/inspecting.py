@@ -10,18 +10,17 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from lstmcli import artifact
+from lstmcli.model import artifact
+from lstmcli.steps.options import InspectOptions
 
 
-def inspect(source: Path, *, layers: bool = False, unsafe: bool = False, debug: bool = False) -> dict:
+def inspect(source: Path, opts: InspectOptions | None = None) -> dict:
     """Summarise an artifact: stage, task, data, preprocessing, history, lineage, versions.
 
     Args:
         source: The `.keras` artifact.
-        layers: Also load the model for its layer table (imports TensorFlow).
-            Defaults to False.
-        unsafe: Load archives that carry code (only with `layers`).
-        debug: Let TensorFlow's log lines through (only with `layers`).
+        opts: `layers` also loads the model for its layer table (imports
+            TensorFlow); `unsafe` loads archives that carry code (only with `layers`).
 
     Returns:
         A JSON-ready dict. `history` holds every epoch's values and the best
@@ -31,6 +30,7 @@ def inspect(source: Path, *, layers: bool = False, unsafe: bool = False, debug: 
     Raises:
         ArtifactError: if the artifact is missing, damaged or not lstmcli's.
     """
+    opts = opts or InspectOptions()
     record = artifact.read_record(source)
     summary = {
         "path": str(source),
@@ -47,8 +47,8 @@ def inspect(source: Path, *, layers: bool = False, unsafe: bool = False, debug: 
         "lineage": record.lineage,
         "versions": record.versions,
     }
-    if layers:
-        summary["layers"] = layer_table(source, unsafe=unsafe, debug=debug)
+    if opts.layers:
+        summary["layers"] = layer_table(source, unsafe=opts.unsafe)
     return summary
 
 
@@ -67,11 +67,11 @@ def history_summary(history: dict[str, list]) -> dict:
     }
 
 
-def layer_table(source: Path, *, unsafe: bool = False, debug: bool = False) -> list[dict]:
+def layer_table(source: Path, *, unsafe: bool = False) -> list[dict]:
     """One row per layer of the model: name, type, output shape and parameter count."""
     from lstmcli.quiet import load_tensorflow
 
-    load_tensorflow(debug)
+    load_tensorflow()
     model, _ = artifact.load(source, unsafe=unsafe, compile=False)
     rows = []
     for layer in model.layers:

@@ -1,8 +1,8 @@
 """The `lstmcli` command line: the Keras LSTM lifecycle's verbs over the plain core.
 
 Each body below gets its command's options already merged over `--config` and
-checked: `commands.command` builds the Typer parameters from `settings.OPTIONS`,
-the one place an option is declared. Errors become one `error:` line and an
+checked: `bridge.command` builds the Typer parameters from the fields of the
+command's options class (`lstmcli.steps.options`), the one place an option is declared. Errors become one `error:` line and an
 exit code in `boundary`, usage errors too.
 TensorFlow is imported only inside the bodies that need it, so `--help`, shell
 completion and usage errors answer at once.
@@ -17,8 +17,9 @@ from typing import Annotated
 
 import typer
 
-from lstmcli import __version__, commands, settings
-from lstmcli.boundary import OneLineErrors
+from lstmcli import __version__
+from lstmcli.cli import bridge
+from lstmcli.cli.boundary import OneLineErrors
 from lstmcli.errors import EXIT_FAILURE
 
 app = typer.Typer(
@@ -48,37 +49,38 @@ def _root(
 
 
 def _announce(written) -> None:
-    from lstmcli import render
+    from lstmcli.cli import render
 
     render.stderr_console().print(f"{written.stage} → {written.path}", markup=False)
 
 
-@commands.command(app, "define", model=False)
-def define(opts, call: commands.Call) -> None:
+@bridge.command(app, "define", model=False)
+def define(opts, call: bridge.Call) -> None:
     """Build an untrained LSTM model and write a defined artifact."""
-    from lstmcli import lifecycle
+    from lstmcli.steps import lifecycle
 
-    _announce(lifecycle.define(opts, debug=call.debug))
+    _announce(lifecycle.define(opts))
 
 
-@commands.command(app, "compile")
-def compile(model: Path, opts, call: commands.Call) -> None:
+@bridge.command(app, "compile")
+def compile(model: Path, opts, call: bridge.Call) -> None:
     """Attach an optimizer, loss and metrics and write a compiled artifact."""
-    from lstmcli import lifecycle
+    from lstmcli.steps import lifecycle
 
-    _announce(lifecycle.compile(model, opts, debug=call.debug))
+    _announce(lifecycle.compile(model, opts))
 
 
-@commands.command(app, "fit")
-def fit(model: Path, opts, call: commands.Call) -> None:
+@bridge.command(app, "fit")
+def fit(model: Path, opts, call: bridge.Call) -> None:
     """Train a compiled model on data and write a fitted artifact."""
-    from lstmcli import lifecycle, render
-    from lstmcli.boundary import first_interrupt_stops, stuck
+    from lstmcli.steps import lifecycle
+    from lstmcli.cli import render
+    from lstmcli.cli.boundary import first_interrupt_stops, stuck
 
     level = render.resolve_verbose(opts.verbose)
     with render.FitReporter(level) as reporter, first_interrupt_stops() as stop:
         written = lifecycle.fit(
-            model, opts, debug=call.debug, on_epoch_end=reporter.on_epoch_end,
+            model, opts, on_epoch_end=reporter.on_epoch_end,
             on_progress=reporter.on_progress, should_stop=stop, on_stuck=stuck,
         )
     if opts.history is not None and str(opts.history) == "-":
@@ -88,16 +90,17 @@ def fit(model: Path, opts, call: commands.Call) -> None:
             render.stderr_console().print(line, markup=False)
 
 
-@commands.command(app, "evaluate")
-def evaluate(model: Path, opts, call: commands.Call) -> None:
+@bridge.command(app, "evaluate")
+def evaluate(model: Path, opts, call: bridge.Call) -> None:
     """Print the loss and every compiled metric of a fitted model on data, beside the naive baselines (regression) or the majority class and per-class recall (classifiers)."""
-    from lstmcli import gates, lifecycle, metrics_file
+    from lstmcli.scoring import gates, metrics_file
+    from lstmcli.steps import lifecycle
 
     checks = gates.parse_all(opts.fail_if)
     if opts.out is not None and str(opts.out) != "-":
         lifecycle.check_out(model, opts)  # before its extension is judged
     fmt = metrics_file.format_for(opts.out, opts.json)
-    metrics = lifecycle.evaluate(model, opts, debug=call.debug)
+    metrics = lifecycle.evaluate(model, opts)
     gates.check_names(checks, metrics)
     _warn_if_smoke(model)
     _write_metrics(metrics, fmt, opts.out)
@@ -106,7 +109,8 @@ def evaluate(model: Path, opts, call: commands.Call) -> None:
 
 def _write_metrics(metrics: dict, fmt: str, out: Path | None) -> None:
     """Write evaluate's metrics to `out` (or stdout) in `fmt`; a table on a terminal."""
-    from lstmcli import metrics_file, render
+    from lstmcli.scoring import metrics_file
+    from lstmcli.cli import render
 
     text = render.metrics_text(metrics, False) if fmt == "text" else metrics_file.dumps(metrics, fmt)
     if out is not None and str(out) != "-":
@@ -119,19 +123,20 @@ def _write_metrics(metrics: dict, fmt: str, out: Path | None) -> None:
 
 def _warn_if_smoke(model: Path) -> None:
     """One line on stderr when an artifact was fitted by a smoke run."""
-    from lstmcli import artifact, render
+    from lstmcli.model import artifact
+    from lstmcli.cli import render
 
     smoke = artifact.smoke_fit(artifact.read_record(model))
     if smoke:
         render.warning(f"{model} is a smoke artifact ({smoke}); its results only show that the pipeline runs")
 
 
-@commands.command(app, "predict")
-def predict(model: Path, opts, call: commands.Call) -> None:
+@bridge.command(app, "predict")
+def predict(model: Path, opts, call: bridge.Call) -> None:
     """Write a fitted model's predictions for data as CSV."""
-    from lstmcli import lifecycle
+    from lstmcli.steps import lifecycle
 
-    frame = lifecycle.predict(model, opts, debug=call.debug)
+    frame = lifecycle.predict(model, opts)
     _warn_if_smoke(model)
     if opts.out is not None and str(opts.out) != "-":
         _write_text(opts.out, frame.to_csv(index=False))
@@ -139,38 +144,41 @@ def predict(model: Path, opts, call: commands.Call) -> None:
         frame.to_csv(sys.stdout, index=False)
 
 
-@commands.command(app, "backtest")
-def backtest(model: Path, opts, call: commands.Call) -> None:
+@bridge.command(app, "backtest")
+def backtest(model: Path, opts, call: bridge.Call) -> None:
     """Rolling-origin evaluation: each fold fits a compiled model on the rows before its origin and evaluates the next block."""
     import json
 
-    from lstmcli import backtest as backtesting, render
+    from lstmcli.steps import backtesting
+    from lstmcli.cli import render
 
     def announce(fold: dict) -> None:
         if opts.verbose != "0":
             render.stderr_console().print(render.fold_line(fold), markup=False)
 
-    result = backtesting.backtest(model, opts, debug=call.debug, on_fold=announce)
+    result = backtesting.backtest(model, opts, on_fold=announce)
     sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n" if opts.json else render.backtest_text(result.to_dict()))
 
 
-@commands.command(app, "verify")
-def verify(model: Path, opts, call: commands.Call) -> None:
+@bridge.command(app, "verify")
+def verify(model: Path, opts, call: bridge.Call) -> None:
     """Check an artifact's integrity, record and model; exit 0 if sound, 2 with the reason if not."""
     import json
 
-    from lstmcli import lifecycle, render
+    from lstmcli.steps import lifecycle
+    from lstmcli.cli import render
 
-    summary = lifecycle.verify(model, unsafe=opts.unsafe, debug=call.debug)
+    summary = lifecycle.verify(model, opts)
     sys.stdout.write(json.dumps(summary, indent=2) + "\n" if opts.json else render.metrics_text({k: render.plain(v) for k, v in summary.items()}, False))
 
 
-@commands.command(app, "export")
-def export(model: Path, opts, call: commands.Call) -> None:
+@bridge.command(app, "export")
+def export(model: Path, opts, call: bridge.Call) -> None:
     """Export a fitted artifact for serving: raw windows in, the data's units (or class probabilities) out."""
-    from lstmcli import exporting, render
+    from lstmcli.steps import exporting
+    from lstmcli.cli import render
 
-    done = exporting.export(model, format=opts.format, out=opts.out, unsafe=opts.unsafe, debug=call.debug)
+    done = exporting.export(model, opts)
     render.stderr_console().print(
         f"exported {done.format} → {done.path} (signature '{exporting.ENDPOINT}': "
         f"{', '.join(f'{k} {v}' for k, v in done.inputs.items())} → {', '.join(done.outputs)})",
@@ -178,14 +186,15 @@ def export(model: Path, opts, call: commands.Call) -> None:
     )
 
 
-@commands.command(app, "inspect")
-def inspect_(model: Path, opts, call: commands.Call) -> None:
+@bridge.command(app, "inspect")
+def inspect_(model: Path, opts, call: bridge.Call) -> None:
     """Show what an artifact holds: stage, task, data spec, preprocessing, history, lineage, versions."""
     import json
 
-    from lstmcli import inspection, render
+    from lstmcli.steps import inspecting
+    from lstmcli.cli import render
 
-    summary = inspection.inspect(model, layers=opts.layers, unsafe=opts.unsafe, debug=call.debug)
+    summary = inspecting.inspect(model, opts)
     if opts.json:
         sys.stdout.write(json.dumps(summary, indent=2) + "\n")
     else:
@@ -193,44 +202,44 @@ def inspect_(model: Path, opts, call: commands.Call) -> None:
             render.stdout_console().print(view)
 
 
-@commands.command(app, "plot")
-def plot(model: Path, opts, call: commands.Call) -> None:
+@bridge.command(app, "plot")
+def plot(model: Path, opts, call: bridge.Call) -> None:
     """Draw PNG figures for reports: training curves, and predictions against actuals."""
-    from lstmcli import plots
+    from lstmcli.steps import plotting
 
-    predict_opts = None
-    if opts.data is not None:
-        predict_opts = settings.resolve("predict", {"data": opts.data, "format": opts.format, "unsafe": opts.unsafe}, None)
-    for path in plots.plot(model, opts.out_dir, predict_opts=predict_opts, debug=call.debug):
+    for path in plotting.plot(model, opts):
         sys.stdout.write(f"{path}\n")
 
 
-@commands.command(app, "run", model=False)
-def run(opts, call: commands.Call) -> None:
+@bridge.command(app, "run", model=False)
+def run(opts, call: bridge.Call) -> None:
     """Run define, compile, fit, evaluate and predict in one process, writing the same five outputs."""
-    from lstmcli import pipeline, render
-    from lstmcli.boundary import first_interrupt_stops
+    from lstmcli.steps import running
+    from lstmcli.cli import render
+    from lstmcli.cli.boundary import first_interrupt_stops
 
-    verbose = "0" if call.quiet else "2" if call.detail else settings.resolve("fit", {}, opts.config).verbose
+    from lstmcli.steps.options import for_command
+
+    verbose = "0" if call.quiet else "2" if call.detail else for_command("fit", {}, opts.config).verbose
     console = render.stderr_console()
     with render.FitReporter(render.resolve_verbose(verbose)) as reporter, first_interrupt_stops() as stop:
-        pipeline.run(
-            opts.config, opts.workdir, smoke=opts.smoke or None, debug=call.debug,
+        running.run(
+            opts,
             on_written=lambda path, what: console.print(f"{what} → {path}", markup=False),
-            on_metrics=lambda metrics: _report_run(metrics, opts.workdir / pipeline.FITTED),
+            on_metrics=lambda metrics: _report_run(metrics, opts.workdir / running.FITTED),
             on_epoch_end=reporter.on_epoch_end, on_progress=reporter.on_progress, should_stop=stop,
         )
 
 
 def _report_run(metrics: dict, fitted: Path) -> None:
-    from lstmcli import render
+    from lstmcli.cli import render
 
     _warn_if_smoke(fitted)
     sys.stdout.write(render.metrics_text(metrics, False))
 
 
 def _write_text(path: Path, text: str) -> None:
-    from lstmcli.artifact import atomic_output
+    from lstmcli.model.artifact import atomic_output
 
     with atomic_output(path) as handle:
         handle.write(text)
@@ -244,7 +253,7 @@ def main(argv: list[str] | None = None) -> None:
     teardown costs about 0.7 s and does nothing a finished step needs, since
     every file a step writes is complete and closed before it returns.
     """
-    from lstmcli.boundary import silence_stdout
+    from lstmcli.cli.boundary import silence_stdout
 
     try:
         app(args=argv, prog_name="lstmcli")

@@ -13,7 +13,7 @@ Batches are gathered in the graph from tensors that hold the data once:
 series windows are built by index arithmetic on the series itself, so a long
 series is never copied once per timestep.
 
-Under a `tf.distribute` strategy (see `lstmcli.distribution`) the same loop
+Under a `tf.distribute` strategy (see `lstmcli.train.distribution`) the same loop
 calls `strategy.run` for every step: each replica gathers its contiguous share
 of the global batch (every worker holds the data and takes only its replicas'
 windows, like tf.data's DATA sharding), Keras's train_step scales the loss by
@@ -34,7 +34,7 @@ from typing import Callable
 
 import numpy as np
 
-from lstmcli.windowing import Prepared, Windows
+from lstmcli.data.windowing import Prepared, Windows
 from lstmcli.errors import TrainingError
 
 CHUNK_SECONDS = 0.25
@@ -129,7 +129,7 @@ class Trainer:
         model: A compiled Keras model (TensorFlow backend), made in the
             distribution's scope when there is one.
         jit_compile: Compile each step with XLA. Defaults to False.
-        distribution: A started `lstmcli.distribution.Distribution`; None (the
+        distribution: A started `lstmcli.train.distribution.Distribution`; None (the
             default) runs on TensorFlow's default strategy.
     """
 
@@ -214,7 +214,7 @@ class Trainer:
                 the epoch under way, or of the epoch just ended when a chunk ends on an
                 epoch boundary (then the model's metrics hold the validation pass's).
             should_stop: Returns a reason to stop, checked after every chunk.
-            callbacks: `lstmcli.callbacks.Callback`s; one with `per_epoch` makes
+            callbacks: `lstmcli.train.callbacks.Callback`s; one with `per_epoch` makes
                 every chunk end at the next epoch boundary.
             on_chunk_end: Called with (epochs completed, the result so far) after
                 every chunk that ends on an epoch boundary (checkpoints hook in

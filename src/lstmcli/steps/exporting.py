@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lstmcli.errors import ArtifactError
+from lstmcli.steps.options import EXPORT_FORMATS as FORMATS
 from lstmcli.outputs import Output, check as check_outputs
 
-FORMATS = ("saved-model",)
 ENDPOINT = "serve"
 INPUT_NAME = "windows"
 SAVED_MODEL_MARKER = "saved_model.pb"
@@ -37,7 +37,7 @@ class Exported:
     outputs: list[str]
 
 
-def export(source: Path, *, format: str, out: Path | None, unsafe: bool = False, debug: bool = False) -> Exported:
+def export(source: Path, opts) -> Exported:
     """Write a fitted artifact's predictor as a SavedModel directory.
 
     The directory is built beside `out` and renamed into place when complete;
@@ -47,19 +47,19 @@ def export(source: Path, *, format: str, out: Path | None, unsafe: bool = False,
         ArtifactError: for an unfitted artifact or an `out` that is not a
             SavedModel directory lstmcli may replace.
     """
-    from lstmcli import artifact, predictor
+    from lstmcli.model import artifact, predictor
     from lstmcli.quiet import load_tensorflow
 
     record = artifact.read_record(source)
     artifact.require_stage(record, "fitted", source, "export")
     predictor.require_in_graph(record, source)
-    if format not in FORMATS:
-        raise ArtifactError(f"cannot export to {format!r}; the formats are {', '.join(FORMATS)}")
-    target = _check_directory(out, source)
-    load_tensorflow(debug)
+    if opts.format not in FORMATS:
+        raise ArtifactError(f"cannot export to {opts.format!r}; the formats are {', '.join(FORMATS)}")
+    target = _check_directory(opts.out, source)
+    load_tensorflow()
     import tensorflow as tf
 
-    model, _ = artifact.load(source, unsafe=unsafe, compile=False)
+    model, _ = artifact.load(source, unsafe=opts.unsafe, compile=False)
     classes = (record.preprocessing or {}).get("classes")
     timesteps, features = model.input_shape[1:]
     spec = tf.TensorSpec([None, timesteps, features], tf.float32, name=INPUT_NAME)
@@ -73,7 +73,7 @@ def export(source: Path, *, format: str, out: Path | None, unsafe: bool = False,
         archive.write_out(tmp, verbose=False)
         _replace_directory(tmp, target)
     outputs = ["probabilities", "label", "classes"] if classes is not None else ["predictions"]
-    return Exported(target, format, {INPUT_NAME: [None, timesteps, features]}, outputs)
+    return Exported(target, opts.format, {INPUT_NAME: [None, timesteps, features]}, outputs)
 
 
 def _serving_function(model, classes, spec):

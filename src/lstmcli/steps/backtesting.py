@@ -13,7 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from lstmcli import artifact, dataspec, lifecycle, settings
+from lstmcli.model import artifact
+from lstmcli.data import dataspec
+from lstmcli.steps import lifecycle
+from lstmcli.options import carried
+from lstmcli.steps.options import SPEC_KEYS, EvaluateOptions, FitOptions
 from lstmcli.errors import ConfigError, DataError
 
 # Metrics averaged over the folds: those every fold reports.
@@ -63,19 +67,19 @@ def origins(n_rows: int, spec: dataspec.DataSpec, folds: int, fold_size: int | N
     return [(first + i * size, first + (i + 1) * size) for i in range(folds)]
 
 
-def backtest(source: Path, opts, *, debug: bool = False, on_fold: Callable[[dict], None] | None = None) -> Backtest:
+def backtest(source: Path, opts, *, on_fold: Callable[[dict], None] | None = None) -> Backtest:
     """Rolling-origin evaluation of a compiled model: each fold fits on the past and evaluates the next block."""
     record = artifact.read_record(source)
     artifact.require_stage(record, "compiled", source, "backtest")
     if opts.data is None:
         raise DataError('backtest needs --data FILE (or data = "…" in the config\'s [backtest] table)')
     spec = dataspec.DataSpec.from_dict(record.data_spec)
-    dataspec.check_flags(spec, opts, settings.SPEC_KEYS)
+    dataspec.check_flags(spec, opts, SPEC_KEYS)
     if spec.layout != "series":
         raise ConfigError("backtest rolls a forecast origin along a series; this model's layout is samples")
     if record.stage != "compiled":
         raise ConfigError(f"{source} is {record.stage}; backtest starts every fold from the compiled weights, so give it the compiled artifact")
-    from lstmcli import readers
+    from lstmcli.data import readers
 
     with readers.held(opts.data, opts.validation_data):  # every fold reads them: a FIFO can be read only once
         n_rows = len(readers.read_table(opts.data, opts.format))
@@ -85,8 +89,8 @@ def backtest(source: Path, opts, *, debug: bool = False, on_fold: Callable[[dict
         with tempfile.TemporaryDirectory(prefix="lstmcli-backtest-") as scratch:
             for number, (first, end) in enumerate(blocks, 1):
                 fitted = Path(scratch) / f"fold{number}.keras"
-                lifecycle.fit(source, _step_options("fit", opts, out=fitted, rows=(0, first), seed=seed, verbose="0"), debug=debug)
-                metrics = lifecycle.evaluate(fitted, _step_options("evaluate", opts, rows=(first, end)), debug=debug)
+                lifecycle.fit(source, carried(FitOptions, opts, out=fitted, rows=(0, first), seed=seed, verbose="0"))
+                metrics = lifecycle.evaluate(fitted, carried(EvaluateOptions, opts, rows=(first, end), out=None))
                 fold = {"fold": number, "train_rows": [0, first], "test_rows": [first, end], **metrics}
                 result.folds.append(fold)
                 result.preprocessing.append(artifact.read_record(fitted).preprocessing)
@@ -97,13 +101,3 @@ def backtest(source: Path, opts, *, debug: bool = False, on_fold: Callable[[dict
     result.mean = {k: sum(f[k] for f in result.folds) / len(result.folds) for k in shared}
     return result
 
-
-def _step_options(step: str, opts, **fixed):
-    """The options of a fold's fit or evaluate: the step's defaults, backtest's values, then `fixed`."""
-    chosen = settings.resolve(step, {}, None)
-    for name in vars(chosen):
-        if hasattr(opts, name):
-            setattr(chosen, name, getattr(opts, name))
-    for name, value in fixed.items():
-        setattr(chosen, name, value)
-    return chosen

@@ -6,7 +6,7 @@ model is loaded or compiled.
 
 from __future__ import annotations
 
-from lstmcli import tasks
+from lstmcli.model import tasks
 from lstmcli.errors import ConfigError
 
 SHORT_NAMES = ("mse", "mae", "mape", "msle", "acc", "accuracy", "rmse", "auc", "bce", "cce", "kld", "logcosh", "huber")

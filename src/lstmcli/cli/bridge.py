@@ -1,8 +1,9 @@
-"""Typer commands built from the option table: parameters, shell completion, and the call around a body.
+"""Typer commands built from the steps' options classes: parameters, shell completion, and the call around a body.
 
 `command` turns a body `(model, opts, call)` into a Typer command whose
-parameters come from `settings.OPTIONS[name]` (plus MODEL, --config and
---print-config for steps, -q, -v and --debug), so an option is declared once.
+parameters come from the fields of the command's options class
+(`lstmcli.steps.options.BY_COMMAND`, plus MODEL, --config and --print-config
+for steps, -q, -v and --debug), so an option is declared once.
 The call resolves the options, prints them for --print-config, and runs the
 body inside the error boundary. Completion answers from the table and the
 file system alone, without importing TensorFlow.
@@ -19,8 +20,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from lstmcli import settings
-from lstmcli.boundary import boundary
+import dataclasses
+
+from lstmcli import options, quiet
+from lstmcli.steps.options import BY_COMMAND, for_command
+from lstmcli.cli.boundary import boundary
 from lstmcli.errors import UsageError
 
 
@@ -37,10 +41,10 @@ def _choices(choices: tuple):
 _METAVARS = {"int": "INTEGER", "float": "NUMBER", "path": "PATH", "batch": "N|all", "str": "TEXT"}
 
 
-def _parameter(option: settings.Option) -> inspect.Parameter:
+def _parameter(option: options.Option) -> inspect.Parameter:
     """The Typer parameter of one table entry; None as its default means "not given".
 
-    Values reach `settings.resolve` as the text typed (Click converts only
+    Values reach `options.resolve` as the text typed (Click converts only
     bools), so a flag and a config value pass the same checks and errors.
     """
     decls = [f"{option.flag}/{option.off}" if option.off else option.flag, *option.aliases]
@@ -58,7 +62,7 @@ def _common(name: str, *, model: bool) -> list[inspect.Parameter]:
     def param(pname, annotation, default):
         return inspect.Parameter(pname, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
 
-    steps = name in settings.STEPS
+    steps = name in options.CONFIG_TABLES
     return [
         *([param("model", Annotated[Path, typer.Argument(metavar="MODEL", help="The .keras artifact written by the step before.", show_default=False, autocompletion=_no_names)], ...)] if model else []),
         *([param("config", Annotated[Optional[Path], typer.Option("--config", help=f"A TOML file whose [{name}] table sets any option; flags override it.", show_default=False, autocompletion=_no_names)], None),
@@ -70,7 +74,7 @@ def _common(name: str, *, model: bool) -> list[inspect.Parameter]:
 
 
 def _names(name: str) -> list[str]:
-    return [o.name for o in settings.OPTIONS[name]]
+    return [o.name for o in options.visible(BY_COMMAND[name])]
 
 
 @dataclass
@@ -83,34 +87,37 @@ class Call:
 
 
 def command(app: typer.Typer, name: str, *, model: bool = True):
-    """Register the decorated `body(model, opts, call)` on `app` as command `name`, its options from settings.OPTIONS[name]."""
+    """Register the decorated `body(model, opts, call)` on `app` as command `name`, its options from the fields of BY_COMMAND[name]."""
+
+    cls = BY_COMMAND[name]
 
     def register(body):
         def run(**given):
-            from lstmcli import render
+            from lstmcli.cli import render
 
             call = Call(given.pop("debug"), given.pop("quiet"), given.pop("detail"))
             artifact = given.pop("model", None)
-            config, print_config = (given.pop("config"), given.pop("print_config")) if name in settings.STEPS else (None, False)
+            config, print_config = (given.pop("config"), given.pop("print_config")) if name in options.CONFIG_TABLES else (None, False)
             render.configure(quiet=call.quiet)
             started = time.perf_counter()
             with boundary(call.debug):
                 if call.quiet and call.detail:
                     raise UsageError("-q asks for errors only and -v for more; give one of them")
-                opts = settings.resolve(name, given, config)
+                opts = for_command(name, given, config)
                 if print_config:
-                    sys.stdout.write(settings.to_toml(name, opts))
+                    sys.stdout.write(options.to_toml(name, opts))
                     return
                 if hasattr(opts, "verbose") and (call.quiet or call.detail):
-                    opts.verbose = "0" if call.quiet else "2"
+                    opts = dataclasses.replace(opts, verbose="0" if call.quiet else "2")
                 if call.detail:
-                    render.stderr_console().print(settings.to_toml(name, opts), markup=False, end="")
-                body(artifact, opts, call) if model else body(opts, call)
+                    render.stderr_console().print(options.to_toml(name, opts), markup=False, end="")
+                with quiet.debugging(call.debug):
+                    body(artifact, opts, call) if model else body(opts, call)
             if call.detail:
                 render.stderr_console().print(f"{name}: done in {time.perf_counter() - started:.2f} s", markup=False)
 
         params = _common(name, model=model)
-        params[1 if model else 0:1 if model else 0] = [_parameter(o) for o in settings.OPTIONS[name]]
+        params[1 if model else 0:1 if model else 0] = [_parameter(o) for o in options.visible(cls)]
         run.__signature__ = inspect.Signature(params)
         run.__annotations__ = {p.name: p.annotation for p in params}
         app.command(name, help=inspect.getdoc(body))(run)

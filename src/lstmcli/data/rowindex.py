@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lstmcli.dataspec import DataSpec
+from lstmcli.data.dataspec import DataSpec
 from lstmcli.errors import ConfigError, DataError
 
 FREQUENCY_ROWS = 120  # the index's last rows that show its frequency (ten years of months)
@@ -35,7 +35,7 @@ def row_keys(frame: pd.DataFrame, spec: DataSpec, rows: np.ndarray) -> np.ndarra
     inside = rows < len(frame)
     keys[inside] = values[rows[inside]]
     if not inside.all():
-        from lstmcli import calendar
+        from lstmcli.data import calendar
 
         beyond = int(rows.max()) - len(frame) + 1
         freq = calendar.infer_frequency(frame[spec.index].iloc[-FREQUENCY_ROWS:])
@@ -105,7 +105,7 @@ def index_season(frame: pd.DataFrame, spec: DataSpec) -> int | None:
     """
     if not spec.index or spec.index not in frame.columns:
         return None
-    from lstmcli import calendar
+    from lstmcli.data import calendar
 
     try:
         return calendar.season_length(calendar.infer_frequency(frame[spec.index].iloc[-FREQUENCY_ROWS:]))

@@ -104,7 +104,7 @@ def spec_from_options(opts) -> DataSpec:
             )
     if opts.mask and opts.layout != "samples":
         raise ConfigError("--mask is for the samples layout (rows of different lengths); a series has no gaps to mask")
-    from lstmcli import transforms
+    from lstmcli.data import transforms
 
     chosen = transforms.parse(opts.transform)
     if chosen and (opts.layout != "series" or opts.task != "regression"):
