@@ -1,44 +1,27 @@
-"""Shared fixtures: an in-process CLI runner and small synthetic data sets."""
+"""Shared fixtures: the in-process CLI runner and small synthetic data sets.
+
+The suite has three levels, as STYLE.md asks: core/ calls the plain core and the Python API,
+command/ runs each command in process (`runners.invoke`), process/ runs real `lstmcli`
+processes (signals, pipes, Make, several workers, the README as a reader copies it).
+"""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("COLUMNS", "100")
+from runners import invoke  # also sets the environment every test shares
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-class Run:
-    """The result of one in-process CLI call."""
-
-    def __init__(self, result):
-        self.exit_code = result.exit_code
-        self.stdout = result.stdout
-        self.stderr = result.stderr
-        self.exception = result.exception
-
-    def __repr__(self):
-        return f"Run(exit={self.exit_code}, stdout={self.stdout[-500:]!r}, stderr={self.stderr[-500:]!r})"
-
-
 @pytest.fixture(scope="session")
 def cli():
-    """Call `lstmcli ARGS…` in this process; returns exit code, stdout and stderr."""
-    from typer.testing import CliRunner
-
-    from lstmcli.cli import app
-
-    runner = CliRunner(env={"NO_COLOR": "1", "COLUMNS": "100"})
-
+    """Call `lstmcli ARGS…` in this process (`runners.invoke`); returns exit code, stdout and stderr."""
     def call(*args, input=None):
-        return Run(runner.invoke(app, [str(a) for a in args], input=input))
+        return invoke(list(args), input=input)
 
     return call
 

@@ -1,7 +1,6 @@
 """Helpers for the bad-input corpus: running the CLI in process, small files, doctored archives.
 
-Nothing here depends on conftest.py, so the corpus runs the same whatever the
-shared fixtures look like.
+The corpus runs the CLI through the suite's one in-process runner (`runners.invoke`).
 """
 
 from __future__ import annotations
@@ -17,36 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("COLUMNS", "100")
+from runners import Outcome, invoke  # noqa: F401  (the corpus imports them from here)
 
-ENV = {"NO_COLOR": "1", "COLUMNS": "100", "TERM": "dumb"}
-
-
-@dataclass
-class Outcome:
-    """One in-process CLI call: exit code, both streams and any escaped exception."""
-
-    exit_code: int
-    stdout: str
-    stderr: str
-    exception: BaseException | None
-
-    def __repr__(self) -> str:
-        return (
-            f"Outcome(exit={self.exit_code}, exception={self.exception!r},\n"
-            f"  stdout={self.stdout[-800:]!r},\n  stderr={self.stderr[-1500:]!r})"
-        )
-
-
-def invoke(argv: list) -> Outcome:
-    """Run `lstmcli ARGV…` through typer's CliRunner; stdout and stderr kept apart."""
-    from typer.testing import CliRunner
-
-    from lstmcli.cli import app
-
-    result = CliRunner(env=ENV).invoke(app, [str(a) for a in argv], prog_name="lstmcli")
-    return Outcome(result.exit_code, result.stdout, result.stderr, result.exception)
 
 
 def run_ok(*argv) -> Outcome:

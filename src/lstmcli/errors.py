@@ -4,7 +4,6 @@ The core raises these; the CLI's single error boundary turns them into one line
 on stderr and the exit code below. Anything else is a bug and exits 1.
 """
 
-EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_GATE = 3

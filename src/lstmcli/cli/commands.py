@@ -112,7 +112,7 @@ def _write_metrics(metrics: dict, fmt: str, out: Path | None) -> None:
     from lstmcli.scoring import metrics_file
     from lstmcli.cli import render
 
-    text = render.metrics_text(metrics, False) if fmt == "text" else metrics_file.dumps(metrics, fmt)
+    text = render.metrics_text(metrics) if fmt == "text" else metrics_file.dumps(metrics, fmt)
     if out is not None and str(out) != "-":
         _write_text(out, text)
     elif fmt != "text" or not sys.stdout.isatty():
@@ -169,7 +169,7 @@ def verify(model: Path, opts, call: bridge.Call) -> None:
     from lstmcli.cli import render
 
     summary = lifecycle.verify(model, opts)
-    sys.stdout.write(json.dumps(summary, indent=2) + "\n" if opts.json else render.metrics_text({k: render.plain(v) for k, v in summary.items()}, False))
+    sys.stdout.write(json.dumps(summary, indent=2) + "\n" if opts.json else render.metrics_text({k: render.plain(v) for k, v in summary.items()}))
 
 
 @bridge.command(app, "export")
@@ -235,11 +235,11 @@ def _report_run(metrics: dict, fitted: Path) -> None:
     from lstmcli.cli import render
 
     _warn_if_smoke(fitted)
-    sys.stdout.write(render.metrics_text(metrics, False))
+    sys.stdout.write(render.metrics_text(metrics))
 
 
 def _write_text(path: Path, text: str) -> None:
-    from lstmcli.model.artifact import atomic_output
+    from lstmcli.outputs import atomic_output
 
     with atomic_output(path) as handle:
         handle.write(text)

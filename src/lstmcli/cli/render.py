@@ -6,7 +6,6 @@ values. Results go to stdout, everything else to stderr.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import sys
@@ -64,9 +63,8 @@ def format_logs(logs: dict) -> str:
     return " - ".join(f"{k}: {format_number(v)}" for k, v in logs.items() if k != "learning_rate")
 
 
-def metrics_text(metrics: dict, as_json: bool) -> str:
-    if as_json:
-        return json.dumps(metrics, indent=2) + "\n"
+def metrics_text(metrics: dict) -> str:
+    """Metrics as aligned `name  value` lines: what evaluate prints without a terminal."""
     width = max(len(k) for k in metrics)
     return "".join(f"{k:<{width}}  {format_number(v)}\n" for k, v in metrics.items())
 

@@ -53,14 +53,6 @@ def scale(values: np.ndarray, stats: dict | None) -> np.ndarray:
     return ((values - offset) / spread).astype(np.float32, copy=False)
 
 
-def unscale(values: np.ndarray, stats: dict | None) -> np.ndarray:
-    """Undo `scale`: return values in the data's own units."""
-    if not stats:
-        return values
-    offset, spread = _vectors(stats, values.shape[-1])
-    return (values * spread + offset).astype(np.float32, copy=False)
-
-
 def _vectors(stats: dict, width: int) -> tuple[np.ndarray, np.ndarray]:
     """Offsets and scales as float32 vectors, tiled to `width` (a horizon's steps repeat the targets)."""
     offset = np.asarray(stats["offset"], dtype=np.float32)

@@ -37,7 +37,6 @@ STAGES = ("defined", "compiled", "fitted")
 STEP_FOR_STAGE = {"defined": "define", "compiled": "compile", "fitted": "fit"}
 
 
-atomic_output = outputs.atomic_output  # where steps and the CLI have always found it
 
 
 class ForeignModel(ArtifactError):
@@ -120,18 +119,6 @@ def check_out_path(out: Path | None, step: str, *, source: Path | None = None) -
     outputs.check([outputs.Output("--out", out)], {"MODEL": source})
     if out.suffix != SUFFIX and not outputs.is_special(out):
         raise ArtifactError(f"artifact names end in {SUFFIX}; use --out {out.with_suffix(SUFFIX)}. Received: --out {out}")
-    return out
-
-
-def check_output_file(out: Path, flag: str, *, protect: list[Path | str | None] = ()) -> Path:
-    """Check that `out` can be written without harming an input (see `outputs.check`).
-
-    Raises:
-        ArtifactError: if `out` is a directory, lies under a file, or is one of
-            the `protect`ed inputs.
-    """
-    out = Path(out)
-    outputs.check([outputs.Output(flag, out)], {f"input {i + 1}": p for i, p in enumerate(protect)})
     return out
 
 

@@ -560,7 +560,7 @@ def history_csv(history: dict[str, list]) -> str:
 
 def write_history(history: dict[str, list], path: Path) -> None:
     """Write `history_csv` to `path` atomically."""
-    with artifact.atomic_output(Path(path)) as handle:
+    with outputs.atomic_output(Path(path)) as handle:
         handle.write(history_csv(history))
 
 

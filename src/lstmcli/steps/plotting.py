@@ -14,6 +14,7 @@ from pathlib import Path
 
 from lstmcli.options import carried
 from lstmcli.steps.options import PredictOptions
+from lstmcli import outputs
 from lstmcli.model import artifact
 from lstmcli.steps import lifecycle
 
@@ -181,7 +182,7 @@ def confusion_figure(actual: list[str], predicted: list[str], classes: list[str]
 
 def _save(figure, path: Path) -> Path:
     plt = _pyplot()
-    with artifact.atomic_output(path, "wb") as handle:
+    with outputs.atomic_output(path, "wb") as handle:
         figure.savefig(handle, format="png", dpi=DPI)
     plt.close(figure)
     return path

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-from lstmcli.model import artifact
+from lstmcli import outputs
 from lstmcli.scoring import gates, metrics_file
 from lstmcli.steps import lifecycle
 from lstmcli.steps.options import for_command
@@ -106,13 +106,13 @@ def run(
     wrote(fitted.path, "fitted")
     result.metrics = lifecycle.evaluate(paths[FITTED], evaluate_opts)
     gates.check_names(checks, result.metrics)
-    with artifact.atomic_output(paths[METRICS]) as handle:
+    with outputs.atomic_output(paths[METRICS]) as handle:
         handle.write(metrics_file.dumps(result.metrics, "json"))
     wrote(paths[METRICS], "metrics")
     if on_metrics is not None:
         on_metrics(result.metrics)
     frame = lifecycle.predict(paths[FITTED], predict_opts)
-    with artifact.atomic_output(paths[PREDICTIONS]) as handle:
+    with outputs.atomic_output(paths[PREDICTIONS]) as handle:
         frame.to_csv(handle, index=False)
     wrote(paths[PREDICTIONS], "predictions")
     gates.check(checks, result.metrics)

@@ -22,7 +22,7 @@ from lstmcli.errors import ConfigError
 from lstmcli.steps.options import BY_COMMAND, for_command
 from lstmcli.cli import app
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 COMMON = {"model", "config", "print_config", "quiet", "detail", "debug"}  # bridge._common: not options of a step
 
 
@@ -44,6 +44,15 @@ def test_every_command_takes_exactly_its_table_options_with_the_tables_help():
             assert param.help == option.describe()
             assert param.required == option.required
         assert ({"config", "print_config"} <= {p.name for p in command.params}) == (name in options.CONFIG_TABLES)
+
+
+def test_every_command_has_help_text_and_a_readme_mention():
+    readme = (REPO / "README.md").read_text()
+    for name, command in commands().items():
+        assert command.help and len(command.help.split()) >= 5, name
+        assert f"lstmcli {name}" in readme, name
+        for param in command.params:
+            assert param.help or param.name == "model" and command.params[0] is param, (name, param.name)
 
 
 def test_a_config_accepts_every_option_of_a_step_and_nothing_else(tmp_path, monkeypatch):

@@ -13,7 +13,7 @@ import pytest
 from lstmcli import steps
 from lstmcli.errors import ConfigError, StageError
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def weights(path: Path) -> list:
