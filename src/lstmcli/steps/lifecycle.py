@@ -135,7 +135,7 @@ def fit(
             so the caller should treat a stop request as an immediate abort.
         on_stuck: Ends the process with the message it is given when a
             multi-worker peer stops answering inside TensorFlow (see
-            `distribution.Watchdog`).
+            `watchdog.Watchdog`).
     """
     if opts.strategy != "multi-worker":
         return _fit(source, opts, on_epoch_end=on_epoch_end, on_progress=on_progress,
