@@ -123,10 +123,11 @@ def _write_metrics(metrics: dict, fmt: str, out: Path | None) -> None:
 
 def _warn_if_smoke(model: Path) -> None:
     """One line on stderr when an artifact was fitted by a smoke run."""
-    from lstmcli.model import artifact
     from lstmcli.cli import render
+    from lstmcli.model import artifact
+    from lstmcli.model.record import smoke_fit
 
-    smoke = artifact.smoke_fit(artifact.read_record(model))
+    smoke = smoke_fit(artifact.read_record(model))
     if smoke:
         render.warning(f"{model} is a smoke artifact ({smoke}); its results only show that the pipeline runs")
 

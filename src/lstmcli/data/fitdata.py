@@ -14,7 +14,7 @@ from pathlib import Path
 
 from lstmcli.data import dataspec
 from lstmcli.model import tasks
-from lstmcli.model.artifact import Record
+from lstmcli.model.record import Record
 from lstmcli.errors import ConfigError
 from lstmcli.steps.options import DEFAULT_SCALING, SPEC_KEYS
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from lstmcli.data import dataspec
 from lstmcli.model import tasks
-from lstmcli.model.artifact import Record
+from lstmcli.model.record import Record
 from lstmcli.errors import ConfigError
 
 if TYPE_CHECKING:

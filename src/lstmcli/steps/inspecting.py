@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 
 from lstmcli.model import artifact
+from lstmcli.model.record import smoke_fit
 from lstmcli.steps.options import InspectOptions
 
 
@@ -43,7 +44,7 @@ def inspect(source: Path, opts: InspectOptions | None = None) -> dict:
         "fit": record.fit,
         "history": history_summary(record.history),
         "seed": record.seed,
-        "smoke": artifact.smoke_fit(record) or False,
+        "smoke": smoke_fit(record) or False,
         "lineage": record.lineage,
         "versions": record.versions,
     }

@@ -18,7 +18,7 @@ from lstmcli.model import architecture, artifact, checkpoints, optimizers, predi
 from lstmcli.train import callbacks, distribution, imbalance
 from lstmcli.data import dataspec, fitdata, forecasting
 from lstmcli import outputs
-from lstmcli.model.artifact import Record
+from lstmcli.model.record import Record, smoke_fit
 from lstmcli.errors import ArtifactError, ConfigError, DataError, Interrupted
 from lstmcli import quiet
 from lstmcli.quiet import load_tensorflow
@@ -543,7 +543,7 @@ def verify(source: Path, opts=None) -> dict:
         "epochs": record.epochs,
         "seed": record.seed,
         "steps": [entry["step"] for entry in record.lineage],
-        "smoke": artifact.smoke_fit(record) or False,
+        "smoke": smoke_fit(record) or False,
         "written_by": record.versions,
     }
 
