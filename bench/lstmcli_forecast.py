@@ -24,7 +24,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from lstmcli.steps import lifecycle
+from lstmcli.steps import compiling, defining, lifecycle, predicting
 from lstmcli.steps.options import for_command  # noqa: E402
 from lstmcli.train.loop import Trainer  # noqa: E402
 
@@ -57,9 +57,9 @@ def fit(data: Path, workdir: Path, epochs: int, scaling: str = "none", strategy:
         from lstmcli.train import distribution  # logical devices must exist before define starts TensorFlow's runtime
 
         distribution.start(strategy["strategy"], devices=strategy["devices"])
-    lifecycle.define(for_command(
+    defining.define(for_command(
         "define", {"out": defined, "features": ["value"], "timesteps": TIMESTEPS, "lstm": [UNITS], "seed": SEED}, None))
-    lifecycle.compile(defined, for_command(
+    compiling.compile(defined, for_command(
         "compile", {"out": compiled, "optimizer": "adam", "loss": "mean_squared_error"}, None))
     written = lifecycle.fit(compiled, for_command(
         "fit", {"out": fitted, "data": data, "epochs": epochs, "batch_size": BATCH_SIZE, "seed": SEED, "shuffle": False,
@@ -72,7 +72,7 @@ def fit(data: Path, workdir: Path, epochs: int, scaling: str = "none", strategy:
 
 def predict(model: Path, data: Path) -> dict:
     """Predict every window of `data` with a fitted artifact; time Trainer.predict."""
-    frame = lifecycle.predict(model, for_command("predict", {"data": data}, None))
+    frame = predicting.predict(model, for_command("predict", {"data": data}, None))
     (seconds,) = timings
     return {"seconds": seconds, "windows_per_s": len(frame) / seconds}
 

@@ -57,17 +57,17 @@ def _announce(written) -> None:
 @bridge.command(app, "define", model=False)
 def define(opts, call: bridge.Call) -> None:
     """Build an untrained LSTM model and write a defined artifact."""
-    from lstmcli.steps import lifecycle
+    from lstmcli.steps import defining
 
-    _announce(lifecycle.define(opts))
+    _announce(defining.define(opts))
 
 
 @bridge.command(app, "compile")
 def compile(model: Path, opts, call: bridge.Call) -> None:
     """Attach an optimizer, loss and metrics and write a compiled artifact."""
-    from lstmcli.steps import lifecycle
+    from lstmcli.steps import compiling
 
-    _announce(lifecycle.compile(model, opts))
+    _announce(compiling.compile(model, opts))
 
 
 @bridge.command(app, "fit")
@@ -94,13 +94,13 @@ def fit(model: Path, opts, call: bridge.Call) -> None:
 def evaluate(model: Path, opts, call: bridge.Call) -> None:
     """Print the loss and every compiled metric of a fitted model on data, beside the naive baselines (regression) or the majority class and per-class recall (classifiers)."""
     from lstmcli.scoring import gates, metrics_file
-    from lstmcli.steps import lifecycle
+    from lstmcli.steps import evaluating, loading
 
     checks = gates.parse_all(opts.fail_if)
     if opts.out is not None and str(opts.out) != "-":
-        lifecycle.check_out(model, opts)  # before its extension is judged
+        loading.check_out(model, opts)  # before its extension is judged
     fmt = metrics_file.format_for(opts.out, opts.json)
-    metrics = lifecycle.evaluate(model, opts)
+    metrics = evaluating.evaluate(model, opts)
     gates.check_names(checks, metrics)
     _warn_if_smoke(model)
     _write_metrics(metrics, fmt, opts.out)
@@ -135,9 +135,9 @@ def _warn_if_smoke(model: Path) -> None:
 @bridge.command(app, "predict")
 def predict(model: Path, opts, call: bridge.Call) -> None:
     """Write a fitted model's predictions for data as CSV."""
-    from lstmcli.steps import lifecycle
+    from lstmcli.steps import predicting
 
-    frame = lifecycle.predict(model, opts)
+    frame = predicting.predict(model, opts)
     _warn_if_smoke(model)
     if opts.out is not None and str(opts.out) != "-":
         _write_text(opts.out, frame.to_csv(index=False))
@@ -166,10 +166,10 @@ def verify(model: Path, opts, call: bridge.Call) -> None:
     """Check an artifact's integrity, record and model; exit 0 if sound, 2 with the reason if not."""
     import json
 
-    from lstmcli.steps import lifecycle
+    from lstmcli.steps import verifying
     from lstmcli.cli import render
 
-    summary = lifecycle.verify(model, opts)
+    summary = verifying.verify(model, opts)
     sys.stdout.write(json.dumps(summary, indent=2) + "\n" if opts.json else render.metrics_text({k: render.plain(v) for k, v in summary.items()}))
 
 

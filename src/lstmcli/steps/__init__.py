@@ -31,12 +31,12 @@ from lstmcli.steps.options import (
 )
 
 _WHERE = {  # each step's function, by the module that holds it
-    "define": "lifecycle",
-    "compile": "lifecycle",
+    "define": "defining",
+    "compile": "compiling",
     "fit": "lifecycle",
-    "evaluate": "lifecycle",
-    "predict": "lifecycle",
-    "verify": "lifecycle",
+    "evaluate": "evaluating",
+    "predict": "predicting",
+    "verify": "verifying",
     "backtest": "backtesting",
     "run": "running",
     "export": "exporting",

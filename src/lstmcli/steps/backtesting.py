@@ -15,7 +15,7 @@ from typing import Callable
 
 from lstmcli.model import artifact
 from lstmcli.data import dataspec
-from lstmcli.steps import lifecycle
+from lstmcli.steps import evaluating, lifecycle
 from lstmcli.options import carried
 from lstmcli.steps.options import SPEC_KEYS, EvaluateOptions, FitOptions
 from lstmcli.errors import ConfigError, DataError
@@ -90,7 +90,7 @@ def backtest(source: Path, opts, *, on_fold: Callable[[dict], None] | None = Non
             for number, (first, end) in enumerate(blocks, 1):
                 fitted = Path(scratch) / f"fold{number}.keras"
                 lifecycle.fit(source, carried(FitOptions, opts, out=fitted, rows=(0, first), seed=seed, verbose="0"))
-                metrics = lifecycle.evaluate(fitted, carried(EvaluateOptions, opts, rows=(first, end), out=None))
+                metrics = evaluating.evaluate(fitted, carried(EvaluateOptions, opts, rows=(first, end), out=None))
                 fold = {"fold": number, "train_rows": [0, first], "test_rows": [first, end], **metrics}
                 result.folds.append(fold)
                 result.preprocessing.append(artifact.read_record(fitted).preprocessing)

@@ -16,7 +16,7 @@ from lstmcli.options import carried
 from lstmcli.steps.options import PredictOptions
 from lstmcli import outputs
 from lstmcli.model import artifact
-from lstmcli.steps import lifecycle
+from lstmcli.steps import predicting
 
 TRAIN_COLOR = "#1f77b4"
 VALIDATION_COLOR = "#ff7f0e"
@@ -59,21 +59,21 @@ def plot(source: Path, opts) -> list[Path]:
     if opts.data is None:
         return written
     predict_opts = carried(PredictOptions, opts)
-    actual = lifecycle.actuals(source, predict_opts)
+    actual = predicting.actuals(source, predict_opts)
     if record.preprocessing and record.preprocessing.get("classes") is not None:
-        predicted = lifecycle.predict(source, predict_opts)
+        predicted = predicting.predict(source, predict_opts)
         classes = [str(c) for c in record.preprocessing["classes"]]
         figure = confusion_figure([str(v) for v in actual.y_raw.ravel()], [str(v) for v in predicted["label"]], classes)
         return written + [_save(figure, out_dir / CONFUSION)]
     series = actual.step_keys is not None
     horizon = actual.horizon
     # one row per window; for a horizon of H steps, draw step 1 (the next row) against the actuals
-    predicted = lifecycle.predict(source, replace(predict_opts, wide=series))
+    predicted = predicting.predict(source, replace(predict_opts, wide=series))
     suffix = "_step1" if horizon > 1 else ""
     columns = [predicted[f"predicted_{name}{suffix}"].to_numpy() for name in actual.target_names]
     future = None
     if series:
-        ahead = lifecycle.predict(source, replace(predict_opts, future=True))
+        ahead = predicting.predict(source, replace(predict_opts, future=True))
         future = (ahead[actual.key_name].to_numpy(), [ahead[f"predicted_{name}"].to_numpy() for name in actual.target_names])
     figure = predictions_figure(
         actual.keys, actual.key_name, actual.y_raw[:, : len(actual.target_names)], columns, actual.target_names,

@@ -14,7 +14,7 @@ from typing import Callable
 
 from lstmcli import outputs
 from lstmcli.scoring import gates, metrics_file
-from lstmcli.steps import lifecycle
+from lstmcli.steps import compiling, defining, evaluating, lifecycle, predicting
 from lstmcli.steps.options import for_command
 from lstmcli.errors import ConfigError
 
@@ -97,21 +97,21 @@ def run(
         if on_written is not None:
             on_written(path, what)
 
-    wrote(lifecycle.define(define_opts).path, "defined")
-    wrote(lifecycle.compile(paths[DEFINED], compile_opts).path, "compiled")
+    wrote(defining.define(define_opts).path, "defined")
+    wrote(compiling.compile(paths[DEFINED], compile_opts).path, "compiled")
     fitted = lifecycle.fit(
         paths[COMPILED], fit_opts, on_epoch_end=on_epoch_end, on_progress=on_progress, should_stop=should_stop
     )
     result.fit = fitted.summary
     wrote(fitted.path, "fitted")
-    result.metrics = lifecycle.evaluate(paths[FITTED], evaluate_opts)
+    result.metrics = evaluating.evaluate(paths[FITTED], evaluate_opts)
     gates.check_names(checks, result.metrics)
     with outputs.atomic_output(paths[METRICS]) as handle:
         handle.write(metrics_file.dumps(result.metrics, "json"))
     wrote(paths[METRICS], "metrics")
     if on_metrics is not None:
         on_metrics(result.metrics)
-    frame = lifecycle.predict(paths[FITTED], predict_opts)
+    frame = predicting.predict(paths[FITTED], predict_opts)
     with outputs.atomic_output(paths[PREDICTIONS]) as handle:
         frame.to_csv(handle, index=False)
     wrote(paths[PREDICTIONS], "predictions")
