@@ -127,6 +127,37 @@ def test_a_changed_fit_refuses_a_foreign_checkpoint(tmp_path, cli, compiled):
     assert not (tmp_path / "f.keras").exists()
 
 
+def test_a_checkpoint_of_other_rows_or_a_smoke_fit_is_not_resumed(tmp_path, cli, compiled, monkeypatch):
+    """`fit --rows :100 --checkpoint-dir c` crashed; `fit --rows :200 --checkpoint-dir c` must not carry it on.
+
+    The data's digest is the whole file's (taken before --rows), so --rows itself must be in the fingerprint;
+    so must --smoke, which trains on other samples.
+    """
+    from lstmcli import checkpoints
+
+    model, data = compiled
+    ckpt = tmp_path / "ckpt"
+    common = ("fit", model, "--data", data, "--epochs", 2, "--seed", 1, "--verbose", 0, "--checkpoint-dir", ckpt)
+    with monkeypatch.context() as crash:
+        crash.setattr(checkpoints, "MIN_SECONDS", 0.0)  # a checkpoint at every epoch's end
+        crash.setattr(checkpoints.Checkpoint, "clear", lambda self: None)  # the fit died before removing it
+        assert cli(*common, "--rows", ":100", "--out", tmp_path / "a.keras").exit_code == 0
+    assert (ckpt / "checkpoint.keras").exists()
+    for other in (("--rows", ":200"), ("--rows", ":100", "--smoke")):
+        run = cli(*common, *other, "--out", tmp_path / "b.keras")
+        assert run.exit_code == 2 and "written by a different fit" in run.stderr, (other, run)
+        assert not (tmp_path / "b.keras").exists()
+
+
+def test_every_fit_option_is_fingerprinted_unless_listed_as_not_changing_the_fit():
+    from lstmcli import checkpoints, settings
+
+    names = {option.name for option in settings.OPTIONS["fit"]}
+    assert checkpoints.NOT_FINGERPRINTED <= names, "an excluded name that is no fit option"
+    assert set(checkpoints.FINGERPRINTED) == names - checkpoints.NOT_FINGERPRINTED
+    assert {"rows", "smoke", "epochs", "seed", "scaling", "validation_split"} <= set(checkpoints.FINGERPRINTED)
+
+
 @pytest.mark.slow
 def test_ctrl_c_stops_writes_nothing_and_exits_130(tmp_path, compiled):
     model, data = compiled

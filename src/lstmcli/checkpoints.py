@@ -17,27 +17,37 @@ import json
 import time
 from pathlib import Path
 
-from lstmcli import artifact
+from lstmcli import artifact, settings
 from lstmcli.errors import ConfigError
 
 CHECKPOINT_NAME = "checkpoint.keras"
 MIN_SECONDS = 1.0
-FINGERPRINTED = (
-    "epochs", "batch_size", "shuffle", "seed", "scaling", "validation_split", "early_stopping",
-    "reduce_lr_on_plateau", "class_weight", "format", "layout", "timesteps", "horizon", "features", "target", "index",
-)
+# The fit options that cannot change a fit's result: where and how it reports, where it runs, and the
+# paths of its inputs (their bytes are fingerprinted by their sha256). Every other fit option is
+# fingerprinted, so a new option is by default: a checkpoint is only resumed by the same fit.
+NOT_FINGERPRINTED = frozenset({
+    "out", "history", "tensorboard", "checkpoint_dir", "verbose",  # outputs
+    "strategy", "devices", "timeout",  # where the fit runs
+    "data", "validation_data",  # paths: their contents are fingerprinted below
+    "unsafe",  # lets an archive with code load at all; what it loads is the fingerprinted input
+})
+FINGERPRINTED = tuple(option.name for option in settings.OPTIONS["fit"] if option.name not in NOT_FINGERPRINTED)
 
 
-def fingerprint(source_sha256: str, data_sha256: dict[str, str], opts) -> str:
+def fingerprint(source_sha256: str, data_sha256: dict[str, str], opts, *, smoke: bool) -> str:
     """A hash of everything that decides a fit's result: input, data and options.
 
     Args:
         source_sha256: The input artifact's sha256.
         data_sha256: {"data": …, "validation_data": …}: the sha256 of the bytes
-            that were read (a file is never read twice: it may be a pipe).
+            that were read (a file is never read twice: it may be a pipe), the
+            whole file's: `--rows` is an option, fingerprinted with the others.
         opts: The fit's options.
+        smoke: Whether the fit is a smoke fit: `--smoke`, or LSTMCLI_SMOKE in
+            the environment (see `lifecycle.smoke_requested`).
     """
     parts = {name: repr(getattr(opts, name)) for name in FINGERPRINTED}
+    parts["smoke"] = repr(bool(smoke))
     parts["source"] = source_sha256
     for role in ("data", "validation_data"):
         parts[role] = data_sha256.get(role)

@@ -168,7 +168,7 @@ def _fit(source: Path, opts, *, debug, on_epoch_end, on_progress, should_stop, o
     dist = distribution.start(opts.strategy, devices=opts.devices, timeout=opts.timeout, on_stuck=on_stuck)
     checkpoint = None
     if opts.checkpoint_dir:
-        checkpoint = checkpoints.Checkpoint(opts.checkpoint_dir, checkpoints.fingerprint(source_sha256, digests, opts))
+        checkpoint = checkpoints.Checkpoint(opts.checkpoint_dir, checkpoints.fingerprint(source_sha256, digests, opts, smoke=smoke))
     resumed = checkpoint.find() if checkpoint else None
     base_epochs = record.epochs
     with dist.scope():
