@@ -84,7 +84,7 @@ def define(opts, *, debug: bool = False) -> Written:
 
 def compile(source: Path, opts, *, debug: bool = False) -> Written:
     """Attach an optimizer, a loss and metrics; defaults follow the task."""
-    record, model = _open(source, opts, debug)
+    record, model, source_sha256 = _open(source, opts, debug)
     out = artifact.check_out_path(opts.out, "compile", source=source)
     outputs.check([outputs.Output("--out", out)], outputs.step_inputs(source, opts))
     task = tasks.get_task(record.task)
@@ -99,7 +99,7 @@ def compile(source: Path, opts, *, debug: bool = False) -> Written:
             compiling.check_name(keras.metrics.get, metric, "metric", compiling.known(keras.metrics))
     optimizer = compiling.optimizer(keras, opts.optimizer, opts.learning_rate, opts.momentum)
     if model is None:
-        model, _ = artifact.load(source, unsafe=opts.unsafe, compile=False)
+        model, _ = artifact.load(source, unsafe=opts.unsafe, compile=False, record=record)
     # Keras's own "auto" resolves to no XLA for LSTMs on CPU; lstmcli decides per fit (see training.use_xla).
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics or None, jit_compile=bool(opts.jit_compile))
     record.stage = "compiled"
@@ -110,7 +110,7 @@ def compile(source: Path, opts, *, debug: bool = False) -> Written:
         "metrics": metrics,
         "jit_compile": opts.jit_compile,
     }
-    record.lineage.append(artifact.lineage_entry("compile", source))
+    record.lineage.append(artifact.lineage_entry("compile", source, parent_sha256=source_sha256))
     artifact.save(model, record, out)
     return Written(out, "compiled", {"optimizer": record.compile["optimizer"], "loss": loss, "metrics": metrics})
 
@@ -147,7 +147,7 @@ def fit(
 
 
 def _fit(source: Path, opts, *, debug, on_epoch_end, on_progress, should_stop, on_stuck) -> Written:
-    record, adopted = _open(source, opts, debug)
+    record, adopted, source_sha256 = _open(source, opts, debug)
     artifact.require_stage(record, "compiled", source, "fit")
     predictor.require_in_graph(record, source)
     out = artifact.check_out_path(opts.out, "fit", source=source)
@@ -159,7 +159,6 @@ def _fit(source: Path, opts, *, debug, on_epoch_end, on_progress, should_stop, o
     task = tasks.get_task(record.task)
     if chosen_weights != imbalance.NONE and not task.classification:
         raise ConfigError(f"--class-weight weighs the classes of a classifier; the model's task is {task.name}")
-    source_sha256 = artifact.sha256_file(source)
     spec, learned, train, validation, digests, relearn = trainingdata.read(record, source, data_path, opts)
     smoke = smoke_requested(opts)
     epochs = 1 if smoke else opts.epochs
@@ -176,10 +175,10 @@ def _fit(source: Path, opts, *, debug, on_epoch_end, on_progress, should_stop, o
             model, record = artifact.load(resumed, unsafe=opts.unsafe)
             seed = record.seed
         elif adopted is not None and dist.strategy is not None:
-            model = artifact.adopt(source, unsafe=opts.unsafe)[0]  # again, its variables made in the scope
+            model = artifact.adopt(source, unsafe=opts.unsafe, sha256=source_sha256)[0]  # again, its variables made in the scope
             seed = _seed(opts.seed, record.seed)
         else:
-            model = adopted if adopted is not None else artifact.load(source, unsafe=opts.unsafe)[0]
+            model = adopted if adopted is not None else artifact.load(source, unsafe=opts.unsafe, record=record)[0]
             seed = _seed(opts.seed, record.seed)
     seed = distribution.agree_on_start(dist, seed, record.epochs if resumed is not None else 0, opts.timeout)
     keras.utils.set_random_seed(seed)
@@ -346,17 +345,20 @@ def _compile_views(views, record: Record, loaded) -> None:
 
 
 def _open(source: Path, opts, debug: bool):
-    """The artifact's record, and the model if it had to be loaded to adopt it.
+    """The artifact's record, the model if it had to be loaded to adopt it, and the sha256 of the file.
 
-    A Keras model saved outside lstmcli has no record; compile and fit adopt it
-    with its task inferred from its output layer (see `artifact.adopt`).
+    The file is read once for the record and its digest (`artifact.open_artifact`);
+    Keras opens it once more to load the model. A Keras model saved outside
+    lstmcli has no record; compile and fit adopt it with its task inferred from
+    its output layer (see `artifact.adopt`).
     """
     try:
-        return artifact.read_record(source), None
-    except artifact.ForeignModel:
+        record, sha256 = artifact.open_artifact(source)
+        return record, None, sha256
+    except artifact.ForeignModel as foreign:
         load_tensorflow(debug)
-        model, record = artifact.adopt(source, unsafe=opts.unsafe)
-        return record, model
+        model, record = artifact.adopt(source, unsafe=opts.unsafe, sha256=foreign.sha256)
+        return record, model, foreign.sha256
 
 
 def _seed(explicit: int | None, recorded: int | None) -> int:
@@ -520,7 +522,7 @@ def verify(source: Path, *, unsafe: bool = False, debug: bool = False) -> dict:
     if record.versions["keras"].split(".")[0] != keras.__version__.split(".")[0]:
         raise ArtifactError(f"{source} was written by Keras {record.versions['keras']}; this is Keras {keras.__version__}")
     predictor.require_in_graph(record, source)
-    model, _ = artifact.load(source, unsafe=unsafe)
+    model, _ = artifact.load(source, unsafe=unsafe, record=record)
     spec = dataspec.DataSpec.from_dict(record.data_spec)
     history = (record.preprocessing or {}).get("context", 0) if record.stage == "fitted" else 0
     expected = (spec.timesteps + history, spec.n_features)
@@ -584,7 +586,7 @@ def _load_with_data(source, opts, command, *, need_target, debug, future=False):
     load_tensorflow(debug)
     dist = distribution.start(opts.strategy, devices=opts.devices)
     with dist.scope():
-        model, _ = artifact.load(source, unsafe=opts.unsafe)
+        model, _ = artifact.load(source, unsafe=opts.unsafe, record=record)
     return model, record, data, frame, dist
 
 
