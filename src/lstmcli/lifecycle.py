@@ -159,10 +159,11 @@ def _fit(source: Path, opts, *, debug, on_epoch_end, on_progress, should_stop, o
     task = tasks.get_task(record.task)
     if chosen_weights != imbalance.NONE and not task.classification:
         raise ConfigError(f"--class-weight weighs the classes of a classifier; the model's task is {task.name}")
-    spec, learned, train, validation, digests, relearn = trainingdata.read(record, source, data_path, opts)
+    data = trainingdata.read(record, source, data_path, opts)  # read and checked: nothing learned yet
+    spec, digests = data.spec, data.digests
     smoke = smoke_requested(opts)
     epochs = 1 if smoke else opts.epochs
-    monitor = "val_loss" if (validation is not None or opts.validation_split) else "loss"
+    monitor = "val_loss" if (opts.validation_data is not None or opts.validation_split) else "loss"
     keras = load_tensorflow(debug)
     dist = distribution.start(opts.strategy, devices=opts.devices, timeout=opts.timeout, on_stuck=on_stuck)
     checkpoint = None
@@ -184,9 +185,8 @@ def _fit(source: Path, opts, *, debug, on_epoch_end, on_progress, should_stop, o
     keras.utils.set_random_seed(seed)
     import numpy as np
 
-    train, validation, how, trained_rows = trainingdata.split(train, validation, opts, spec, task, learned, seed)
-    if relearn is not None:
-        learned, train, validation = relearn(trained_rows, train, validation)
+    # The validation samples are chosen with the seed; then the preprocessing is learned once, on the training rows.
+    learned, train, validation, how, trained_rows = trainingdata.split(data, opts, seed)
     with dist.scope():
         # The views around the model make layers and compiled metrics: variables, so in the scope too.
         if record.stage == "fitted":
