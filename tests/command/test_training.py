@@ -127,6 +127,44 @@ def test_a_changed_fit_refuses_a_foreign_checkpoint(tmp_path, cli, compiled):
     assert not (tmp_path / "f.keras").exists()
 
 
+def test_a_checkpoint_of_other_rows_or_a_smoke_fit_is_not_resumed(tmp_path, cli, compiled, monkeypatch):
+    """`fit --rows :100 --checkpoint-dir c` crashed; `fit --rows :200 --checkpoint-dir c` must not carry it on.
+
+    The data's digest is the whole file's (taken before --rows), so --rows itself must be in the fingerprint;
+    so must --smoke, which trains on other samples.
+    """
+    from lstmcli.model import checkpoints
+
+    model, data = compiled
+    ckpt = tmp_path / "ckpt"
+    common = ("fit", model, "--data", data, "--epochs", 2, "--seed", 1, "--verbose", 0, "--checkpoint-dir", ckpt)
+    with monkeypatch.context() as crash:
+        crash.setattr(checkpoints, "MIN_SECONDS", 0.0)  # a checkpoint at every epoch's end
+        crash.setattr(checkpoints.Checkpoint, "clear", lambda self: None)  # the fit died before removing it
+        assert cli(*common, "--rows", ":100", "--out", tmp_path / "a.keras").exit_code == 0
+    assert (ckpt / "checkpoint.keras").exists()
+    for other in (("--rows", ":200"), ("--rows", ":100", "--smoke")):
+        run = cli(*common, *other, "--out", tmp_path / "b.keras")
+        assert run.exit_code == 2 and "written by a different fit" in run.stderr, (other, run)
+        assert not (tmp_path / "b.keras").exists()
+
+
+def test_every_fit_option_is_fingerprinted_unless_declared_not_to_change_the_fit():
+    from lstmcli import options
+    from lstmcli.steps.options import FitOptions
+
+    declared = {o.name for o in options.options_of(FitOptions) if not o.fingerprint or o.role == options.OUTPUT}
+    assert declared == {
+        "out", "history", "tensorboard", "checkpoint_dir", "verbose",  # outputs and how it reports
+        "strategy", "devices", "timeout",  # where the fit runs
+        "data", "validation_data", "config",  # paths: their contents are fingerprinted by sha256, the config's values by name
+        "unsafe",  # lets an archive with code load at all; what it loads is the fingerprinted input
+    }
+    every = {o.name for o in options.options_of(FitOptions)}
+    assert set(options.fingerprinted(FitOptions)) == every - declared
+    assert {"rows", "smoke", "epochs", "seed", "scaling", "validation_split"} <= set(options.fingerprinted(FitOptions))
+
+
 @pytest.mark.slow
 def test_ctrl_c_stops_writes_nothing_and_exits_130(tmp_path, compiled):
     model, data = compiled

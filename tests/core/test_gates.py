@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import math
+import os
 
 import pytest
 import yaml
@@ -95,3 +96,22 @@ def test_json_yaml_and_csv_read_back_as_the_same_metrics():
     assert yaml.safe_load(metrics_file.dumps(METRICS, "yaml")) == METRICS
     rows = list(csv.DictReader(io.StringIO(metrics_file.dumps(METRICS, "csv"))))
     assert rows == [{"loss": "0.02", "accuracy": "0.85", "skill": "1.5", "samples": "90", "per_step.1.rmse": "0.3"}]
+
+
+def test_a_link_to_an_open_descriptor_is_special_even_when_it_leads_to_a_file(tmp_path):
+    """`--out /dev/stdout > m.json`: /dev/stdout leads to a regular file, but is written through, as stdout.
+
+    Here pytest's own stdout may be a regular file too; a link to fd 1 made in tmp_path is that case for sure.
+    """
+    link = tmp_path / "stdout"
+    link.symlink_to("/proc/self/fd/1")
+    with open(tmp_path / "m.json", "w") as target:
+        saved = os.dup(1)
+        try:
+            os.dup2(target.fileno(), 1)
+            assert metrics_file.format_for(link, False) == "text"
+            assert metrics_file.format_for(link, True) == "json"
+            assert metrics_file.format_for("/dev/stdout", False) == "text"
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -93,3 +95,106 @@ def test_a_samples_split_learns_its_scaling_on_the_training_samples_and_its_labe
     assert len(kept) == read_record(tmp_path / "f.keras").fit["samples"]
     assert learned["inputs"]["offset"][0] == pytest.approx(x[kept].mean(), rel=1e-6)
     assert learned["inputs"]["offset"][0] != pytest.approx(x.mean(), rel=1e-4)
+
+
+def test_one_pass_a_split_fit_reads_its_artifact_once_and_learns_and_parses_once(tmp_path, cli, monkeypatch):
+    """Read, split, learn once on the training rows, prepare: nothing is learned, parsed or hashed twice."""
+    import builtins
+    import io
+
+    import keras
+
+    from lstmcli.data import preprocessing, windowing
+
+    y = np.sin(np.arange(105) / 4)
+    pd.DataFrame({"y": y}).to_csv(tmp_path / "s.csv", index=False)
+    run_ok(cli, "define", "--timesteps", 4, "--features", "y", "--lstm", 2, "--seed", 0, "--out", tmp_path / "d.keras")
+    run_ok(cli, "compile", tmp_path / "d.keras", "--out", tmp_path / "c.keras")
+    source = str(tmp_path / "c.keras")
+    calls = {"learn": [], "numeric": 0, "learn_scaling": 0, "opens": 0, "keras_loads": 0}
+    learn, numeric, learn_scaling, real_open = windowing.learn, windowing.numeric, preprocessing.learn_scaling, builtins.open
+    load_model, loading = keras.saving.load_model, []
+
+    def counting_learn(*args, **kwargs):
+        calls["learn"].append(kwargs.get("rows"))
+        return learn(*args, **kwargs)
+
+    def counting_numeric(*args, **kwargs):
+        calls["numeric"] += 1
+        return numeric(*args, **kwargs)
+
+    def counting_learn_scaling(*args, **kwargs):
+        calls["learn_scaling"] += 1
+        return learn_scaling(*args, **kwargs)
+
+    def counting_open(file, *args, **kwargs):
+        if not loading and isinstance(file, (str, bytes, os.PathLike)) and os.fspath(file) in (source, source.encode()):
+            calls["opens"] += 1
+        return real_open(file, *args, **kwargs)
+
+    def counting_load_model(path, *args, **kwargs):  # Keras opens the file itself (twice: a zip check, the load)
+        calls["keras_loads"] += os.fspath(path) == source
+        loading.append(path)
+        try:
+            return load_model(path, *args, **kwargs)
+        finally:
+            loading.pop()
+
+    monkeypatch.setattr(windowing, "learn", counting_learn)
+    monkeypatch.setattr(windowing, "numeric", counting_numeric)
+    monkeypatch.setattr(preprocessing, "learn_scaling", counting_learn_scaling)
+    monkeypatch.setattr(builtins, "open", counting_open)
+    monkeypatch.setattr(io, "open", counting_open)  # zipfile and pathlib open files with io.open
+    monkeypatch.setattr(keras.saving, "load_model", counting_load_model)
+    run_ok(cli, "fit", source, "--data", tmp_path / "s.csv", "--validation-split", "0.2", "--epochs", 1,
+           "--verbose", 0, "--seed", 0, "--out", tmp_path / "f.keras")
+    monkeypatch.undo()
+    assert len(calls["learn"]) == 1, "the preprocessing is learned once"
+    np.testing.assert_array_equal(calls["learn"][0], np.arange(85))  # on the rows of the 81 training windows
+    assert calls["learn_scaling"] == 2  # the inputs' statistics and the targets'
+    assert calls["numeric"] == 1  # the one column parsed once, for learning and preparing both
+    # One read of the artifact's bytes for its record and sha256, and Keras's load of the model.
+    assert (calls["opens"], calls["keras_loads"]) == (1, 1), calls
+    record = read_record(tmp_path / "f.keras")
+    from lstmcli.model.artifact import sha256_file
+
+    assert record.lineage[-1]["parent"]["sha256"] == sha256_file(source)
+
+
+def test_auto_transforms_are_chosen_once_on_the_training_rows(tmp_path, cli, monkeypatch):
+    from lstmcli.data import transforms
+
+    t = np.arange(150)
+    y = 10 + 0.5 * t + 3 * np.sin(2 * np.pi * t / 12) + np.random.default_rng(0).standard_normal(150)
+    y[125:] += SHIFT  # rows only validation sees: a choice made on them would differ
+    pd.DataFrame({"y": y}).to_csv(tmp_path / "m.csv", index=False)
+    run_ok(cli, "define", "--timesteps", 12, "--features", "y", "--transform", "auto", "--season", 12, "--lstm", 2,
+           "--seed", 0, "--out", tmp_path / "d.keras")
+    run_ok(cli, "compile", tmp_path / "d.keras", "--out", tmp_path / "c.keras")
+    seen, choose, forward = [], transforms.choose, transforms.forward
+
+    def counting_choose(values, season):
+        seen.append(np.array(values, copy=True))
+        return choose(values, season)
+
+    forwards = []
+
+    def counting_forward(values, chosen, *args, **kwargs):
+        forwards.append(list(chosen))
+        return forward(values, chosen, *args, **kwargs)
+
+    monkeypatch.setattr(transforms, "choose", counting_choose)
+    monkeypatch.setattr(transforms, "forward", counting_forward)
+    run_ok(cli, "fit", tmp_path / "c.keras", "--data", tmp_path / "m.csv", "--validation-split", "0.2", "--epochs", 1,
+           "--verbose", 0, "--seed", 0, "--out", tmp_path / "f.keras")
+    monkeypatch.undo()
+    # 150 rows, 12 timesteps: 138 windows, the last 28 held out; whatever differencing auto chooses, the
+    # training windows use the first 122 rows at least (more context: fewer windows, a shorter tail).
+    assert len(seen) == 1, "auto chooses once"
+    np.testing.assert_array_equal(seen[0].ravel(), y[:122].astype(np.float32))
+    assert len(forwards) == 1, f"the targets are transformed once: {forwards}"
+    record = read_record(tmp_path / "f.keras")
+    assert record.fit["transforms"]["chosen"] == choose(y[:122, None].astype(np.float32), 12)[0]
+    context = record.preprocessing["context"]
+    assert (record.fit["samples"], record.fit["validation_samples"]) == (
+        138 - context - round((138 - context) * 0.2), round((138 - context) * 0.2))

@@ -663,3 +663,24 @@ def test_an_error_that_sigterm_caused_inside_c_code_still_exits_143(capsys):
                 raise SystemError("Objects/listobject.c:338: bad argument to internal function") from None
     assert stopped.value.code == 143
     assert capsys.readouterr().err.strip() == "error: terminated; no output was written"
+
+
+def test_evaluate_out_dev_stdout_redirected_to_a_file_writes_the_metrics(tiny, tmp_path):
+    """`lstmcli evaluate m.keras --data d.csv --out /dev/stdout > m.json` writes the metrics through to m.json.
+
+    /dev/stdout leads to the redirected (regular) file; it has no extension, so the metrics are the text table
+    stdout gets, and exit 0 (it exited 2 asking for a .json extension: metrics_file had its own idea of a
+    special file, blind to links to open descriptors). The link is made here, as /dev/stdout is one, so a
+    broken build never replaces the machine's own.
+    """
+    link = tmp_path / "dev" / "stdout"
+    link.parent.mkdir()
+    link.symlink_to("/proc/self/fd/1")
+    with open(tmp_path / "m.json", "w") as stdout:
+        proc = subprocess.run([sys.executable, "-m", "lstmcli", "evaluate", str(tiny["fitted"]), "--data", str(tiny["data"]),
+                               "--out", str(link)], stdout=stdout, stderr=subprocess.PIPE, text=True, env=environment(),
+                              cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    written = (tmp_path / "m.json").read_text()
+    assert written == invoke(["evaluate", tiny["fitted"], "--data", tiny["data"]]).stdout
+    assert "loss" in written and link.is_symlink()

@@ -70,13 +70,22 @@ def _plain(label):
 
 
 def learn_classes(labels: np.ndarray, task: str, units: int, where: str) -> list:
-    """The sorted distinct labels of a classification target.
+    """The sorted distinct labels of a classification target, checked against the task (see `check_classes`)."""
+    return check_classes(distinct_labels(labels), task, units, where)
+
+
+def distinct_labels(labels: np.ndarray) -> list:
+    """The distinct labels, sorted as the classes are (numbers first, then text)."""
+    return sorted({_plain(v) for v in labels}, key=lambda v: (isinstance(v, str), v))
+
+
+def check_classes(classes: list, task: str, units: int, where: str) -> list:
+    """`classes`, if a classifier of `task` with `units` outputs can have them.
 
     Raises:
         DataError: if a binary target does not have exactly two values, or a
             multiclass target's classes do not match the model's outputs.
     """
-    classes = sorted({_plain(v) for v in labels}, key=lambda v: (isinstance(v, str), v))
     if task == "binary" and len(classes) != 2:
         raise DataError(
             f"a binary target needs exactly two distinct values; {where} has {len(classes)}: "
@@ -91,8 +100,8 @@ def learn_classes(labels: np.ndarray, task: str, units: int, where: str) -> list
     return classes
 
 
-def encode_labels(labels: np.ndarray, classes: list, loss: str, units: int, where: str) -> np.ndarray:
-    """Turn labels into what the loss expects: 0/1, class indices, or one-hot rows.
+def label_indices(labels: np.ndarray, classes: list, where: str) -> np.ndarray:
+    """Each label's position in `classes`.
 
     Raises:
         DataError: naming the first label the model never saw, and its row.
@@ -107,6 +116,16 @@ def encode_labels(labels: np.ndarray, classes: list, loss: str, units: int, wher
                 f"{where}, row {row + 1}: label {value!r} was not among the labels the model was "
                 f"trained on ({_preview(classes)}); remove those rows or train on them"
             ) from None
+    return indices
+
+
+def encode_labels(labels: np.ndarray, classes: list, loss: str, units: int, where: str) -> np.ndarray:
+    """Turn labels into what the loss expects: 0/1, class indices, or one-hot rows.
+
+    Raises:
+        DataError: naming the first label the model never saw, and its row.
+    """
+    indices = label_indices(labels, classes, where)
     if units == 1:
         return indices.astype(np.float32)[:, None]
     if loss.startswith("sparse"):

@@ -83,13 +83,7 @@ def forward(values, transforms: list[str], where: str, names: list[str]):
 
     z = np.asarray(values, dtype=np.float64)
     if "log" in transforms:
-        bad = ~(z > 0)
-        if bad.any():
-            row, col = np.argwhere(bad)[0]
-            raise DataError(
-                f"{where}, row {row + 1}, column {names[col]!r} holds {z[row, col]:g}; the log transform needs "
-                f"positive values, so drop 'log' from --transform or shift the data"
-            )
+        check_positive(z, where, names)
         z = np.log(z)
     coefficients = filter_coefficients(transforms)
     if not coefficients:
@@ -100,6 +94,23 @@ def forward(values, transforms: list[str], where: str, names: list[str]):
     for i, c in coefficients.items():
         w[lag:] -= c * z[lag - i : len(z) - i]
     return w
+
+
+def check_positive(values, where: str, names: list[str]) -> None:
+    """Refuse a non-positive value (or NaN) under `log`, naming its row and column.
+
+    Raises:
+        DataError: for the first such cell.
+    """
+    import numpy as np
+
+    bad = ~(np.asarray(values) > 0)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise DataError(
+            f"{where}, row {row + 1}, column {names[col]!r} holds {float(values[row, col]):g}; the log transform needs "
+            f"positive values, so drop 'log' from --transform or shift the data"
+        )
 
 
 def check_offsets(transforms: list[str], offsets: list[int]) -> None:

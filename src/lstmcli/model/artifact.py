@@ -10,6 +10,7 @@ leaves the old file or the whole new one, never a part of it.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
 import warnings
@@ -79,13 +80,27 @@ MAX_RATIO = 100  # Keras stores members uncompressed (ratio 1); a bomb inflates 
 
 
 def read_record(path: Path) -> Record:
-    """Open an artifact's archive and return its record, checking its integrity.
+    """Open an artifact's archive and return its record, checking its integrity (see `open_artifact`)."""
+    return open_artifact(path)[0]
 
-    This needs no TensorFlow, so it is cheap and runs before any model loads.
-    Members are size-checked before anything is read and hashed in chunks, so
-    a decompression bomb is refused without being inflated.
+
+def open_artifact(path: Path) -> tuple[Record, str]:
+    """An artifact's record, checked, and the sha256 of its bytes: one read of the file.
+
+    The file is read once, as bytes, which are hashed (the lineage's parent
+    digest, a checkpoint's fingerprint) and opened as the archive, so a step
+    that needs both opens its input once before Keras loads the model (see
+    `load(record=…)`). This needs no TensorFlow, so it is cheap and runs
+    before any model loads. Members are size-checked before anything is
+    inflated and hashed in chunks, so a decompression bomb is refused without
+    being inflated.
+
+    Returns:
+        (record, sha256 of the file's bytes)
 
     Raises:
+        ForeignModel: for a Keras archive without a record; its `sha256` is the
+            file's, its sizes are checked (see `adopt(sha256=…)`).
         ArtifactError: if the file is missing, not a `.keras` archive, has no
             lstmcli record, was changed or edited since it was written, breaks
             the record's schema, or is newer.
@@ -94,16 +109,24 @@ def read_record(path: Path) -> Record:
     if not path.exists():
         raise ArtifactError(f"artifact {path} does not exist; check the path, or run the step that writes it")
     check_input_file(path, "artifact")
-    if not zipfile.is_zipfile(path):
+    try:
+        with open(path, "rb") as handle:
+            content = handle.read()
+    except OSError as exc:
+        raise ArtifactError(f"{path} could not be read ({exc.strerror or exc})") from None
+    file_sha256 = hashlib.sha256(content).hexdigest()
+    if not zipfile.is_zipfile(io.BytesIO(content)):
         raise ArtifactError(f"{path} is not a .keras archive (it is empty, truncated or another kind of file); write it again with the step that made it")
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
             check_sizes(archive, path)
             names = set(archive.namelist())
             if KERAS_CONFIG_MEMBER not in names:
                 raise ArtifactError(f"{path} is a zip file but not a Keras model (no {KERAS_CONFIG_MEMBER}); give an artifact written by lstmcli")
             if RECORD_MEMBER not in names:
-                raise ForeignModel(f"{path} is a Keras model without an lstmcli record; compile and fit adopt such models, the other steps need one written by lstmcli")
+                foreign = ForeignModel(f"{path} is a Keras model without an lstmcli record; compile and fit adopt such models, the other steps need one written by lstmcli")
+                foreign.sha256 = file_sha256
+                raise foreign
             raw_bytes = archive.read(RECORD_MEMBER)
             raw = json.loads(raw_bytes)
             digest = archive.read(RECORD_DIGEST_MEMBER).decode("ascii", "replace").strip() if RECORD_DIGEST_MEMBER in names else None
@@ -134,7 +157,7 @@ def read_record(path: Path) -> Record:
             f"{path} was changed after lstmcli wrote it ({', '.join(changed)} no longer match the record); "
             f"write it again with the step that made it"
         )
-    return record
+    return record, file_sha256
 
 
 def check_sizes(archive: zipfile.ZipFile, path: Path) -> None:
@@ -168,7 +191,7 @@ def _member_sha256(archive: zipfile.ZipFile, name: str) -> str:
     return digest.hexdigest()
 
 
-def adopt(path: Path, *, unsafe: bool = False):
+def adopt(path: Path, *, unsafe: bool = False, sha256: str | None = None):
     """Load a Keras model saved outside lstmcli and give it a record.
 
     The task is inferred from the output layer (one sigmoid unit: binary;
@@ -177,12 +200,16 @@ def adopt(path: Path, *, unsafe: bool = False):
     the last column. The stage is "compiled" when the archive carries an
     optimizer, else "defined".
 
+    Args:
+        sha256: The file's sha256, when `open_artifact` read it (raising
+            ForeignModel, its sizes checked): the file is not read again.
+
     Returns:
         (model, record)
     """
     from lstmcli.model.architecture import output_of
 
-    model = _load_keras(path, unsafe=unsafe, compile=True)
+    model = _load_keras(path, unsafe=unsafe, compile=True, checked=sha256 is not None)
     shape = model.input_shape
     if not isinstance(shape, tuple) or len(shape) != 3 or None in shape[1:]:
         raise ArtifactError(
@@ -197,7 +224,7 @@ def adopt(path: Path, *, unsafe: bool = False):
         task=task,
         data_spec={"layout": layout, "timesteps": int(shape[1]), "n_features": int(shape[2])},
         architecture={"units": units, "activation": activation, "adopted": True},
-        lineage=[{"step": "adopt", "parent": {"path": str(path), "sha256": sha256_file(path)}}],
+        lineage=[{"step": "adopt", "parent": {"path": str(path), "sha256": sha256 or sha256_file(path)}}],
     )
     if record.stage == "compiled":
         loss = model.loss if isinstance(model.loss, str) else getattr(model.loss, "name", None)
@@ -224,12 +251,17 @@ def check_output_shape(model, path: Path) -> None:
 UNKNOWN_CLASS = re.compile(r"Could not locate (?:class|function) '([^']+)'")
 
 
-def _load_keras(path: Path, *, unsafe: bool, compile: bool):
-    """keras.saving.load_model, its errors turned into one-line ArtifactErrors that say what to do."""
+def _load_keras(path: Path, *, unsafe: bool, compile: bool, checked: bool = False):
+    """keras.saving.load_model, its errors turned into one-line ArtifactErrors that say what to do.
+
+    Args:
+        checked: `open_artifact` already checked the archive's sizes; else they are checked here.
+    """
     import keras
 
-    with zipfile.ZipFile(path) as archive:  # read_record checked a record's archive; a foreign one is checked here
-        check_sizes(archive, path)
+    if not checked:
+        with zipfile.ZipFile(path) as archive:
+            check_sizes(archive, path)
     with warnings.catch_warnings():
         # A compiled model that never trained has no optimizer variables yet;
         # Keras warns that it skips loading them, which is expected here.
@@ -277,13 +309,15 @@ def require_stage(record: Record, needed: str, path: Path, command: str) -> None
     )
 
 
-def load(path: Path, *, unsafe: bool = False, compile: bool = True):
+def load(path: Path, *, unsafe: bool = False, compile: bool = True, record: Record | None = None):
     """Load an artifact's Keras model and record.
 
     Args:
         path: The `.keras` file.
         unsafe: Allow archives that carry code (Lambda layers). Defaults to False.
         compile: Restore the compiled state (optimizer, loss). Defaults to True.
+        record: Its record, when the step already read it (`read_record`,
+            `open_artifact`: the archive was checked then); only Keras opens the file again.
 
     Returns:
         (model, record)
@@ -291,8 +325,9 @@ def load(path: Path, *, unsafe: bool = False, compile: bool = True):
     Raises:
         ArtifactError: if the archive is damaged, foreign, or carries code.
     """
-    record = read_record(path)
-    model = _load_keras(path, unsafe=unsafe, compile=compile and record.stage != "defined")
+    checked = record is not None
+    record = record if checked else read_record(path)
+    model = _load_keras(path, unsafe=unsafe, compile=compile and record.stage != "defined", checked=checked)
     return model, record
 
 

@@ -24,18 +24,23 @@ CHECKPOINT_NAME = "checkpoint.keras"
 MIN_SECONDS = 1.0
 
 
-def fingerprint(source_sha256: str, data_sha256: dict[str, str], opts) -> str:
+def fingerprint(source_sha256: str, data_sha256: dict[str, str], opts, *, smoke: bool) -> str:
     """A hash of everything that decides a fit's result: input, data and options.
 
     Args:
         source_sha256: The input artifact's sha256.
         data_sha256: {"data": …, "validation_data": …}: the sha256 of the bytes
-            that were read (a file is never read twice: it may be a pipe).
-        opts: The fit's options: every field `options.fingerprinted` names counts.
+            that were read (a file is never read twice: it may be a pipe), the
+            whole file's: `--rows` is an option, fingerprinted with the others.
+        opts: The fit's options: every field `options.fingerprinted` names counts
+            (all but outputs and those declared not to change a fit's result).
+        smoke: Whether the fit is a smoke fit: `--smoke`, or LSTMCLI_SMOKE in
+            the environment (see `lifecycle.smoke_requested`).
     """
     from lstmcli.options import fingerprinted
 
     parts = {name: repr(getattr(opts, name)) for name in fingerprinted(type(opts))}
+    parts["smoke"] = repr(bool(smoke))
     parts["source"] = source_sha256
     for role in ("data", "validation_data"):
         parts[role] = data_sha256.get(role)

@@ -9,10 +9,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import stat
 from pathlib import Path
 
 from lstmcli.errors import ConfigError
+from lstmcli.outputs import is_special
 
 FORMATS = {".json": "json", ".yaml": "yaml", ".yml": "yaml", ".csv": "csv", ".txt": "text"}
 
@@ -20,13 +20,14 @@ FORMATS = {".json": "json", ".yaml": "yaml", ".yml": "yaml", ".csv": "csv", ".tx
 def format_for(out: Path | None, as_json: bool) -> str:
     """The format evaluate writes to `out`: by extension for a file, else json or text.
 
-    stdout (`-` or no `--out`) and outputs that are not regular files (a
-    device, a FIFO) get `--json`'s choice, as stdout does.
+    stdout (`-` or no `--out`) and outputs written through rather than
+    replaced (`outputs.is_special`: a device, a FIFO, /dev/stdout even when
+    the shell redirected it to a file) get `--json`'s choice, as stdout does.
 
     Raises:
         ConfigError: for a regular file whose extension names no format.
     """
-    if out is None or str(out) == "-" or _special(Path(out)) or Path(out).is_dir():
+    if out is None or str(out) == "-" or is_special(out) or Path(out).is_dir():
         return "json" if as_json else "text"  # a directory is refused by the output checks, with its own message
     suffix = Path(out).suffix.lower()
     if suffix not in FORMATS:
@@ -69,10 +70,3 @@ def _flatten(metrics: dict, prefix: str = "") -> dict:
             flat[f"{prefix}{name}"] = value
     return flat
 
-
-def _special(path: Path) -> bool:
-    try:
-        mode = path.stat().st_mode
-    except OSError:
-        return False
-    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 def compile(source: Path, opts) -> Written:
     """Attach an optimizer, a loss and metrics; defaults follow the task."""
-    record, model = open_for_training(source, opts)
+    record, model, source_sha256 = open_for_training(source, opts)
     out = artifact.check_out_path(opts.out, "compile", source=source)
     outputs.check(outputs_of(opts, out=out), inputs_of(opts, source))
     task = tasks.get_task(record.task)
@@ -32,7 +32,7 @@ def compile(source: Path, opts) -> Written:
             optimizers.check_name(keras.metrics.get, metric, "metric", optimizers.known(keras.metrics))
     optimizer = optimizers.optimizer(keras, opts.optimizer, opts.learning_rate, opts.momentum)
     if model is None:
-        model, _ = artifact.load(source, unsafe=opts.unsafe, compile=False)
+        model, _ = artifact.load(source, unsafe=opts.unsafe, compile=False, record=record)
     # Keras's own "auto" resolves to no XLA for LSTMs on CPU; lstmcli decides per fit (see training.use_xla).
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics or None, jit_compile=bool(opts.jit_compile))
     record.stage = "compiled"
@@ -43,6 +43,6 @@ def compile(source: Path, opts) -> Written:
         "metrics": metrics,
         "jit_compile": opts.jit_compile,
     }
-    record.lineage.append(artifact.lineage_entry("compile", source))
+    record.lineage.append(artifact.lineage_entry("compile", source, parent_sha256=source_sha256))
     artifact.save(model, record, out)
     return Written(out, "compiled", {"optimizer": record.compile["optimizer"], "loss": loss, "metrics": metrics})

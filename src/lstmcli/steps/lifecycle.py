@@ -62,7 +62,7 @@ def fit(
 
 
 def _fit(source: Path, opts, *, on_epoch_end, on_progress, should_stop, on_stuck) -> Written:
-    record, adopted = open_for_training(source, opts)
+    record, adopted, source_sha256 = open_for_training(source, opts)
     artifact.require_stage(record, "compiled", source, "fit")
     predictor.require_in_graph(record, source)
     out = artifact.check_out_path(opts.out, "fit", source=source)
@@ -74,16 +74,16 @@ def _fit(source: Path, opts, *, on_epoch_end, on_progress, should_stop, on_stuck
     task = tasks.get_task(record.task)
     if chosen_weights != imbalance.NONE and not task.classification:
         raise ConfigError(f"--class-weight weighs the classes of a classifier; the model's task is {task.name}")
-    source_sha256 = artifact.sha256_file(source)
-    spec, learned, train, validation, digests, relearn = fitdata.read(record, source, data_path, opts)
+    data = fitdata.read(record, source, data_path, opts)  # read and checked: nothing learned yet
+    spec, digests = data.spec, data.digests
     smoke = smoke_requested(opts)
     epochs = 1 if smoke else opts.epochs
-    monitor = "val_loss" if (validation is not None or opts.validation_split) else "loss"
+    monitor = "val_loss" if (opts.validation_data is not None or opts.validation_split) else "loss"
     keras = load_tensorflow()
     dist = distribution.start(opts.strategy, devices=opts.devices, timeout=opts.timeout, on_stuck=on_stuck)
     checkpoint = None
     if opts.checkpoint_dir:
-        checkpoint = checkpoints.Checkpoint(opts.checkpoint_dir, checkpoints.fingerprint(source_sha256, digests, opts))
+        checkpoint = checkpoints.Checkpoint(opts.checkpoint_dir, checkpoints.fingerprint(source_sha256, digests, opts, smoke=smoke))
     resumed = checkpoint.find() if checkpoint else None
     base_epochs = record.epochs
     with dist.scope():
@@ -91,18 +91,17 @@ def _fit(source: Path, opts, *, on_epoch_end, on_progress, should_stop, on_stuck
             model, record = artifact.load(resumed, unsafe=opts.unsafe)
             seed = record.seed
         elif adopted is not None and dist.strategy is not None:
-            model = artifact.adopt(source, unsafe=opts.unsafe)[0]  # again, its variables made in the scope
+            model = artifact.adopt(source, unsafe=opts.unsafe, sha256=source_sha256)[0]  # again, its variables made in the scope
             seed = _seed(opts.seed, record.seed)
         else:
-            model = adopted if adopted is not None else artifact.load(source, unsafe=opts.unsafe)[0]
+            model = adopted if adopted is not None else artifact.load(source, unsafe=opts.unsafe, record=record)[0]
             seed = _seed(opts.seed, record.seed)
     seed = distribution.agree_on_start(dist, seed, record.epochs if resumed is not None else 0, opts.timeout)
     keras.utils.set_random_seed(seed)
     import numpy as np
 
-    train, validation, how, trained_rows = fitdata.split(train, validation, opts, spec, task, learned, seed)
-    if relearn is not None:
-        learned, train, validation = relearn(trained_rows, train, validation)
+    # The validation samples are chosen with the seed; then the preprocessing is learned once, on the training rows.
+    learned, train, validation, how, trained_rows = fitdata.split(data, opts, seed)
     with dist.scope():
         # The views around the model make layers and compiled metrics: variables, so in the scope too.
         if record.stage == "fitted":

@@ -32,17 +32,20 @@ class Written:
 
 
 def open_for_training(source: Path, opts):
-    """The artifact's record, and the model if it had to be loaded to adopt it.
+    """The artifact's record, the model if it had to be loaded to adopt it, and the sha256 of the file.
 
-    A Keras model saved outside lstmcli has no record; compile and fit adopt it
-    with its task inferred from its output layer (see `artifact.adopt`).
+    The file is read once for the record and its digest (`artifact.open_artifact`);
+    Keras opens it once more to load the model. A Keras model saved outside
+    lstmcli has no record; compile and fit adopt it with its task inferred from
+    its output layer (see `artifact.adopt`).
     """
     try:
-        return artifact.read_record(source), None
-    except artifact.ForeignModel:
+        record, sha256 = artifact.open_artifact(source)
+        return record, None, sha256
+    except artifact.ForeignModel as foreign:
         load_tensorflow()
-        model, record = artifact.adopt(source, unsafe=opts.unsafe)
-        return record, model
+        model, record = artifact.adopt(source, unsafe=opts.unsafe, sha256=foreign.sha256)
+        return record, model, foreign.sha256
 
 
 def check_out(source: Path, opts) -> None:
@@ -102,7 +105,7 @@ def load_with_data(source, opts, command, *, need_target, future=False):
     load_tensorflow()
     dist = distribution.start(opts.strategy, devices=opts.devices)
     with dist.scope():
-        model, _ = artifact.load(source, unsafe=opts.unsafe)
+        model, _ = artifact.load(source, unsafe=opts.unsafe, record=record)
     return model, record, data, frame, dist
 
 

@@ -32,7 +32,7 @@ def verify(source: Path, opts=None) -> dict:
     if record.versions["keras"].split(".")[0] != keras.__version__.split(".")[0]:
         raise ArtifactError(f"{source} was written by Keras {record.versions['keras']}; this is Keras {keras.__version__}")
     predictor.require_in_graph(record, source)
-    model, _ = artifact.load(source, unsafe=bool(opts and opts.unsafe))
+    model, _ = artifact.load(source, unsafe=bool(opts and opts.unsafe), record=record)
     spec = dataspec.DataSpec.from_dict(record.data_spec)
     history = (record.preprocessing or {}).get("context", 0) if record.stage == "fitted" else 0
     expected = (spec.timesteps + history, spec.n_features)
