@@ -3,12 +3,12 @@
     lstmcli_forecast.py fit DATA WORKDIR --epochs N [--scaling none|standard|minmax] [--strategy S] [--devices N]
         define (LSTM(32) on (30, 1), seeded), compile (adam, mean squared error)
         and fit (batch 32, same seed, scaling none unless asked: plain Keras's
-        side does not scale) through lstmcli.steps.lifecycle, with settings
+        side does not scale) through the lstmcli.steps functions, with options
         resolved by lstmcli.steps.options.for_command exactly as the commands resolve them;
         prints samples/s of the Trainer.fit call and the final epoch loss.
         --strategy / --devices are fit's own (bench/distributed.py uses them).
     lstmcli_forecast.py predict MODEL DATA
-        lstmcli.steps.lifecycle.predict at its default batch size (4096); prints
+        lstmcli.steps.predicting.predict at its default batch size (4096); prints
         windows/s of the Trainer.predict call.
 
 Only the core's Trainer call is timed (reading the CSV, building the windows,

@@ -179,8 +179,8 @@ def forecast_fit(bench: Bench) -> Outcome:
         f"({sizes.fit_windows + 30:,}-row CSV), LSTM(32) + Dense(1), adam/mse, batch 32, {sizes.fit_epochs} epochs, "
         "unshuffled on both sides (so both see the same batches in the same order and the losses are comparable), seed 7. Measured in-process, in each side's own child process: "
         "plain times the `model.fit` call (windows built with NumPy beforehand, `bench/plain_forecast.py`); "
-        "lstmcli runs `lifecycle.define/compile/fit` with options from `steps.options.for_command` and times the "
-        "`Trainer.fit` call inside `lifecycle.fit` (`bench/lstmcli_forecast.py`). Samples/s = windows × epochs ÷ "
+        "lstmcli runs `steps.define/compile/fit` with options from `steps.options.for_command` and times the "
+        "`Trainer.fit` call inside `steps.fit` (`bench/lstmcli_forecast.py`). Samples/s = windows × epochs ÷ "
         "seconds; both timings include the first call's tracing. Loss is the last epoch's training loss: "
         "same initial weights and same batches, so it should agree to float rounding (lstmcli's own shuffle is "
         "keyed on (seed, epoch) for resumability and is not Keras's random stream)."
@@ -231,7 +231,7 @@ def forecast_predict(bench: Bench) -> Outcome:
     note = (
         f"**W3** — {sizes.predict_windows:,} windows ({sizes.predict_windows + 30:,}-row series, timesteps 30) "
         "through the W2 model (trained 1 epoch by lstmcli once, untimed; plain Keras loads the same .keras file). "
-        "Plain times `model.predict` at Keras's default batch size (32) and at 4096, the batch size lstmcli uses; lstmcli runs `lifecycle.predict` "
+        "Plain times `model.predict` at Keras's default batch size (32) and at 4096, the batch size lstmcli uses; lstmcli runs `steps.predict` "
         "at its default batch size (4096) and times the `Trainer.predict` call. In-process timing, first call "
         "(tracing included) on both sides."
     )

@@ -54,7 +54,7 @@ def test_a_class_sorted_file_keeps_every_class_in_training(tmp_path, cli):
 
 
 def test_the_stratified_draw_is_random_within_each_class_and_keeps_order():
-    from lstmcli.data.windowing import Prepared, Samples
+    from lstmcli.data.prepared import Prepared, Samples
 
     labels = np.repeat([0, 1], [50, 50])
     data = Prepared(Samples(np.arange(100, dtype=np.float32).reshape(100, 1, 1)), labels.astype(np.float32)[:, None],
@@ -105,7 +105,7 @@ def test_class_weights_change_the_loss_as_keras_does():
 
     from lstmcli.train.imbalance import class_weights, sample_weights
     from lstmcli.train.loop import Trainer
-    from lstmcli.data.windowing import Prepared, Samples
+    from lstmcli.data.prepared import Prepared, Samples
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((30, 3, 2)).astype(np.float32)

@@ -169,7 +169,7 @@ def test_every_reader_gives_the_same_predictions(tmp_path, cli, kind):
 
 
 def test_predict_windows_are_not_copied_per_timestep():
-    from lstmcli.data.windowing import Windows
+    from lstmcli.data.prepared import Windows
 
     series = np.arange(20, dtype=np.float32).reshape(10, 2)
     windows = Windows(series, np.arange(7), timesteps=4)
@@ -189,7 +189,7 @@ def test_readers_load_or_fail_with_a_data_error(tmp_path, content):
     path = tmp_path / "fuzz.csv"
     path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
     from lstmcli.data.dataspec import DataSpec
-    from lstmcli.data.windowing import numeric, resolve_columns
+    from lstmcli.data.parsing import numeric, resolve_columns
 
     try:
         frame = read_table(path)

@@ -10,7 +10,7 @@ import pytest
 
 from lstmcli.model.artifact import load, read_record
 from lstmcli.model.predictor import learned_in_graph
-from lstmcli.data.windowing import Prepared, Samples
+from lstmcli.data.prepared import Prepared, Samples
 
 SHIFT = 1000.0
 
@@ -104,7 +104,7 @@ def test_one_pass_a_split_fit_reads_its_artifact_once_and_learns_and_parses_once
 
     import keras
 
-    from lstmcli.data import preprocessing, windowing
+    from lstmcli.data import parsing, preprocessing, windowing
 
     y = np.sin(np.arange(105) / 4)
     pd.DataFrame({"y": y}).to_csv(tmp_path / "s.csv", index=False)
@@ -112,7 +112,7 @@ def test_one_pass_a_split_fit_reads_its_artifact_once_and_learns_and_parses_once
     run_ok(cli, "compile", tmp_path / "d.keras", "--out", tmp_path / "c.keras")
     source = str(tmp_path / "c.keras")
     calls = {"learn": [], "numeric": 0, "learn_scaling": 0, "opens": 0, "keras_loads": 0}
-    learn, numeric, learn_scaling, real_open = windowing.learn, windowing.numeric, preprocessing.learn_scaling, builtins.open
+    learn, numeric, learn_scaling, real_open = windowing.learn, parsing.numeric, preprocessing.learn_scaling, builtins.open
     load_model, loading = keras.saving.load_model, []
 
     def counting_learn(*args, **kwargs):
@@ -141,7 +141,7 @@ def test_one_pass_a_split_fit_reads_its_artifact_once_and_learns_and_parses_once
             loading.pop()
 
     monkeypatch.setattr(windowing, "learn", counting_learn)
-    monkeypatch.setattr(windowing, "numeric", counting_numeric)
+    monkeypatch.setattr(parsing, "numeric", counting_numeric)
     monkeypatch.setattr(preprocessing, "learn_scaling", counting_learn_scaling)
     monkeypatch.setattr(builtins, "open", counting_open)
     monkeypatch.setattr(io, "open", counting_open)  # zipfile and pathlib open files with io.open

@@ -176,3 +176,17 @@ def test_the_github_actions_job_runs_the_pipeline_as_a_smoke_test(tmp_path, cli,
     gate = next(line for step in job["steps"] for line in step.get("run", "").splitlines() if "--fail-if" in line)
     failing = shlex.split(gate.replace("'loss>1'", "'loss>1e-9'"))
     assert cli(*failing[1:]).exit_code == 3  # the job's gate does gate
+
+
+@pytest.mark.slow
+def test_the_python_api_example_prints_what_the_readme_shows(tmp_path):
+    import subprocess
+    import sys
+
+    body = README.split("## Python API\n", 1)[1].split("\n## ", 1)[0]
+    code, shown = re.findall(r"```python\n(.*?)```", body, re.S)[0], re.findall(r"```text\n(.*?)```", body, re.S)[0]
+    shutil.copytree(REPO / "data", tmp_path / "data")
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == shown

@@ -54,7 +54,7 @@ class FitData:
 def read(record: Record, source: Path, data_path: Path, opts) -> FitData:
     """Read and check a fit's data: its spec, table(s) and sha256s; nothing is learned here.
 
-    Every cell the fit reads is parsed and checked here, once (`windowing.parse`),
+    Every cell the fit reads is parsed and checked here, once (`parsing.parse`),
     before TensorFlow is imported; `split` learns from the same parsed arrays.
     """
     task = tasks.get_task(record.task)
@@ -62,7 +62,7 @@ def read(record: Record, source: Path, data_path: Path, opts) -> FitData:
     dataspec.check_flags(spec, opts, SPEC_KEYS)
     import pandas as pd  # only once the cheap checks have passed
 
-    from lstmcli.data import preprocessing, readers, rowindex, transforms, windowing
+    from lstmcli.data import parsing, prepared, preprocessing, readers, rowindex, transforms
 
     units, loss = record.architecture["units"], record.compile["loss"]
     frame = readers.read_table(data_path, opts.format)
@@ -80,7 +80,7 @@ def read(record: Record, source: Path, data_path: Path, opts) -> FitData:
         )
     if kept is not None:
         spec.features, spec.target = kept["features"], kept["target"]
-    parsed = windowing.parse(frame, spec, task=task, where=where)
+    parsed = parsing.parse(frame, spec, task=task, where=where)
     if kept is None:
         spec.features, spec.target = parsed.features, parsed.target
     context = 0
@@ -89,7 +89,7 @@ def read(record: Record, source: Path, data_path: Path, opts) -> FitData:
     elif spec.transforms and spec.transforms != [transforms.AUTO]:
         context = transforms.context(spec.transforms)  # auto's is known once chosen: prepare checks again
     if spec.layout == "series":
-        windowing.window_count(len(frame), spec, context, where)
+        prepared.window_count(len(frame), spec, context, where)
     classes = codes = None
     if task.classification:
         labels = parsed.labels
@@ -107,7 +107,7 @@ def read(record: Record, source: Path, data_path: Path, opts) -> FitData:
         vframe = readers.read_table(vpath)
         digests["validation_data"] = vframe.attrs[readers.DIGEST]
         vwhere = dataspec.describe_source(vpath)
-        validation = (vframe, windowing.parse(vframe, spec, task=task, where=vwhere), vwhere)
+        validation = (vframe, parsing.parse(vframe, spec, task=task, where=vwhere), vwhere)
     return FitData(spec, task, frame, where, parsed, kept, opts.scaling or DEFAULT_SCALING, units, loss,
                    classes, codes, validation, digests)
 
@@ -137,7 +137,7 @@ def split(data: FitData, opts, seed: int):
     """
     import numpy as np
 
-    from lstmcli.data import transforms, windowing
+    from lstmcli.data import prepared, transforms, windowing
 
     spec, task = data.spec, data.task
     rows = held = None  # the training rows, and a samples split's held-out mask
@@ -150,18 +150,18 @@ def split(data: FitData, opts, seed: int):
         method = VALIDATION_BY_LAYOUT[spec.layout]
         if method == "tail":
             def tail_rows(context):  # the rows the training windows use: their inputs and targets
-                cut = windowing.tail_cut(windowing.window_count(len(data.frame), spec, context, data.where), fraction)
+                cut = prepared.tail_cut(prepared.window_count(len(data.frame), spec, context, data.where), fraction)
                 return np.arange(cut + spec.timesteps + context + spec.horizon - 1)
 
             if data.kept is None and spec.transforms == [transforms.AUTO]:
                 rows = tail_rows  # the context is known once auto has chosen (see windowing.learn)
             else:
                 rows = tail_rows((data.kept or {}).get("context", transforms.context(spec.transforms or [])))
-            training_codes = None if data.codes is None else data.codes[: windowing.tail_cut(len(data.codes), fraction)]
+            training_codes = None if data.codes is None else data.codes[: prepared.tail_cut(len(data.codes), fraction)]
         else:
             method = method if task.classification else "random"
             groups = data.codes if task.classification else np.zeros(len(data.frame), np.int64)
-            held = windowing.held_out(groups, fraction, seed)
+            held = prepared.held_out(groups, fraction, seed)
             rows = np.flatnonzero(~held)  # each sample is one row
             training_codes = None if data.codes is None else data.codes[rows]
         if task.classification:

@@ -72,7 +72,7 @@ def _class_metrics(outputs, record: Record, data) -> dict[str, float]:
     """The majority baseline (the training part's most common class) and per-class recall."""
     import numpy as np
 
-    from lstmcli.data.windowing import class_indices
+    from lstmcli.data.parsing import class_indices
 
     true = class_indices(data.y)
     counts = (record.fit or {}).get("class_counts") or np.bincount(true, minlength=len(record.preprocessing["classes"]))

@@ -115,7 +115,7 @@ def _fit(source: Path, opts, *, on_epoch_end, on_progress, should_stop, on_stuck
         validation = validation.head(keep) if validation is not None else None
     class_summary, sample_weight = {}, None
     if task.classification:
-        from lstmcli.data.windowing import class_indices
+        from lstmcli.data.parsing import class_indices
 
         indices = class_indices(train.y)
         counts = [int(n) for n in np.bincount(indices, minlength=len(learned["classes"]))]

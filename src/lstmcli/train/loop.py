@@ -34,7 +34,7 @@ from typing import Callable
 
 import numpy as np
 
-from lstmcli.data.windowing import Prepared, Windows
+from lstmcli.data.prepared import Prepared, Windows
 from lstmcli.errors import TrainingError
 
 CHUNK_SECONDS = 0.25
