@@ -25,6 +25,7 @@ MIN_SECONDS = 1.0
 FINGERPRINTED = (
     "epochs", "batch_size", "shuffle", "seed", "scaling", "validation_split", "early_stopping",
     "reduce_lr_on_plateau", "class_weight", "format", "layout", "timesteps", "horizon", "features", "target", "index",
+    "monitor", "min_delta", "lr_factor", "lr_cooldown", "min_lr", "lr_schedule",
 )
 
 

@@ -78,8 +78,7 @@ def fit(model: Path, opts, call: commands.Call) -> None:
     level = render.resolve_verbose(opts.verbose)
     with render.FitReporter(level) as reporter, first_interrupt_stops() as stop:
         written = lifecycle.fit(
-            model, opts, debug=call.debug, on_epoch_end=reporter.on_epoch_end,
-            on_progress=reporter.on_progress, should_stop=stop, on_stuck=stuck,
+            model, opts, debug=call.debug, callbacks=[reporter.keras_callback], should_stop=stop, on_stuck=stuck,
         )
     if opts.history is not None and str(opts.history) == "-":
         sys.stdout.write(lifecycle.history_csv(written.history))
@@ -218,7 +217,7 @@ def run(opts, call: commands.Call) -> None:
             opts.config, opts.workdir, smoke=opts.smoke or None, debug=call.debug,
             on_written=lambda path, what: console.print(f"{what} → {path}", markup=False),
             on_metrics=lambda metrics: _report_run(metrics, opts.workdir / pipeline.FITTED),
-            on_epoch_end=reporter.on_epoch_end, on_progress=reporter.on_progress, should_stop=stop,
+            callbacks=[reporter.keras_callback], should_stop=stop,
         )
 
 

@@ -12,7 +12,7 @@ import os
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from lstmcli import (
     architecture, artifact, callbacks, checkpoints, compiling, dataspec, distribution, forecasting, imbalance, outputs, predictor, tasks,
@@ -120,33 +120,36 @@ def fit(
     opts,
     *,
     debug: bool = False,
-    on_epoch_end: Callable[[int, dict], None] | None = None,
-    on_progress: Callable | None = None,
+    callbacks: Sequence = (),
     should_stop: Callable[..., str | None] | None = None,
     on_stuck: Callable[[str], None] | None = None,
 ) -> Written:
     """Train the model on a data file and keep the per-epoch history.
 
     Args:
-        should_stop: Polled during training for a reason to stop; polled once
+        callbacks: Keras callbacks to drive with the fit's own (see
+            `training.Trainer.fit`), or functions that make one when called
+            with no arguments once TensorFlow is loaded (the CLI's progress
+            display, whose module must not import Keras).
+        should_stop: Polled at every chunk's end for a reason to stop (a Keras
+            callback asks it, see `callbacks.stop_when_asked`); polled once
             more as `should_stop(final=True)` when training has ended, before
             anything is written: from then on there is no step left to finish,
             so the caller should treat a stop request as an immediate abort.
         on_stuck: Ends the process with the message it is given when a
             multi-worker peer stops answering inside TensorFlow (see
-            `distribution.Watchdog`).
+            `distribution.Watchdog`). Not a callback: it must act while a
+            call into TensorFlow has not returned, from the watchdog's thread.
     """
     if opts.strategy != "multi-worker":
-        return _fit(source, opts, debug=debug, on_epoch_end=on_epoch_end, on_progress=on_progress,
-                    should_stop=should_stop, on_stuck=on_stuck)
+        return _fit(source, opts, debug=debug, given=callbacks, should_stop=should_stop, on_stuck=on_stuck)
     if not debug:
         distribution.quiet_peer_errors()
     with distribution.peer_errors(opts.timeout):
-        return _fit(source, opts, debug=debug, on_epoch_end=on_epoch_end, on_progress=on_progress,
-                    should_stop=should_stop, on_stuck=on_stuck)
+        return _fit(source, opts, debug=debug, given=callbacks, should_stop=should_stop, on_stuck=on_stuck)
 
 
-def _fit(source: Path, opts, *, debug, on_epoch_end, on_progress, should_stop, on_stuck) -> Written:
+def _fit(source: Path, opts, *, debug, given, should_stop, on_stuck) -> Written:
     record, adopted = _open(source, opts, debug)
     artifact.require_stage(record, "compiled", source, "fit")
     predictor.require_in_graph(record, source)
@@ -159,11 +162,13 @@ def _fit(source: Path, opts, *, debug, on_epoch_end, on_progress, should_stop, o
     task = tasks.get_task(record.task)
     if chosen_weights != imbalance.NONE and not task.classification:
         raise ConfigError(f"--class-weight weighs the classes of a classifier; the model's task is {task.name}")
+    validated = opts.validation_data is not None or bool(opts.validation_split)
+    callbacks.check_options(opts, callbacks.logged_metrics((record.compile or {}).get("metrics"), validated))
     source_sha256 = artifact.sha256_file(source)
     spec, learned, train, validation, digests, relearn = trainingdata.read(record, source, data_path, opts)
     smoke = smoke_requested(opts)
     epochs = 1 if smoke else opts.epochs
-    monitor = "val_loss" if (validation is not None or opts.validation_split) else "loss"
+    monitor = opts.monitor or ("val_loss" if validated else "loss")
     keras = load_tensorflow(debug)
     dist = distribution.start(opts.strategy, devices=opts.devices, timeout=opts.timeout, on_stuck=on_stuck)
     checkpoint = None
@@ -226,7 +231,10 @@ def _fit(source: Path, opts, *, debug, on_epoch_end, on_progress, should_stop, o
 
     # XLA compiles no collectives on CPU; a distributed fit runs its steps as graphs.
     xla = use_xla(record.compile.get("jit_compile"), len(train) * spec.timesteps) and dist.strategy is None
-    chosen_callbacks = callbacks.chosen(opts, views.training, monitor, writes=dist.is_chief)
+    chosen_callbacks = callbacks.chosen(opts, views.training, monitor, writes=dist.is_chief, first_epoch=base_epochs, epochs=epochs)
+    extra = [cb if hasattr(cb, "set_model") else cb() for cb in given]  # factories make theirs now TensorFlow is loaded
+    if should_stop is not None:
+        extra.append(callbacks.stop_when_asked(should_stop))
     trainer = Trainer(views.training, jit_compile=xla, distribution=dist)
     batch_size = None if opts.batch_size is ALL else opts.batch_size
     with dist.watch("training"):
@@ -238,10 +246,7 @@ def _fit(source: Path, opts, *, debug, on_epoch_end, on_progress, should_stop, o
             shuffle=opts.shuffle,
             seed=seed,
             validation=validation,
-            on_epoch_end=on_epoch_end,
-            on_progress=on_progress,
-            should_stop=should_stop,
-            callbacks=chosen_callbacks,
+            callbacks=[*extra, *chosen_callbacks],
             on_chunk_end=snapshot if checkpoint else None,
             sample_weight=sample_weight,
         )
@@ -274,6 +279,8 @@ def _fit(source: Path, opts, *, debug, on_epoch_end, on_progress, should_stop, o
         "replicas": dist.replicas,
         "workers": dist.workers,
         "stopped": result.stopped,
+        **({"monitor": monitor} if opts.early_stopping or opts.reduce_lr_on_plateau else {}),
+        **({"lr_schedule": opts.lr_schedule} if opts.lr_schedule else {}),
         "resumed_from_epoch": done if resumed is not None else None,
         "transforms": {"chosen": learned["transforms"], "reasons": learned.get("transform_reasons", [])}
         if "transforms" in learned else None,

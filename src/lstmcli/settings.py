@@ -114,8 +114,14 @@ _TRAINING = [
     _opt("validation_split", "float", 0.0, "Fraction of samples held out for validation: series, the last ones (time's order); samples, a random draw within each class (seeded by --seed, recorded).", low=0.0, high=1.0),
     _opt("validation_data", "path", None, "A separate data file for validation."),
     _opt("class_weight", "str", "none", "Classifiers: none, balanced (each class weighs n/(classes×count)), or LABEL=W,... (others 1), as Keras's class_weight.", metavar="WEIGHTS"),
-    _opt("early_stopping", "int", None, "Stop when the validation loss (or loss) has not improved for PATIENCE epochs, keeping the best weights.", low=1, metavar="PATIENCE"),
-    _opt("reduce_lr_on_plateau", "int", None, "Divide the learning rate by 10 after PATIENCE epochs without improvement.", low=1, metavar="PATIENCE"),
+    _opt("early_stopping", "int", None, "Stop when --monitor has not improved for PATIENCE epochs, keeping the best weights (Keras's EarlyStopping).", low=1, metavar="PATIENCE"),
+    _opt("reduce_lr_on_plateau", "int", None, "Multiply the learning rate by --lr-factor after PATIENCE epochs without improvement of --monitor (Keras's ReduceLROnPlateau).", low=1, metavar="PATIENCE"),
+    _opt("monitor", "str", None, "The log --early-stopping and --reduce-lr-on-plateau watch: loss, a compiled metric, or its val_ twin (e.g. val_mae); accuracy-like metrics improve upwards. Defaults to val_loss with validation, else loss.", metavar="LOG"),
+    _opt("min_delta", "float", 0.0, "The smallest change of --monitor that counts as an improvement.", low=0.0),
+    _opt("lr_factor", "float", 0.1, "--reduce-lr-on-plateau multiplies the learning rate by this (above 0, below 1).", low=0.0, high=1.0),
+    _opt("lr_cooldown", "int", 0, "Epochs --reduce-lr-on-plateau waits after a reduction before it counts epochs without improvement again.", low=0, metavar="EPOCHS"),
+    _opt("min_lr", "float", 0.0, "--reduce-lr-on-plateau never takes the learning rate below this.", low=0.0),
+    _opt("lr_schedule", "str", None, "The learning rate by epoch of this fit (Keras's LearningRateScheduler), from the rate it starts with: cosine (decays towards 0 over the fit's epochs), exponential:RATE (× RATE every epoch) or step:EVERY:FACTOR (× FACTOR every EVERY epochs).", metavar="SCHEDULE"),
 ]
 
 _FIT_STRATEGY = [
@@ -128,7 +134,7 @@ _FOLD_HELP = {  # backtest's words for fit's training options: each fold is a fi
     "seed": "Seed of every fold's fit, so a backtest repeats exactly. Defaults to the artifact's seed, else a random one (printed).",
     "scaling": "Per feature channel, learned inside each fold from its training rows. Defaults to standard.",
     "validation_split": "Fraction of each fold's training samples, from its end, held out for validation.",
-    "early_stopping": "Stop a fold's fit when the validation loss (or loss) has not improved for PATIENCE epochs.",
+    "early_stopping": "Stop a fold's fit when --monitor has not improved for PATIENCE epochs.",
 }
 
 
