@@ -188,6 +188,7 @@ class FitReporter:
     The fused training loop runs many steps per call, across epoch ends, and
     reports progress after each call: an epoch's end is timed by spreading a
     call's time evenly over its steps, and its lines are printed at that report.
+    The fit drives it as a Keras callback (`keras_callback`).
 
     Args:
         verbose: 0 silent, 1 the bar (plain lines without a terminal), 2 lines.
