@@ -40,7 +40,7 @@ def fit(source, out, data, verbose, *, terminal, epochs=EPOCHS, **flags):
     console = Console(record=True, force_terminal=terminal, width=200, color_system=None, soft_wrap=True)
     opts = for_command("fit", dict(data=data, out=out, epochs=epochs, seed=2, batch_size="16", verbose=verbose, **flags), None)
     with render.FitReporter(int(verbose), console=console) as reporter:
-        written = lifecycle.fit(source, opts, on_epoch_end=reporter.on_epoch_end, on_progress=reporter.on_progress)
+        written = lifecycle.fit(source, opts, callbacks=[reporter.keras_callback])
     return written.history, console.export_text()
 
 

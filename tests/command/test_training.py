@@ -252,3 +252,106 @@ def test_progress_bar_on_a_terminal_and_plain_lines_in_a_pipe(tmp_path, compiled
     assert lines == ["Epoch 1/3", "Epoch 2/3", "Epoch 3/3"]  # Keras's verbose=2 lines (tests/test_progress.py)
     assert "━" not in piped.stderr and "\x1b[" not in piped.stderr
     assert "fitted 3 epochs" in piped.stderr
+
+
+def fit_history(cli, model, data, out, *flags, epochs=6):
+    """A seeded fit's record, asserting it succeeded."""
+    run = cli("fit", model, "--data", data, "--epochs", epochs, "--seed", 1, "--verbose", 0, *flags, "--out", out)
+    assert run.exit_code == 0, run
+    from lstmcli.model.artifact import read_record
+
+    return read_record(out)
+
+
+def test_the_callbacks_a_fit_asks_for_are_keras_own(tmp_path):
+    import keras
+
+    from lstmcli.steps.options import for_command
+    from lstmcli.train import callbacks
+
+    opts = for_command("fit", dict(early_stopping=3, reduce_lr_on_plateau=2, tensorboard=tmp_path / "tb",
+                                        lr_schedule="cosine", min_delta=0.01, lr_factor=0.5, lr_cooldown=1, min_lr=1e-5), None)
+    built = callbacks.chosen(opts, None, "val_loss", first_epoch=0, epochs=5)
+    kinds = [type(cb) for cb in built]
+    assert kinds == [keras.callbacks.TerminateOnNaN, keras.callbacks.TensorBoard, keras.callbacks.EarlyStopping,
+                     keras.callbacks.ReduceLROnPlateau, keras.callbacks.LearningRateScheduler]
+    _, board, stopper, reducer, _ = built
+    assert (board.write_graph, board.log_dir) == (False, str(tmp_path / "tb"))
+    assert (stopper.monitor, stopper.patience, stopper.min_delta, stopper.restore_best_weights) == ("val_loss", 3, 0.01, True)
+    assert (reducer.monitor, reducer.patience, reducer.factor, reducer.cooldown, reducer.min_lr, reducer.min_delta) == ("val_loss", 2, 0.5, 1, 1e-5, 0.01)
+    # Only the callbacks that may change the model make the fused loop stop at every epoch boundary.
+    assert [callbacks.each_epoch(cb) for cb in built] == [False, False, True, True, True]
+
+
+def test_monitor_chooses_what_early_stopping_watches(tmp_path, cli, compiled):
+    model, data = compiled
+    flags = ("--validation-split", 0.2, "--early-stopping", 2, "--min-delta", 0.001)
+    default = fit_history(cli, model, data, tmp_path / "val.keras", *flags, epochs=300)
+    watched = fit_history(cli, model, data, tmp_path / "loss.keras", *flags, "--monitor", "loss", epochs=300)
+    assert (default.fit["monitor"], watched.fit["monitor"]) == ("val_loss", "loss")
+    assert watched.fit["stopped"].startswith("early stopping: loss did not improve for 2 epochs")
+    assert "restored_val_loss" in default.fit and "restored_val_loss" not in watched.fit
+    assert watched.fit["epochs"] != default.fit["epochs"]
+
+
+def test_min_delta_decides_what_counts_as_an_improvement(tmp_path, cli, compiled):
+    model, data = compiled
+    strict = fit_history(cli, model, data, tmp_path / "strict.keras", "--early-stopping", 2, "--min-delta", 1.0, epochs=50)
+    assert strict.fit["epochs"] == 3  # no later epoch is better by 1.0: the first is kept, two more waited for
+    assert strict.fit["restored_epoch"] == 1
+    assert strict.history["restored"] == [1.0, 0.0, 0.0]
+    assert fit_history(cli, model, data, tmp_path / "plain.keras", "--early-stopping", 2, epochs=10).fit["epochs"] == 10
+
+
+LR = 0.001  # adam's default
+
+
+@pytest.mark.parametrize("flags,rates", [
+    # --min-delta 1.0: no epoch improves, so every epoch after the first waits one of the patience.
+    ((), [LR, LR, LR / 10, LR / 100, LR / 1000]),
+    (("--lr-factor", 0.5), [LR, LR, LR / 2, LR / 4, LR / 8]),
+    (("--lr-factor", 0.5, "--lr-cooldown", 2), [LR, LR, LR / 2, LR / 2, LR / 4]),
+    (("--lr-factor", 0.5, "--min-lr", 3e-4), [LR, LR, LR / 2, 3e-4, 3e-4]),
+])
+def test_the_plateau_options_show_in_the_learning_rate_history(tmp_path, cli, compiled, flags, rates):
+    model, data = compiled
+    record = fit_history(cli, model, data, tmp_path / "f.keras", "--reduce-lr-on-plateau", 1, "--min-delta", 1.0, *flags, epochs=5)
+    assert record.history["learning_rate"] == pytest.approx(rates, rel=1e-6)
+
+
+@pytest.mark.parametrize("schedule,factors", [
+    ("exponential:0.5", [1, 0.5, 0.25, 0.125]),
+    ("step:2:0.1", [1, 1, 0.1, 0.1]),
+    ("cosine", [1, 0.5 * (1 + np.cos(np.pi / 4)), 0.5, 0.5 * (1 + np.cos(3 * np.pi / 4))]),
+])
+def test_a_learning_rate_schedule_sets_each_epochs_rate(tmp_path, cli, compiled, schedule, factors):
+    model, data = compiled
+    record = fit_history(cli, model, data, tmp_path / "f.keras", "--lr-schedule", schedule, epochs=4)
+    assert record.history["learning_rate"] == pytest.approx([LR * f for f in factors], rel=1e-6)
+    assert record.fit["lr_schedule"] == schedule
+
+
+def test_a_seeded_scheduled_fit_repeats_exactly(tmp_path, cli, compiled):
+    model, data = compiled
+    flags = ("--lr-schedule", "exponential:0.9")
+    first = fit_history(cli, model, data, tmp_path / "a3.keras", *flags, epochs=3)
+    straight = fit_history(cli, model, data, tmp_path / "b3.keras", *flags, epochs=3)
+    assert first.history["learning_rate"] == straight.history["learning_rate"]
+    assert_same_weights(tmp_path / "a3.keras", tmp_path / "b3.keras")
+
+
+@pytest.mark.parametrize("flags,message", [
+    (("--monitor", "val_loss"), "error: --monitor val_loss is not logged by this fit; the logged metrics are loss"),
+    (("--monitor", "mae", "--validation-split", 0.2), "error: --monitor mae is not logged by this fit; the logged metrics are loss, val_loss"),
+    (("--lr-schedule", "linear"), "error: --lr-schedule 'linear' is not a schedule; give cosine, exponential:RATE"),
+    (("--lr-schedule", "step:0:0.5"), "error: --lr-schedule 'step:0:0.5' is not a schedule"),
+    (("--lr-schedule", "exponential:-1"), "error: --lr-schedule 'exponential:-1' is not a schedule"),
+    (("--lr-factor", 0), "error: --lr-factor must be above 0"),
+    (("--lr-factor", 1), "error: --lr-factor must be below 1.0"),
+])
+def test_a_bad_monitor_or_schedule_exits_2_with_one_line(tmp_path, cli, compiled, flags, message):
+    model, data = compiled
+    run = cli("fit", model, "--data", data, "--epochs", 2, *flags, "--out", tmp_path / "f.keras")
+    assert run.exit_code == 2, run
+    assert run.stderr.startswith(message) and run.stderr.count("\n") == 1, run.stderr
+    assert not (tmp_path / "f.keras").exists()

@@ -80,8 +80,7 @@ def fit(model: Path, opts, call: bridge.Call) -> None:
     level = render.resolve_verbose(opts.verbose)
     with render.FitReporter(level) as reporter, first_interrupt_stops() as stop:
         written = lifecycle.fit(
-            model, opts, on_epoch_end=reporter.on_epoch_end,
-            on_progress=reporter.on_progress, should_stop=stop, on_stuck=stuck,
+            model, opts, callbacks=[reporter.keras_callback], should_stop=stop, on_stuck=stuck,
         )
     if opts.history is not None and str(opts.history) == "-":
         sys.stdout.write(lifecycle.history_csv(written.history))
@@ -228,7 +227,7 @@ def run(opts, call: bridge.Call) -> None:
             opts,
             on_written=lambda path, what: console.print(f"{what} → {path}", markup=False),
             on_metrics=lambda metrics: _report_run(metrics, opts.workdir / running.FITTED),
-            on_epoch_end=reporter.on_epoch_end, on_progress=reporter.on_progress, should_stop=stop,
+            callbacks=[reporter.keras_callback], should_stop=stop,
         )
 
 

@@ -186,6 +186,7 @@ class FitReporter:
     The fused training loop runs many steps per call, across epoch ends, and
     reports progress after each call: an epoch's end is timed by spreading a
     call's time evenly over its steps, and its lines are printed at that report.
+    The fit drives it as a Keras callback (`keras_callback`).
 
     Args:
         verbose: 0 silent, 1 the bar (plain lines without a terminal), 2 lines.
@@ -232,6 +233,53 @@ class FitReporter:
             self._print_ended(time.perf_counter(), (self.ended[-1][0] + 1) * self.per_epoch)
         if self.progress is not None:
             self.progress.__exit__(*exc)
+
+    def keras_callback(self):
+        """This reporter as a `keras.callbacks.Callback`, for `lifecycle.fit(callbacks=…)`.
+
+        Made when called, once TensorFlow is loaded: this module is imported
+        by commands that never load it. `on_epoch_begin` of the fit's first
+        epoch reports where it starts; `on_train_batch_end` (once per chunk of
+        the fused loop) reports progress, or, at an epoch's last step, leaves
+        the report to that epoch's `on_epoch_end`, so the epoch's lines are
+        printed at that report, with its validation logs beside the bar.
+        """
+        import keras
+
+        reporter = self
+
+        class FitProgress(keras.callbacks.Callback):
+            per_epoch = False  # drawing leaves the model alone: the fused loop may run many epochs per call
+
+            def __init__(self):
+                super().__init__()
+                self.epoch = None
+                self.pending = None  # the logs of a report that waits for its epoch's end
+
+            def _steps(self) -> tuple[int, int]:
+                return self.params["steps"], self.params["epochs"] * self.params["steps"]
+
+            def on_epoch_begin(self, epoch, logs=None):
+                if self.epoch is None:
+                    per_epoch, total = self._steps()
+                    reporter.on_progress(epoch * per_epoch, total, per_epoch, {})
+                self.epoch = epoch
+
+            def on_train_batch_end(self, batch, logs=None):
+                per_epoch, total = self._steps()
+                if batch + 1 < per_epoch:
+                    reporter.on_progress(self.epoch * per_epoch + batch + 1, total, per_epoch, dict(logs or {}))
+                else:
+                    self.pending = dict(logs or {})
+
+            def on_epoch_end(self, epoch, logs=None):
+                reporter.on_epoch_end(epoch, dict(logs or {}))
+                if self.pending is not None:
+                    per_epoch, total = self._steps()
+                    pending, self.pending = self.pending, None
+                    reporter.on_progress((epoch + 1) * per_epoch, total, per_epoch, pending)
+
+        return FitProgress()
 
     def on_epoch_end(self, epoch: int, logs: dict) -> None:
         self.validation = {k: v for k, v in logs.items() if k.startswith("val_")}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import random
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from lstmcli.model import artifact, checkpoints, predictor, tasks
 from lstmcli.train import callbacks, distribution, imbalance
@@ -35,33 +35,36 @@ def fit(
     source: Path,
     opts,
     *,
-    on_epoch_end: Callable[[int, dict], None] | None = None,
-    on_progress: Callable | None = None,
+    callbacks: Sequence = (),
     should_stop: Callable[..., str | None] | None = None,
     on_stuck: Callable[[str], None] | None = None,
 ) -> Written:
     """Train the model on a data file and keep the per-epoch history.
 
     Args:
-        should_stop: Polled during training for a reason to stop; polled once
+        callbacks: Keras callbacks to drive with the fit's own (see
+            `loop.Trainer.fit`), or functions that make one when called
+            with no arguments once TensorFlow is loaded (the CLI's progress
+            display, whose module must not import Keras).
+        should_stop: Polled at every chunk's end for a reason to stop (a Keras
+            callback asks it, see `callbacks.stop_when_asked`); polled once
             more as `should_stop(final=True)` when training has ended, before
             anything is written: from then on there is no step left to finish,
             so the caller should treat a stop request as an immediate abort.
         on_stuck: Ends the process with the message it is given when a
             multi-worker peer stops answering inside TensorFlow (see
-            `watchdog.Watchdog`).
+            `watchdog.Watchdog`). Not a callback: it must act while a
+            call into TensorFlow has not returned, from the watchdog's thread.
     """
     if opts.strategy != "multi-worker":
-        return _fit(source, opts, on_epoch_end=on_epoch_end, on_progress=on_progress,
-                    should_stop=should_stop, on_stuck=on_stuck)
+        return _fit(source, opts, given=callbacks, should_stop=should_stop, on_stuck=on_stuck)
     if not quiet.debug():
         distribution.quiet_peer_errors()
     with distribution.peer_errors(opts.timeout):
-        return _fit(source, opts, on_epoch_end=on_epoch_end, on_progress=on_progress,
-                    should_stop=should_stop, on_stuck=on_stuck)
+        return _fit(source, opts, given=callbacks, should_stop=should_stop, on_stuck=on_stuck)
 
 
-def _fit(source: Path, opts, *, on_epoch_end, on_progress, should_stop, on_stuck) -> Written:
+def _fit(source: Path, opts, *, given, should_stop, on_stuck) -> Written:
     record, adopted, source_sha256 = open_for_training(source, opts)
     artifact.require_stage(record, "compiled", source, "fit")
     predictor.require_in_graph(record, source)
@@ -74,11 +77,13 @@ def _fit(source: Path, opts, *, on_epoch_end, on_progress, should_stop, on_stuck
     task = tasks.get_task(record.task)
     if chosen_weights != imbalance.NONE and not task.classification:
         raise ConfigError(f"--class-weight weighs the classes of a classifier; the model's task is {task.name}")
+    validated = opts.validation_data is not None or bool(opts.validation_split)
+    callbacks.check_options(opts, callbacks.logged_metrics((record.compile or {}).get("metrics"), validated))
     data = fitdata.read(record, source, data_path, opts)  # read and checked: nothing learned yet
     spec, digests = data.spec, data.digests
     smoke = smoke_requested(opts)
     epochs = 1 if smoke else opts.epochs
-    monitor = "val_loss" if (opts.validation_data is not None or opts.validation_split) else "loss"
+    monitor = opts.monitor or ("val_loss" if validated else "loss")
     keras = load_tensorflow()
     dist = distribution.start(opts.strategy, devices=opts.devices, timeout=opts.timeout, on_stuck=on_stuck)
     checkpoint = None
@@ -140,7 +145,10 @@ def _fit(source: Path, opts, *, on_epoch_end, on_progress, should_stop, on_stuck
 
     # XLA compiles no collectives on CPU; a distributed fit runs its steps as graphs.
     xla = use_xla(record.compile.get("jit_compile"), len(train) * spec.timesteps) and dist.strategy is None
-    chosen_callbacks = callbacks.chosen(opts, views.training, monitor, writes=dist.is_chief)
+    chosen_callbacks = callbacks.chosen(opts, views.training, monitor, writes=dist.is_chief, first_epoch=base_epochs, epochs=epochs)
+    extra = [cb if hasattr(cb, "set_model") else cb() for cb in given]  # factories make theirs now TensorFlow is loaded
+    if should_stop is not None:
+        extra.append(callbacks.stop_when_asked(should_stop))
     trainer = Trainer(views.training, jit_compile=xla, distribution=dist)
     batch_size = None if opts.batch_size == ALL else opts.batch_size
     with dist.watch("training"):
@@ -152,10 +160,7 @@ def _fit(source: Path, opts, *, on_epoch_end, on_progress, should_stop, on_stuck
             shuffle=opts.shuffle,
             seed=seed,
             validation=validation,
-            on_epoch_end=on_epoch_end,
-            on_progress=on_progress,
-            should_stop=should_stop,
-            callbacks=chosen_callbacks,
+            callbacks=[*extra, *chosen_callbacks],
             on_chunk_end=snapshot if checkpoint else None,
             sample_weight=sample_weight,
         )
@@ -188,6 +193,8 @@ def _fit(source: Path, opts, *, on_epoch_end, on_progress, should_stop, on_stuck
         "replicas": dist.replicas,
         "workers": dist.workers,
         "stopped": result.stopped,
+        **({"monitor": monitor} if opts.early_stopping or opts.reduce_lr_on_plateau else {}),
+        **({"lr_schedule": opts.lr_schedule} if opts.lr_schedule else {}),
         "resumed_from_epoch": done if resumed is not None else None,
         "transforms": {"chosen": learned["transforms"], "reasons": learned.get("transform_reasons", [])}
         if "transforms" in learned else None,

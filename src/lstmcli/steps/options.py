@@ -92,10 +92,28 @@ class TrainingOptions(Options):
         metavar="WEIGHTS",
     )
     early_stopping: int | None = option(
-        None, "Stop when the validation loss (or loss) has not improved for PATIENCE epochs, keeping the best weights.", low=1, metavar="PATIENCE",
+        None, "Stop when --monitor has not improved for PATIENCE epochs, keeping the best weights (Keras's EarlyStopping).",
+        low=1, metavar="PATIENCE",
     )
     reduce_lr_on_plateau: int | None = option(
-        None, "Divide the learning rate by 10 after PATIENCE epochs without improvement.", low=1, metavar="PATIENCE",
+        None, "Multiply the learning rate by --lr-factor after PATIENCE epochs without improvement of --monitor "
+        "(Keras's ReduceLROnPlateau).", low=1, metavar="PATIENCE",
+    )
+    monitor: str | None = option(
+        None, "The log --early-stopping and --reduce-lr-on-plateau watch: loss, a compiled metric, or its val_ twin "
+        "(e.g. val_mae); accuracy-like metrics improve upwards. Defaults to val_loss with validation, else loss.", metavar="LOG",
+    )
+    min_delta: float = option(0.0, "The smallest change of --monitor that counts as an improvement.", low=0.0)
+    lr_factor: float = option(0.1, "--reduce-lr-on-plateau multiplies the learning rate by this (above 0, below 1).", low=0.0, high=1.0)
+    lr_cooldown: int = option(
+        0, "Epochs --reduce-lr-on-plateau waits after a reduction before it counts epochs without improvement again.",
+        low=0, metavar="EPOCHS",
+    )
+    min_lr: float = option(0.0, "--reduce-lr-on-plateau never takes the learning rate below this.", low=0.0)
+    lr_schedule: str | None = option(
+        None, "The learning rate by epoch of this fit (Keras's LearningRateScheduler), from the rate it starts with: cosine "
+        "(decays towards 0 over the fit's epochs), exponential:RATE (× RATE every epoch) or step:EVERY:FACTOR (× FACTOR "
+        "every EVERY epochs).", metavar="SCHEDULE",
     )
     strategy: str = option(
         "auto", "tf.distribute: mirrored over local GPUs (or --devices CPUs), multi-worker over the cluster in TF_CONFIG "
@@ -257,7 +275,7 @@ class BacktestOptions(UnsafeOption, SpecOptions, TrainingOptions, StepOptions):
     scaling: str | None = option(None, "Per feature channel, learned inside each fold from its training rows. Defaults to standard.", choices=SCALINGS)
     validation_split: float = option(0.0, "Fraction of each fold's training samples, from its end, held out for validation.", low=0.0, high=1.0)
     early_stopping: int | None = option(
-        None, "Stop a fold's fit when the validation loss (or loss) has not improved for PATIENCE epochs.", low=1, metavar="PATIENCE",
+        None, "Stop a fold's fit when --monitor has not improved for PATIENCE epochs.", low=1, metavar="PATIENCE",
     )
     smoke: bool = option(False, "Fit every fold as a smoke test (see fit --smoke).")
     verbose: str = option("auto", "0 prints only the result; otherwise one line per fold on stderr.", choices=VERBOSE)

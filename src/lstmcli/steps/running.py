@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from lstmcli import outputs
 from lstmcli.scoring import gates, metrics_file
@@ -45,8 +45,7 @@ def run(
     *,
     on_written: Callable[[Path, str], None] | None = None,
     on_metrics: Callable[[dict], None] | None = None,
-    on_epoch_end: Callable[[int, dict], None] | None = None,
-    on_progress: Callable | None = None,
+    callbacks: Sequence = (),
     should_stop: Callable[[], str | None] | None = None,
 ) -> RunResult:
     """Run define, compile, fit, evaluate and predict from one config into `workdir`.
@@ -63,6 +62,8 @@ def run(
             missing); `smoke`, to make the fit a smoke run (see `lifecycle.smoke_requested`).
         on_written: Called with (path, what) after each output is written.
         on_metrics: Called with evaluate's metrics once they are written.
+        callbacks: fit's Keras callbacks, or functions that make them (see `lifecycle.fit`).
+        should_stop: Polled during fit for a reason to stop (see `lifecycle.fit`).
 
     Returns:
         A RunResult.
@@ -100,7 +101,7 @@ def run(
     wrote(defining.define(define_opts).path, "defined")
     wrote(compiling.compile(paths[DEFINED], compile_opts).path, "compiled")
     fitted = lifecycle.fit(
-        paths[COMPILED], fit_opts, on_epoch_end=on_epoch_end, on_progress=on_progress, should_stop=should_stop
+        paths[COMPILED], fit_opts, callbacks=callbacks, should_stop=should_stop
     )
     result.fit = fitted.summary
     wrote(fitted.path, "fitted")

@@ -189,10 +189,7 @@ class Trainer:
         shuffle: bool = True,
         seed: int = 0,
         validation: Prepared | None = None,
-        on_epoch_end: Callable[[int, dict], None] | None = None,
-        on_progress: Callable[[int, int, int, dict], None] | None = None,
-        should_stop: Callable[[], str | None] | None = None,
-        callbacks: list | None = None,
+        callbacks=None,
         on_chunk_end: Callable[[int, FitResult], None] | None = None,
         sample_weight: np.ndarray | None = None,
     ) -> FitResult:
@@ -207,27 +204,37 @@ class Trainer:
             seed: Seed for the shuffles: epoch e's order depends only on (seed, e),
                 so a resumed fit sees the same batches as an uninterrupted one.
             validation: Data evaluated at each epoch end, logged as val_*.
-            on_epoch_end: Called with (epoch, logs) after every epoch.
-            on_progress: Called with (steps done, total steps, steps per epoch, running logs)
-                once before the first step (with no logs) and after every chunk. Steps count
-                from epoch 0, as `initial_epoch` does. The logs are the training metrics of
-                the epoch under way, or of the epoch just ended when a chunk ends on an
-                epoch boundary (then the model's metrics hold the validation pass's).
-            should_stop: Returns a reason to stop, checked after every chunk.
-            callbacks: `lstmcli.train.callbacks.Callback`s; one with `per_epoch` makes
-                every chunk end at the next epoch boundary.
+            callbacks: Keras callbacks (a list or a `keras.callbacks.CallbackList`),
+                driven as `model.fit` drives them: `on_train_begin`; every epoch's
+                `on_epoch_begin` and `on_epoch_end` with Keras's epoch logs (training
+                metrics, then val_* ones), in order; `on_train_batch_end` once per
+                chunk, at its last step (batch counted within its epoch; the running
+                logs of the epoch under way, or the epoch's training logs when the chunk
+                ends on an epoch boundary, just before its `on_epoch_end`), as Keras
+                calls it once per `steps_per_execution` steps; `on_train_end`. A
+                callback stops training with `model.stop_training`. Epochs that end
+                inside a chunk are replayed from its logs afterwards, so a callback that
+                may change the model between epochs makes every chunk end at the next
+                epoch boundary (see `lstmcli.train.callbacks.each_epoch`). A TerminateOnNaN
+                is added when none is given.
             on_chunk_end: Called with (epochs completed, the result so far) after
                 every chunk that ends on an epoch boundary (checkpoints hook in
                 here); chunks longer than an epoch are then cut at epoch boundaries.
+                A plain function, not a callback: it must see the weights exactly at
+                an epoch's end, which a replayed epoch's `on_epoch_end` does not.
             sample_weight: One weight per training sample, given to Keras's
                 `train_step` as `model.fit` gives its `sample_weight` (and its
                 `class_weight`, turned into per-sample weights). Validation is
                 not weighted, as in Keras.
 
         Raises:
-            TrainingError: if the loss becomes NaN or infinite.
+            TrainingError: if the loss becomes NaN or infinite (TerminateOnNaN
+                stops the fit; the epoch is not given to `on_epoch_end`).
         """
+        import keras
         import tensorflow as tf
+
+        from lstmcli.train.callbacks import each_epoch, stop_reason
 
         model = self.model
         data = GraphData(train, batch_size, sample_weight)
@@ -287,21 +294,27 @@ class Trainer:
             width = len(keys) * (2 if val is not None else 1) + 1  # keys are known once the body is traced
             return tf.cond(logs.size() > 0, logs.stack, lambda: tf.zeros([0, width]))
 
-        callbacks = list(callbacks or [])
-        per_epoch = any(cb.per_epoch for cb in callbacks)
+        given = list(callbacks.callbacks if isinstance(callbacks, keras.callbacks.CallbackList) else callbacks or [])
+        if not any(isinstance(cb, keras.callbacks.TerminateOnNaN) for cb in given):
+            given.append(keras.callbacks.TerminateOnNaN())
+        per_epoch = any(each_epoch(cb) for cb in given)
+        callbacks = keras.callbacks.CallbackList(given, model=model, epochs=epochs, steps=nb, verbose=0)
         result = FitResult()
         step, end = initial_epoch * nb, epochs * nb
         chunk = 1  # the first call traces; keep it short so Ctrl-C is heard at once
         started = time.perf_counter()
         calls = 0
-        if on_progress:
-            on_progress(step, end, nb, {})
+        failed = None  # (epoch, loss) where the loss stopped being finite
+        model.stop_training = False
+        callbacks.on_train_begin()
         while step < end:
             to_boundary = nb - step % nb
             if per_epoch:
                 chunk = min(chunk, to_boundary)
             elif on_chunk_end is not None and chunk > to_boundary:
                 chunk -= (step + chunk) % nb
+            if step % nb == 0:
+                callbacks.on_epoch_begin(step // nb)
             tick = time.perf_counter()
             rows = run(tf.constant(step, tf.int64), tf.constant(chunk, tf.int64)).numpy()
             took = time.perf_counter() - tick
@@ -310,44 +323,52 @@ class Trainer:
             calls += 1
             names = keys + [VALIDATION_PREFIX + k for k in keys] * (val is not None) + ["learning_rate"]
             for epoch, row in enumerate(rows, start=first_epoch):
-                logs = dict(zip(names, (float(v) for v in row)))
-                for name, value in logs.items():
+                values = dict(zip(names, (float(v) for v in row)))
+                for name, value in values.items():
                     result.history.setdefault(name, []).append(value)
                 result.epochs_run += 1
-                if not math.isfinite(logs["loss"]):
-                    raise TrainingError(
-                        f"the loss became {logs['loss']} at epoch {epoch + 1}; common causes are a "
-                        f"learning rate too high (try --learning-rate smaller), unscaled data "
-                        f"(try fit --scaling standard), or NaN/inf in the data"
-                    )
-                if on_epoch_end:
-                    on_epoch_end(epoch, logs)
-                for callback in callbacks:
-                    reason = callback.on_epoch_end(epoch, logs)
-                    result.stopped = result.stopped or reason
+                logs = {k: v for k, v in values.items() if k != "learning_rate"}  # Keras's epoch logs
+                last = (epoch + 1) * nb == step
+                finite = math.isfinite(logs["loss"])
+                if last or not finite:  # the chunk's end (where the loss went wrong, for TerminateOnNaN)
+                    callbacks.on_train_batch_end(nb - 1, {k: logs[k] for k in keys})
+                if not finite and model.stop_training:
+                    failed = (epoch, logs["loss"])
+                    break
+                callbacks.on_epoch_end(epoch, logs)
+                if model.stop_training:
+                    break
+                if not last:
+                    callbacks.on_epoch_begin(epoch + 1)
+            if step % nb and not model.stop_training:  # the chunk ended inside an epoch
+                current = {k: float(v) for k, v in model.get_metrics_result().items()}
+                callbacks.on_train_batch_end(step % nb - 1, current)
+                if model.stop_training and not math.isfinite(current.get("loss", 0.0)):
+                    failed = (step // nb, current["loss"])
+            if failed is not None:
+                break
             if on_chunk_end is not None and step % nb == 0:
                 on_chunk_end(step // nb, result)
-            if on_progress:
-                if step % nb == 0:  # the metrics were reset for the validation pass: the epoch's own logs
-                    current = {k: logs[k] for k in keys}
-                else:
-                    current = {k: float(v) for k, v in model.get_metrics_result().items()}
-                on_progress(step, end, nb, current)
             # Size the next chunk to take about CHUNK_SECONDS, once a call without tracing was timed.
             if calls == 1:
                 chunk = min(PROBE_STEPS, max(end - step, 1))
             else:
                 per_step = took / chunk
                 chunk = max(1, min(end - step, int(CHUNK_SECONDS / max(per_step, 1e-7))))
-            reason = should_stop() if should_stop else None
+            reason = stop_reason(given) if model.stop_training else None
             chunk, reason = self._agree(chunk, reason)
-            result.stopped = reason or result.stopped
+            result.stopped = reason
             if result.stopped:
                 break
-        if result.stopped != "interrupted":
-            for callback in callbacks:
-                callback.on_train_end()
+        callbacks.on_train_end()
         result.seconds = time.perf_counter() - started
+        if failed is not None:
+            epoch, loss = failed
+            raise TrainingError(
+                f"the loss became {loss} at epoch {epoch + 1}; common causes are a "
+                f"learning rate too high (try --learning-rate smaller), unscaled data "
+                f"(try fit --scaling standard), or NaN/inf in the data"
+            )
         return result
 
     def score(self, data: Prepared, outputs: np.ndarray) -> dict[str, float]:
