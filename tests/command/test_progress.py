@@ -34,12 +34,12 @@ def fit(source, out, data, verbose, *, terminal, epochs=EPOCHS, **flags):
     from rich.console import Console
 
     from lstmcli.steps import lifecycle
-    from lstmcli.cli import render
+    from lstmcli.cli import progress
     from lstmcli.steps.options import for_command
 
     console = Console(record=True, force_terminal=terminal, width=200, color_system=None, soft_wrap=True)
     opts = for_command("fit", dict(data=data, out=out, epochs=epochs, seed=2, batch_size="16", verbose=verbose, **flags), None)
-    with render.FitReporter(int(verbose), console=console) as reporter:
+    with progress.FitReporter(int(verbose), console=console) as reporter:
         written = lifecycle.fit(source, opts, callbacks=[reporter.keras_callback])
     return written.history, console.export_text()
 
@@ -125,7 +125,7 @@ def test_an_epoch_line_is_keras_progbar_verbatim(monkeypatch, seconds, steps):
 
     from keras.src.utils import progbar
 
-    from lstmcli.cli.render import epoch_line
+    from lstmcli.cli.progress import epoch_line
 
     clock = iter([100.0, 100.0 + seconds])
     monkeypatch.setattr(progbar, "time", SimpleNamespace(time=lambda: next(clock)))

@@ -73,6 +73,14 @@ def test_the_package_has_no_import_circle():
     assert cycles == []
 
 
+def _docstring_lines(node) -> int:
+    """A function's docstring is its documentation, not its length: its lines are not counted."""
+    first = node.body[0]
+    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+        return first.end_lineno - first.lineno + 1
+    return 0
+
+
 def test_modules_and_functions_stay_short():
     too_long = []
     for name, path in modules().items():
@@ -81,7 +89,7 @@ def test_modules_and_functions_stay_short():
             too_long.append(f"{name}: {len(text.splitlines())} lines")
         for node in ast.walk(ast.parse(text)):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                length = node.end_lineno - node.lineno + 1
+                length = node.end_lineno - node.lineno + 1 - _docstring_lines(node)
                 if length > MAX_FUNCTION_LINES and LONGER_ON_PURPOSE not in (ast.get_docstring(node) or ""):
                     too_long.append(f"{name}.{node.name}: {length} lines")
     assert too_long == []

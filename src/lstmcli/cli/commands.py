@@ -74,11 +74,11 @@ def compile(model: Path, opts, call: bridge.Call) -> None:
 def fit(model: Path, opts, call: bridge.Call) -> None:
     """Train a compiled model on data and write a fitted artifact."""
     from lstmcli.steps import lifecycle
-    from lstmcli.cli import render
+    from lstmcli.cli import progress, render
     from lstmcli.cli.boundary import first_interrupt_stops, stuck
 
-    level = render.resolve_verbose(opts.verbose)
-    with render.FitReporter(level) as reporter, first_interrupt_stops() as stop:
+    level = progress.resolve_verbose(opts.verbose)
+    with progress.FitReporter(level) as reporter, first_interrupt_stops() as stop:
         written = lifecycle.fit(
             model, opts, callbacks=[reporter.keras_callback], should_stop=stop, on_stuck=stuck,
         )
@@ -215,14 +215,14 @@ def plot(model: Path, opts, call: bridge.Call) -> None:
 def run(opts, call: bridge.Call) -> None:
     """Run define, compile, fit, evaluate and predict in one process, writing the same five outputs."""
     from lstmcli.steps import running
-    from lstmcli.cli import render
+    from lstmcli.cli import progress, render
     from lstmcli.cli.boundary import first_interrupt_stops
 
     from lstmcli.steps.options import for_command
 
     verbose = "0" if call.quiet else "2" if call.detail else for_command("fit", {}, opts.config).verbose
     console = render.stderr_console()
-    with render.FitReporter(render.resolve_verbose(verbose)) as reporter, first_interrupt_stops() as stop:
+    with progress.FitReporter(progress.resolve_verbose(verbose)) as reporter, first_interrupt_stops() as stop:
         running.run(
             opts,
             on_written=lambda path, what: console.print(f"{what} → {path}", markup=False),

@@ -66,118 +66,52 @@ def fit(
 
 def _fit(source: Path, opts, *, given, should_stop, on_stuck) -> Written:
     record, adopted, source_sha256 = open_for_training(source, opts)
-    artifact.require_stage(record, "compiled", source, "fit")
-    predictor.require_in_graph(record, source)
-    out = artifact.check_out_path(opts.out, "fit", source=source)
-    data_path = need_data(opts.data, "fit")
-    outputs.check(outputs_of(opts, out=out), inputs_of(opts, source))
-    if opts.validation_data is not None and opts.validation_split:
-        raise ConfigError("give --validation-split or --validation-data, not both")
-    chosen_weights = imbalance.parse_class_weight(opts.class_weight)
-    task = tasks.get_task(record.task)
-    if chosen_weights != imbalance.NONE and not task.classification:
-        raise ConfigError(f"--class-weight weighs the classes of a classifier; the model's task is {task.name}")
-    validated = opts.validation_data is not None or bool(opts.validation_split)
-    callbacks.check_options(opts, callbacks.logged_metrics((record.compile or {}).get("metrics"), validated))
+    out, data_path, chosen_weights = _check(source, opts, record)
     data = fitdata.read(record, source, data_path, opts)  # read and checked: nothing learned yet
-    spec, digests = data.spec, data.digests
-    smoke = smoke_requested(opts)
+    spec, task, smoke = data.spec, data.task, smoke_requested(opts)
     epochs = 1 if smoke else opts.epochs
-    monitor = opts.monitor or ("val_loss" if validated else "loss")
     keras = load_tensorflow()
     dist = distribution.start(opts.strategy, devices=opts.devices, timeout=opts.timeout, on_stuck=on_stuck)
-    checkpoint = None
-    if opts.checkpoint_dir:
-        checkpoint = checkpoints.Checkpoint(opts.checkpoint_dir, checkpoints.fingerprint(source_sha256, digests, opts, smoke=smoke))
+    fingerprint = checkpoints.fingerprint(source_sha256, data.digests, opts, smoke=smoke)
+    checkpoint = checkpoints.Checkpoint(opts.checkpoint_dir, fingerprint) if opts.checkpoint_dir else None
     resumed = checkpoint.find() if checkpoint else None
     base_epochs = record.epochs
-    with dist.scope():
-        if resumed is not None:
-            model, record = artifact.load(resumed, unsafe=opts.unsafe)
-            seed = record.seed
-        elif adopted is not None and dist.strategy is not None:
-            model = artifact.adopt(source, unsafe=opts.unsafe, sha256=source_sha256)[0]  # again, its variables made in the scope
-            seed = _seed(opts.seed, record.seed)
-        else:
-            model = adopted if adopted is not None else artifact.load(source, unsafe=opts.unsafe, record=record)[0]
-            seed = _seed(opts.seed, record.seed)
-    seed = distribution.agree_on_start(dist, seed, record.epochs if resumed is not None else 0, opts.timeout)
+    model, record, seed = _model_and_seed(source, opts, record, adopted, source_sha256, dist, resumed)
     keras.utils.set_random_seed(seed)
-    import numpy as np
-
     # The validation samples are chosen with the seed; then the preprocessing is learned once, on the training rows.
     learned, train, validation, how, trained_rows = fitdata.split(data, opts, seed)
     with dist.scope():
         # The views around the model make layers and compiled metrics: variables, so in the scope too.
-        if record.stage == "fitted":
-            views = predictor.views(model, spec, learned)
-        else:
-            views = predictor.assemble(model, learned, spec)
+        views = predictor.views(model, spec, learned) if record.stage == "fitted" else predictor.assemble(model, learned, spec)
         compile_views(views, record, model)
     if smoke:  # after the split, so the validation samples are the ones a full fit would hold out
-        keep = SMOKE_BATCHES * (SMOKE_FULL_BATCH if opts.batch_size == ALL else opts.batch_size)
-        train = train.head(keep)
-        validation = validation.head(keep) if validation is not None else None
-    class_summary, sample_weight = {}, None
-    if task.classification:
-        from lstmcli.data.parsing import class_indices
-
-        indices = class_indices(train.y)
-        counts = [int(n) for n in np.bincount(indices, minlength=len(learned["classes"]))]
-        weights = imbalance.class_weights(chosen_weights, learned["classes"], counts)
-        sample_weight = imbalance.sample_weights(indices, weights) if weights else None
-        class_summary = {"class_counts": counts, "class_weight": {str(learned["classes"][i]): w for i, w in (weights or {}).items()}}
-    from lstmcli.train.loop import Trainer
-
-    record.stage = "fitted"
-    record.preprocessing = learned
-    record.data_spec = spec.to_dict()
-    record.seed = seed
-    history_before = {k: list(v) for k, v in record.history.items()}
-    done = record.epochs
+        train, validation = _smoke_parts(train, validation, opts.batch_size)
+    class_summary, sample_weight = _class_weights(task, train, learned, chosen_weights)
+    record.stage, record.preprocessing, record.data_spec, record.seed = "fitted", learned, spec.to_dict(), seed
+    history_before, done = {k: list(v) for k, v in record.history.items()}, record.epochs
 
     def snapshot(epochs_done: int, result) -> None:
         if dist.is_chief:
             _merge_history(record, history_before, done, result.history)
             checkpoint.save(views.predictor, record, epochs_done)
 
-    from lstmcli.train.loop import use_xla
+    from lstmcli.train.loop import Trainer, use_xla
 
     # XLA compiles no collectives on CPU; a distributed fit runs its steps as graphs.
     xla = use_xla(record.compile.get("jit_compile"), len(train) * spec.timesteps) and dist.strategy is None
-    chosen_callbacks = callbacks.chosen(opts, views.training, monitor, writes=dist.is_chief, first_epoch=base_epochs, epochs=epochs)
-    extra = [cb if hasattr(cb, "set_model") else cb() for cb in given]  # factories make theirs now TensorFlow is loaded
-    if should_stop is not None:
-        extra.append(callbacks.stop_when_asked(should_stop))
-    trainer = Trainer(views.training, jit_compile=xla, distribution=dist)
+    monitor, chosen_callbacks, every_callback = _callbacks(opts, views.training, dist, base_epochs, epochs, given, should_stop)
     batch_size = None if opts.batch_size == ALL else opts.batch_size
     with dist.watch("training"):
-        result = trainer.fit(
-            train,
-            epochs=base_epochs + epochs,
-            batch_size=batch_size,
-            initial_epoch=done,
-            shuffle=opts.shuffle,
-            seed=seed,
-            validation=validation,
-            callbacks=[*extra, *chosen_callbacks],
-            on_chunk_end=snapshot if checkpoint else None,
+        result = Trainer(views.training, jit_compile=xla, distribution=dist).fit(
+            train, epochs=base_epochs + epochs, batch_size=batch_size, initial_epoch=done, shuffle=opts.shuffle, seed=seed,
+            validation=validation, callbacks=every_callback, on_chunk_end=snapshot if checkpoint else None,
             sample_weight=sample_weight,
         )
-    if should_stop is not None and should_stop(final=True) == "interrupted":
-        result.stopped = "interrupted"  # Ctrl-C after the last step: still no --out
-    if result.stopped == "interrupted":
-        resume = ""
-        if checkpoint:
-            resume = (f"; run the same command again to resume from epoch {checkpoint.epochs_done}"
-                      if checkpoint.epochs_done else "; no checkpoint was written yet")
-        raise Interrupted(
-            f"interrupted after {done - base_epochs + result.epochs_run} of {epochs} epochs; nothing was "
-            f"written to {out} and {source} is unchanged{resume}"
-        )
+    if result.stopped == "interrupted" or (should_stop is not None and should_stop(final=True) == "interrupted"):
+        # (a Ctrl-C after the last step is one too: still no --out)
+        raise _interrupted(done - base_epochs + result.epochs_run, epochs, out, source, checkpoint)
     _merge_history(record, history_before, done, result.history)
     losses = record.history.get("loss", [])[base_epochs:]
-    restored = callbacks.restored_epoch(chosen_callbacks, record, done)
     record.fit = {
         "epochs": len(losses),
         "total_epochs": record.epochs,
@@ -198,7 +132,7 @@ def _fit(source: Path, opts, *, given, should_stop, on_stuck) -> Written:
         "resumed_from_epoch": done if resumed is not None else None,
         "transforms": {"chosen": learned["transforms"], "reasons": learned.get("transform_reasons", [])}
         if "transforms" in learned else None,
-        **restored,
+        **callbacks.restored_epoch(chosen_callbacks, record, done),
         **class_summary,
         "smoke": smoke,
     }
@@ -207,23 +141,115 @@ def _fit(source: Path, opts, *, given, should_stop, on_stuck) -> Written:
 
         rows = train.history if trained_rows is None else train.history[trained_rows]
         record.fit["naive_scale"] = naive_scale(rows)  # MASE's scale, from the training rows only
-    data_roles = {role: (path, digests[role]) for role, path in
-                  (("data", data_path), ("validation_data", opts.validation_data)) if path is not None}
+    _add_lineage(record, source, source_sha256, {"data": data_path, "validation_data": opts.validation_data}, data.digests, smoke)
+    _commit(dist, opts, record, views.predictor, out, checkpoint)
+    return Written(out, "fitted", record.fit, record.history)
+
+
+def _callbacks(opts, model, dist, base_epochs: int, epochs: int, given, should_stop):
+    """The log the callbacks watch, the Keras callbacks fit's options ask for, and every callback to drive.
+
+    `given` may hold factories (the CLI's progress display), called now that TensorFlow is loaded.
+    """
+    monitor = opts.monitor or ("val_loss" if opts.validation_data is not None or opts.validation_split else "loss")
+    chosen = callbacks.chosen(opts, model, monitor, writes=dist.is_chief, first_epoch=base_epochs, epochs=epochs)
+    extra = [cb if hasattr(cb, "set_model") else cb() for cb in given]
+    if should_stop is not None:
+        extra.append(callbacks.stop_when_asked(should_stop))
+    return monitor, chosen, [*extra, *chosen]
+
+
+def _add_lineage(record: Record, source: Path, source_sha256: str, paths: dict, digests: dict, smoke: bool) -> None:
+    """fit's lineage line: the parent artifact, and each data file's path and the sha256 of the bytes read."""
+    data_roles = {role: (path, digests[role]) for role, path in paths.items() if path is not None}
     record.lineage.append(artifact.lineage_entry("fit", source, data_roles, parent_sha256=source_sha256))
     if smoke:
         record.lineage[-1]["smoke"] = True
+
+
+def _smoke_parts(train, validation, batch_size):
+    """A smoke fit's data: at most SMOKE_BATCHES batches of each part."""
+    keep = SMOKE_BATCHES * (SMOKE_FULL_BATCH if batch_size == ALL else batch_size)
+    return train.head(keep), validation.head(keep) if validation is not None else None
+
+
+def _check(source: Path, opts, record: Record):
+    """fit's checks before anything is read: the stage, the outputs, the options that must agree.
+
+    Returns:
+        (out, data path, the parsed --class-weight).
+    """
+    artifact.require_stage(record, "compiled", source, "fit")
+    predictor.require_in_graph(record, source)
+    out = artifact.check_out_path(opts.out, "fit", source=source)
+    data_path = need_data(opts.data, "fit")
+    outputs.check(outputs_of(opts, out=out), inputs_of(opts, source))
+    if opts.validation_data is not None and opts.validation_split:
+        raise ConfigError("give --validation-split or --validation-data, not both")
+    chosen_weights = imbalance.parse_class_weight(opts.class_weight)
+    task = tasks.get_task(record.task)
+    if chosen_weights != imbalance.NONE and not task.classification:
+        raise ConfigError(f"--class-weight weighs the classes of a classifier; the model's task is {task.name}")
+    validated = opts.validation_data is not None or bool(opts.validation_split)
+    callbacks.check_options(opts, callbacks.logged_metrics((record.compile or {}).get("metrics"), validated))
+    return out, data_path, chosen_weights
+
+
+def _model_and_seed(source: Path, opts, record: Record, adopted, source_sha256: str, dist, resumed: Path | None):
+    """The model to train (made in the strategy's scope), its record, and the seed every worker agreed on.
+
+    A resumed fit takes the checkpoint's model, record and seed.
+    """
+    with dist.scope():
+        if resumed is not None:
+            model, record = artifact.load(resumed, unsafe=opts.unsafe)
+            seed = record.seed
+        elif adopted is not None and dist.strategy is not None:
+            model = artifact.adopt(source, unsafe=opts.unsafe, sha256=source_sha256)[0]  # again, its variables made in the scope
+            seed = _seed(opts.seed, record.seed)
+        else:
+            model = adopted if adopted is not None else artifact.load(source, unsafe=opts.unsafe, record=record)[0]
+            seed = _seed(opts.seed, record.seed)
+    seed = distribution.agree_on_start(dist, seed, record.epochs if resumed is not None else 0, opts.timeout)
+    return model, record, seed
+
+
+def _class_weights(task, train, learned: dict, chosen_weights) -> tuple[dict, object]:
+    """A classifier's class counts and weights for the summary, and the per-sample weights they give."""
+    if not task.classification:
+        return {}, None
+    import numpy as np
+
+    from lstmcli.data.parsing import class_indices
+
+    indices = class_indices(train.y)
+    counts = [int(n) for n in np.bincount(indices, minlength=len(learned["classes"]))]
+    weights = imbalance.class_weights(chosen_weights, learned["classes"], counts)
+    sample_weight = imbalance.sample_weights(indices, weights) if weights else None
+    return {"class_counts": counts, "class_weight": {str(learned["classes"][i]): w for i, w in (weights or {}).items()}}, sample_weight
+
+
+def _interrupted(trained: int, epochs: int, out: Path, source: Path, checkpoint) -> Interrupted:
+    resume = ""
+    if checkpoint:
+        resume = (f"; run the same command again to resume from epoch {checkpoint.epochs_done}"
+                  if checkpoint.epochs_done else "; no checkpoint was written yet")
+    return Interrupted(f"interrupted after {trained} of {epochs} epochs; nothing was written to {out} and {source} is unchanged{resume}")
+
+
+def _commit(dist, opts, record: Record, predictor_model, out: Path, checkpoint) -> None:
+    """The chief writes the history and, last, the artifact; every worker learns whether it did."""
     if dist.is_chief:
         try:
             if opts.history is not None and str(opts.history) != "-":
                 write_history(record.history, opts.history)
-            artifact.save(views.predictor, record, out)  # the last write: once --out exists, the fit is complete
+            artifact.save(predictor_model, record, out)  # the last write: once --out exists, the fit is complete
             if checkpoint:
                 checkpoint.clear()
         except BaseException:
             distribution.chief_wrote(dist, False, out, opts.timeout)
             raise
     distribution.chief_wrote(dist, True, out, opts.timeout)
-    return Written(out, "fitted", record.fit, record.history)
 
 
 def smoke_requested(opts) -> bool:

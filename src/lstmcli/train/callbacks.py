@@ -208,3 +208,48 @@ def restored_epoch(chosen_callbacks, record, first_epoch: int) -> dict:
     if stopper.monitor != "loss":
         summary[f"restored_{stopper.monitor}"] = record.history[stopper.monitor][epoch]
     return summary
+
+
+def callback_list(callbacks, model, epochs: int, steps: int):
+    """The callbacks given (with a TerminateOnNaN added when none is), Keras's CallbackList over them,
+    and whether any of them makes every chunk end at an epoch boundary (see `callbacks.each_epoch`)."""
+    import keras
+
+    from lstmcli.train.callbacks import each_epoch
+
+    given = list(callbacks.callbacks if isinstance(callbacks, keras.callbacks.CallbackList) else callbacks or [])
+    if not any(isinstance(cb, keras.callbacks.TerminateOnNaN) for cb in given):
+        given.append(keras.callbacks.TerminateOnNaN())
+    per_epoch = any(each_epoch(cb) for cb in given)
+    return given, keras.callbacks.CallbackList(given, model=model, epochs=epochs, steps=steps, verbose=0), per_epoch
+
+
+def replay(rows, first_epoch: int, step: int, nb: int, names: list[str], keys: list[str], callbacks, result, model):
+    """Give the callbacks the epochs that ended inside one call of the fused loop, in order, as Keras would.
+
+    Returns (epoch, loss) where the loss stopped being finite and TerminateOnNaN
+    stopped the fit, else None.
+    """
+    for epoch, row in enumerate(rows, start=first_epoch):
+        values = dict(zip(names, (float(v) for v in row)))
+        for name, value in values.items():
+            result.history.setdefault(name, []).append(value)
+        result.epochs_run += 1
+        logs = {k: v for k, v in values.items() if k != "learning_rate"}  # Keras's epoch logs
+        last = (epoch + 1) * nb == step
+        finite = math.isfinite(logs["loss"])
+        if last or not finite:  # the chunk's end (where the loss went wrong, for TerminateOnNaN)
+            callbacks.on_train_batch_end(nb - 1, {k: logs[k] for k in keys})
+        if not finite and model.stop_training:
+            return epoch, logs["loss"]
+        callbacks.on_epoch_end(epoch, logs)
+        if model.stop_training:
+            return None
+        if not last:
+            callbacks.on_epoch_begin(epoch + 1)
+    if step % nb and not model.stop_training:  # the chunk ended inside an epoch
+        current = {k: float(v) for k, v in model.get_metrics_result().items()}
+        callbacks.on_train_batch_end(step % nb - 1, current)
+        if model.stop_training and not math.isfinite(current.get("loss", 0.0)):
+            return step // nb, current["loss"]
+    return None

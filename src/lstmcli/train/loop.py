@@ -27,15 +27,15 @@ equally, as `tf.distribute` always does.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
-from lstmcli.data.prepared import Prepared, Windows
+from lstmcli.data.prepared import Prepared
 from lstmcli.errors import TrainingError
+from lstmcli.train.graphdata import GraphData, replica_share
 
 CHUNK_SECONDS = 0.25
 PROBE_STEPS = 8  # the second call's steps, timed to size the chunks after it
@@ -56,51 +56,6 @@ def use_xla(requested: bool | None, work: int) -> bool:
     return requested if requested is not None else work >= XLA_MIN_WORK
 
 
-class GraphData:
-    """A Prepared data set held as tensors, with an in-graph `take(indices)`."""
-
-    def __init__(self, data: Prepared, batch_size: int | None, sample_weight: np.ndarray | None = None):
-        import tensorflow as tf
-
-        self.n = len(data)
-        self.batch_size = min(batch_size or self.n, self.n)
-        self.n_batches = math.ceil(self.n / self.batch_size)
-        if isinstance(data.inputs, Windows):
-            self._values = tf.constant(data.inputs.values)
-            self._starts = tf.constant(data.inputs.starts)
-            self._offsets = tf.range(data.inputs.timesteps, dtype=tf.int64)
-        else:
-            self._values = tf.constant(data.inputs.values)
-            self._starts = None
-        self.y = None if data.y is None else tf.constant(data.y)
-        self.sample_weight = None if sample_weight is None else tf.constant(sample_weight, tf.float32)
-
-    def take(self, indices):
-        import tensorflow as tf
-
-        if self._starts is None:
-            return tf.gather(self._values, indices)
-        rows = tf.gather(self._starts, indices)[:, None] + self._offsets
-        return tf.gather(self._values, rows)
-
-    def inputs_of(self, indices) -> tuple:
-        """A step's arguments for the samples at `indices`: (x, y), and their sample weights if any."""
-        import tensorflow as tf
-
-        x, y = self.take(indices), tf.gather(self.y, indices)
-        return (x, y) if self.sample_weight is None else (x, y, tf.gather(self.sample_weight, indices))
-
-    def batch(self, b, order=None):
-        """Indices of batch `b` (a tensor), in `order` if given."""
-        import tensorflow as tf
-
-        start = tf.cast(b, tf.int64) * self.batch_size
-        stop = tf.minimum(start + self.batch_size, self.n)
-        if order is None:
-            return tf.range(start, stop)
-        return order[start:stop]
-
-
 @dataclass
 class FitResult:
     """What a fit produced: per-epoch history and whether it stopped early."""
@@ -109,17 +64,6 @@ class FitResult:
     epochs_run: int = 0
     stopped: str | None = None
     seconds: float = 0.0
-
-
-def replica_share(indices):
-    """This replica's contiguous share of a global batch's `indices` (in a replica context)."""
-    import tensorflow as tf
-
-    ctx = tf.distribute.get_replica_context()
-    replica = tf.cast(ctx.replica_id_in_sync_group, tf.int64)
-    n = tf.size(indices, out_type=tf.int64)
-    count = ctx.num_replicas_in_sync
-    return indices[n * replica // count: n * (replica + 1) // count]
 
 
 class Trainer:
@@ -231,17 +175,70 @@ class Trainer:
             TrainingError: if the loss becomes NaN or infinite (TerminateOnNaN
                 stops the fit; the epoch is not given to `on_epoch_end`).
         """
-        import keras
         import tensorflow as tf
 
-        from lstmcli.train.callbacks import each_epoch, stop_reason
+        from lstmcli.train.callbacks import callback_list, replay, stop_reason
 
         model = self.model
         data = GraphData(train, batch_size, sample_weight)
         val = GraphData(validation, None if batch_size is None else max(batch_size, 1024)) if validation is not None else None
+        run, keys = self._fused(data, val, shuffle and data.n_batches > 1, seed)
+        names_of = lambda: keys + [VALIDATION_PREFIX + k for k in keys] * (val is not None) + ["learning_rate"]  # noqa: E731
+        given, callbacks, per_epoch = callback_list(callbacks, model, epochs, data.n_batches)
+        nb, result = data.n_batches, FitResult()
+        step, end = initial_epoch * nb, epochs * nb
+        chunk = 1  # the first call traces; keep it short so Ctrl-C is heard at once
+        started, calls, failed = time.perf_counter(), 0, None  # failed: (epoch, loss) where the loss stopped being finite
+        model.stop_training = False
+        callbacks.on_train_begin()
+        while step < end:
+            to_boundary = nb - step % nb
+            if per_epoch:
+                chunk = min(chunk, to_boundary)
+            elif on_chunk_end is not None and chunk > to_boundary:
+                chunk -= (step + chunk) % nb
+            if step % nb == 0:
+                callbacks.on_epoch_begin(step // nb)
+            tick = time.perf_counter()
+            rows = run(tf.constant(step, tf.int64), tf.constant(chunk, tf.int64)).numpy()
+            took = time.perf_counter() - tick
+            first_epoch, step, calls = step // nb, step + chunk, calls + 1
+            failed = replay(rows, first_epoch, step, nb, names_of(), keys, callbacks, result, model)
+            if failed is not None:
+                break
+            if on_chunk_end is not None and step % nb == 0:
+                on_chunk_end(step // nb, result)
+            # Size the next chunk to take about CHUNK_SECONDS, once a call without tracing was timed.
+            if calls == 1:
+                chunk = min(PROBE_STEPS, max(end - step, 1))
+            else:
+                chunk = max(1, min(end - step, int(CHUNK_SECONDS / max(took / chunk, 1e-7))))
+            chunk, result.stopped = self._agree(chunk, stop_reason(given) if model.stop_training else None)
+            if result.stopped:
+                break
+        callbacks.on_train_end()
+        result.seconds = time.perf_counter() - started
+        if failed is not None:
+            epoch, loss = failed
+            raise TrainingError(
+                f"the loss became {loss} at epoch {epoch + 1}; common causes are a "
+                f"learning rate too high (try --learning-rate smaller), unscaled data "
+                f"(try fit --scaling standard), or NaN/inf in the data"
+            )
+        return result
+
+    def _fused(self, data: "GraphData", val: "GraphData | None", reshuffle: bool, seed: int):
+        """The fused loop: `run(first, count)` trains steps first..first+count in one graph call.
+
+        Returns `run` and the list of the model's metric names, filled in when
+        `run` is first traced; `run` returns one row per epoch that ended in the
+        call: the training metrics, then the validation ones, then the learning rate.
+        """
+        import tensorflow as tf
+
+        model = self.model
         train_step, test_step = self._steps()
         nb, n = data.n_batches, data.n
-        reshuffle = shuffle and nb > 1
         seed_t = tf.constant(int(seed), tf.int64)
         keys: list[str] = []
 
@@ -294,82 +291,7 @@ class Trainer:
             width = len(keys) * (2 if val is not None else 1) + 1  # keys are known once the body is traced
             return tf.cond(logs.size() > 0, logs.stack, lambda: tf.zeros([0, width]))
 
-        given = list(callbacks.callbacks if isinstance(callbacks, keras.callbacks.CallbackList) else callbacks or [])
-        if not any(isinstance(cb, keras.callbacks.TerminateOnNaN) for cb in given):
-            given.append(keras.callbacks.TerminateOnNaN())
-        per_epoch = any(each_epoch(cb) for cb in given)
-        callbacks = keras.callbacks.CallbackList(given, model=model, epochs=epochs, steps=nb, verbose=0)
-        result = FitResult()
-        step, end = initial_epoch * nb, epochs * nb
-        chunk = 1  # the first call traces; keep it short so Ctrl-C is heard at once
-        started = time.perf_counter()
-        calls = 0
-        failed = None  # (epoch, loss) where the loss stopped being finite
-        model.stop_training = False
-        callbacks.on_train_begin()
-        while step < end:
-            to_boundary = nb - step % nb
-            if per_epoch:
-                chunk = min(chunk, to_boundary)
-            elif on_chunk_end is not None and chunk > to_boundary:
-                chunk -= (step + chunk) % nb
-            if step % nb == 0:
-                callbacks.on_epoch_begin(step // nb)
-            tick = time.perf_counter()
-            rows = run(tf.constant(step, tf.int64), tf.constant(chunk, tf.int64)).numpy()
-            took = time.perf_counter() - tick
-            first_epoch = step // nb
-            step += chunk
-            calls += 1
-            names = keys + [VALIDATION_PREFIX + k for k in keys] * (val is not None) + ["learning_rate"]
-            for epoch, row in enumerate(rows, start=first_epoch):
-                values = dict(zip(names, (float(v) for v in row)))
-                for name, value in values.items():
-                    result.history.setdefault(name, []).append(value)
-                result.epochs_run += 1
-                logs = {k: v for k, v in values.items() if k != "learning_rate"}  # Keras's epoch logs
-                last = (epoch + 1) * nb == step
-                finite = math.isfinite(logs["loss"])
-                if last or not finite:  # the chunk's end (where the loss went wrong, for TerminateOnNaN)
-                    callbacks.on_train_batch_end(nb - 1, {k: logs[k] for k in keys})
-                if not finite and model.stop_training:
-                    failed = (epoch, logs["loss"])
-                    break
-                callbacks.on_epoch_end(epoch, logs)
-                if model.stop_training:
-                    break
-                if not last:
-                    callbacks.on_epoch_begin(epoch + 1)
-            if step % nb and not model.stop_training:  # the chunk ended inside an epoch
-                current = {k: float(v) for k, v in model.get_metrics_result().items()}
-                callbacks.on_train_batch_end(step % nb - 1, current)
-                if model.stop_training and not math.isfinite(current.get("loss", 0.0)):
-                    failed = (step // nb, current["loss"])
-            if failed is not None:
-                break
-            if on_chunk_end is not None and step % nb == 0:
-                on_chunk_end(step // nb, result)
-            # Size the next chunk to take about CHUNK_SECONDS, once a call without tracing was timed.
-            if calls == 1:
-                chunk = min(PROBE_STEPS, max(end - step, 1))
-            else:
-                per_step = took / chunk
-                chunk = max(1, min(end - step, int(CHUNK_SECONDS / max(per_step, 1e-7))))
-            reason = stop_reason(given) if model.stop_training else None
-            chunk, reason = self._agree(chunk, reason)
-            result.stopped = reason
-            if result.stopped:
-                break
-        callbacks.on_train_end()
-        result.seconds = time.perf_counter() - started
-        if failed is not None:
-            epoch, loss = failed
-            raise TrainingError(
-                f"the loss became {loss} at epoch {epoch + 1}; common causes are a "
-                f"learning rate too high (try --learning-rate smaller), unscaled data "
-                f"(try fit --scaling standard), or NaN/inf in the data"
-            )
-        return result
+        return run, keys
 
     def score(self, data: Prepared, outputs: np.ndarray) -> dict[str, float]:
         """Loss and every compiled metric of `outputs` against `data`'s targets, as `model.evaluate` reports them.
@@ -448,3 +370,4 @@ class Trainer:
             return out.concat()
 
         return run().numpy()
+
