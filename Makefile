@@ -10,7 +10,7 @@ DATA   := data/sequence.csv
 
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install demo test test-fast bench quality quality-forecast quality-classify lint clean
+.PHONY: install demo test test-fast bench quality quality-forecast quality-classify lint format clean
 
 install: $(STAMP)
 
@@ -67,8 +67,14 @@ quality-classify: $(STAMP)
 	$(BIN)/python -m pip install --quiet --no-deps 'aeon>=1.0'
 	$(BIN)/python bench/quality_classify.py
 
+# ruff (pinned in pyproject.toml): the linter, and the formatter's check that nothing is left unformatted.
 lint: $(STAMP)
-	$(BIN)/python -m pyflakes src tests bench
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench
 
 clean:
 	rm -rf build $(VENV) .pytest_cache .hypothesis

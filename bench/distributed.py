@@ -29,11 +29,16 @@ from workloads import child, log
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--windows", type=int, default=4000, help="Training windows (a multiple of 64 splits every batch evenly).")
+    parser.add_argument(
+        "--windows", type=int, default=4000, help="Training windows (a multiple of 64 splits every batch evenly)."
+    )
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--reps", type=int, default=3)
     args = parser.parse_args()
-    sides = {"default": ["--strategy", "default"], "mirrored, 2 logical CPUs": ["--strategy", "mirrored", "--devices", "2"]}
+    sides = {
+        "default": ["--strategy", "default"],
+        "mirrored, 2 logical CPUs": ["--strategy", "mirrored", "--devices", "2"],
+    }
     results: dict[str, list[dict]] = {name: [] for name in sides}
     with tempfile.TemporaryDirectory() as scratch:
         data = write_series(Path(scratch) / "series.csv", args.windows)
@@ -50,8 +55,10 @@ def main() -> None:
     print("|---|---|---|---|")
     for name, runs in results.items():
         print(f"| {name} | {runs[0]['replicas']} | {rate[name]:.0f} | {rate[name] / rate[base]:.2f} |")
-    print(f"\n{args.windows:,} windows × 30 timesteps, batch 32, {args.epochs} epochs; largest relative "
-          f"difference between the two sides' per-epoch losses: {worst:.1e}; default uses XLA, mirrored does not")
+    print(
+        f"\n{args.windows:,} windows × 30 timesteps, batch 32, {args.epochs} epochs; largest relative "
+        f"difference between the two sides' per-epoch losses: {worst:.1e}; default uses XLA, mirrored does not"
+    )
     sys.exit(0 if worst <= 1e-5 else 1)
 
 

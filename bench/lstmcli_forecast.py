@@ -24,11 +24,11 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from common import BATCH_SIZE, SEED, TIMESTEPS, UNITS, emit  # noqa: E402
+
 from lstmcli.steps import compiling, defining, lifecycle, predicting
 from lstmcli.steps.options import for_command  # noqa: E402
 from lstmcli.train.loop import Trainer  # noqa: E402
-
-from common import BATCH_SIZE, SEED, TIMESTEPS, UNITS, emit  # noqa: E402
 
 timings: list[float] = []
 
@@ -57,17 +57,43 @@ def fit(data: Path, workdir: Path, epochs: int, scaling: str = "none", strategy:
         from lstmcli.train import distribution  # logical devices must exist before define starts TensorFlow's runtime
 
         distribution.start(strategy["strategy"], devices=strategy["devices"])
-    defining.define(for_command(
-        "define", {"out": defined, "features": ["value"], "timesteps": TIMESTEPS, "lstm": [UNITS], "seed": SEED}, None))
-    compiling.compile(defined, for_command(
-        "compile", {"out": compiled, "optimizer": "adam", "loss": "mean_squared_error"}, None))
-    written = lifecycle.fit(compiled, for_command(
-        "fit", {"out": fitted, "data": data, "epochs": epochs, "batch_size": BATCH_SIZE, "seed": SEED, "shuffle": False,
-                 "scaling": scaling, **(strategy or {})}, None))
+    defining.define(
+        for_command(
+            "define",
+            {"out": defined, "features": ["value"], "timesteps": TIMESTEPS, "lstm": [UNITS], "seed": SEED},
+            None,
+        )
+    )
+    compiling.compile(
+        defined, for_command("compile", {"out": compiled, "optimizer": "adam", "loss": "mean_squared_error"}, None)
+    )
+    written = lifecycle.fit(
+        compiled,
+        for_command(
+            "fit",
+            {
+                "out": fitted,
+                "data": data,
+                "epochs": epochs,
+                "batch_size": BATCH_SIZE,
+                "seed": SEED,
+                "shuffle": False,
+                "scaling": scaling,
+                **(strategy or {}),
+            },
+            None,
+        ),
+    )
     (seconds,) = timings
     samples = written.summary["samples"] * epochs
-    return {"seconds": seconds, "samples_per_s": samples / seconds, "loss": written.summary["final_loss"], "model": str(fitted),
-            "losses": written.history["loss"], "replicas": written.summary["replicas"]}
+    return {
+        "seconds": seconds,
+        "samples_per_s": samples / seconds,
+        "loss": written.summary["final_loss"],
+        "model": str(fitted),
+        "losses": written.history["loss"],
+        "replicas": written.summary["replicas"],
+    }
 
 
 def predict(model: Path, data: Path) -> dict:

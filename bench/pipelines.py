@@ -32,10 +32,15 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 CONFIG = REPO / "configs" / "sequence.toml"
-ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+ENV = {
+    **os.environ,
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+    "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""),
+}
 IMPORT_KERAS = [sys.executable, "-c", "import keras"]
 VERSION_WITH_TF = [
-    sys.executable, "-c",
+    sys.executable,
+    "-c",
     "from lstmcli.quiet import load_tensorflow; load_tensorflow(); from lstmcli.cli import main; main(['--version'])",
 ]
 
@@ -80,29 +85,59 @@ def measure_inspect(reps: int, tmp: Path) -> list[tuple]:
     timed(pipeline(model.parent)[:3])
     inspect = lstmcli("inspect", model)
     medians = alternate(reps, {"keras": lambda: timed([IMPORT_KERAS]), "inspect": lambda: timed([inspect])})
-    return [("`lstmcli inspect MODEL` vs `python -c \"import keras\"`", medians["keras"], medians["inspect"], "< 0.25×", 0.25, True)]
+    return [
+        (
+            '`lstmcli inspect MODEL` vs `python -c "import keras"`',
+            medians["keras"],
+            medians["inspect"],
+            "< 0.25×",
+            0.25,
+            True,
+        )
+    ]
 
 
 def measure_smoke(reps: int, tmp: Path) -> list[tuple]:
     smoke_env = {**ENV, "LSTMCLI_SMOKE": "1"}
     count = iter(range(10**6))
-    medians = alternate(reps, {
-        "floor": lambda: timed([VERSION_WITH_TF] * 5),
-        "smoke": lambda: timed(pipeline(tmp / f"smoke{next(count)}"), env=smoke_env),
-    })
-    return [("smoke pipeline (5 processes, LSTMCLI_SMOKE=1) vs 5 `lstmcli --version` importing TensorFlow",
-             medians["floor"], medians["smoke"], "< 1.5×", 1.5, True)]
+    medians = alternate(
+        reps,
+        {
+            "floor": lambda: timed([VERSION_WITH_TF] * 5),
+            "smoke": lambda: timed(pipeline(tmp / f"smoke{next(count)}"), env=smoke_env),
+        },
+    )
+    return [
+        (
+            "smoke pipeline (5 processes, LSTMCLI_SMOKE=1) vs 5 `lstmcli --version` importing TensorFlow",
+            medians["floor"],
+            medians["smoke"],
+            "< 1.5×",
+            1.5,
+            True,
+        )
+    ]
 
 
 def measure_run(reps: int, tmp: Path) -> list[tuple]:
     count = iter(range(10**6))
-    medians = alternate(reps, {
-        "plain": lambda: timed([[sys.executable, str(BENCH / "plain_classic.py")]], cwd=BENCH),
-        "run": lambda: timed([lstmcli("run", "--config", CONFIG, "--workdir", tmp / f"run{next(count)}")]),
-        "demo": lambda: timed(pipeline(tmp / f"demo{next(count)}")),
-    })
+    medians = alternate(
+        reps,
+        {
+            "plain": lambda: timed([[sys.executable, str(BENCH / "plain_classic.py")]], cwd=BENCH),
+            "run": lambda: timed([lstmcli("run", "--config", CONFIG, "--workdir", tmp / f"run{next(count)}")]),
+            "demo": lambda: timed(pipeline(tmp / f"demo{next(count)}")),
+        },
+    )
     return [
-        ("`lstmcli run` (classic, 1,000 epochs) vs `plain_classic.py`", medians["plain"], medians["run"], "≤ 0.25×", 0.25, False),
+        (
+            "`lstmcli run` (classic, 1,000 epochs) vs `plain_classic.py`",
+            medians["plain"],
+            medians["run"],
+            "≤ 0.25×",
+            0.25,
+            False,
+        ),
         ("`lstmcli run` vs `make demo`'s five processes", medians["demo"], medians["run"], "—", None, False),
     ]
 

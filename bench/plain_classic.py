@@ -11,7 +11,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-
 from common import SEED, emit  # noqa: E402
 
 sequence = (np.arange(10) / 10).astype(np.float32)

@@ -16,7 +16,6 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
-
 from common import BATCH_SIZE, SEED, TIMESTEPS, UNITS, emit, read_windows  # noqa: E402
 
 

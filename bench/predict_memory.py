@@ -59,7 +59,9 @@ def main() -> None:
             lstmcli("define", "--timesteps", str(steps), "--features", "y", "--lstm", "2", "--seed", "0", "--out", d)
             lstmcli("compile", d, "--out", c)
             lstmcli("fit", c, "--data", str(root / "short.csv"), "--epochs", "1", "--verbose", "0", "--out", f)
-            peaks[steps] = peak_rss_mb("predict", f, "--data", str(root / "long.csv"), "--out", str(root / f"p{steps}.csv"))
+            peaks[steps] = peak_rss_mb(
+                "predict", f, "--data", str(root / "long.csv"), "--out", str(root / f"p{steps}.csv")
+            )
             rows = sum(1 for _ in open(root / f"p{steps}.csv")) - 1
             print(f"timesteps {steps:>3}: {rows} predictions, peak RSS {peaks[steps]:.0f} MB")
         extra = peaks[200] - peaks[2]

@@ -87,7 +87,9 @@ def data_dir() -> Path:
     """aeon's shipped data folder, found without importing aeon (its imports are heavy)."""
     spec = importlib.util.find_spec("aeon")
     if spec is None or not spec.submodule_search_locations:
-        sys.exit("bench/quality_classify.py needs the data files of the 'aeon' package: pip install --no-deps 'aeon>=1.0'")
+        sys.exit(
+            "bench/quality_classify.py needs the data files of the 'aeon' package: pip install --no-deps 'aeon>=1.0'"
+        )
     return Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data"
 
 
@@ -135,19 +137,45 @@ def lstmcli(*args) -> subprocess.CompletedProcess:
     env = {**os.environ, "NO_COLOR": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
     done = subprocess.run(command, capture_output=True, text=True, env=env)
     if done.returncode != 0:
-        raise SystemExit(f"{' '.join(map(str, command[2:6]))} … failed ({done.returncode}): {done.stderr.strip()[-600:]}")
+        raise SystemExit(
+            f"{' '.join(map(str, command[2:6]))} … failed ({done.returncode}): {done.stderr.strip()[-600:]}"
+        )
     return done
 
 
 def train_and_evaluate(work: Path, columns, steps, classes, masked, compile_flags, fit_flags) -> dict:
     """define → compile → fit → evaluate through the CLI; returns evaluate's metrics and fit's summary."""
     task = ["--task", "binary"] if len(classes) == 2 else ["--task", "multiclass", "--num-classes", len(classes)]
-    lstmcli("define", *task, "--layout", "samples", "--timesteps", steps, "--features", ",".join(columns),
-            "--target", "label", *(["--mask"] if masked else []), "--seed", 0, "--out", work / "defined.keras")
+    lstmcli(
+        "define",
+        *task,
+        "--layout",
+        "samples",
+        "--timesteps",
+        steps,
+        "--features",
+        ",".join(columns),
+        "--target",
+        "label",
+        *(["--mask"] if masked else []),
+        "--seed",
+        0,
+        "--out",
+        work / "defined.keras",
+    )
     lstmcli("compile", work / "defined.keras", *compile_flags, "--out", work / "compiled.keras")
     started = time.perf_counter()
-    lstmcli("fit", work / "compiled.keras", "--data", work / "train.csv", *fit_flags, "--verbose", 0,
-            "--out", work / "fitted.keras")
+    lstmcli(
+        "fit",
+        work / "compiled.keras",
+        "--data",
+        work / "train.csv",
+        *fit_flags,
+        "--verbose",
+        0,
+        "--out",
+        work / "fitted.keras",
+    )
     seconds = time.perf_counter() - started
     metrics = json.loads(lstmcli("evaluate", work / "fitted.keras", "--data", work / "test.csv", "--json").stdout)
     from lstmcli.model.artifact import read_record
@@ -171,13 +199,21 @@ def run_set(dataset: Dataset, root: Path, runs: list[str]) -> dict:
     test_x, test_len = padded(test, steps)
     dtw_accuracy = dtw.accuracy_1nn(train_x, train_len, train_labels, test_x, test_len, test_labels)
     result = {
-        "set": dataset, "train": len(train), "test": len(test), "classes": sorted(set(train_labels)),
-        "dtw": dtw_accuracy, "dtw_seconds": time.perf_counter() - started, "runs": {},
+        "set": dataset,
+        "train": len(train),
+        "test": len(test),
+        "classes": sorted(set(train_labels)),
+        "dtw": dtw_accuracy,
+        "dtw_seconds": time.perf_counter() - started,
+        "runs": {},
     }
     for name in runs:
         result["runs"][name] = train_and_evaluate(work, columns, steps, result["classes"], masked, *RUNS[name])
-        print(f"{dataset.name} [{name}]: accuracy {result['runs'][name]['accuracy']:.3f} "
-              f"(1-NN DTW {dtw_accuracy:.3f} here, {dataset.published:.3f} published)", file=sys.stderr)
+        print(
+            f"{dataset.name} [{name}]: accuracy {result['runs'][name]['accuracy']:.3f} "
+            f"(1-NN DTW {dtw_accuracy:.3f} here, {dataset.published:.3f} published)",
+            file=sys.stderr,
+        )
     return result
 
 

@@ -104,16 +104,26 @@ SERIES = [
     Series("nile", "yearly, stationary, short", False, "year", ["volume"], ["volume"], 8, nile),
     Series("lynx", "yearly, short, cycle (~10 y)", False, "year", ["lynx"], ["lynx"], 10, lynx),
     Series(
-        "uschange", "quarterly, multivariate (5 → consumption)", False, "quarter",
-        ["consumption", "income", "production", "savings", "unemployment"], ["consumption"], 8, uschange,
+        "uschange",
+        "quarterly, multivariate (5 → consumption)",
+        False,
+        "quarter",
+        ["consumption", "income", "production", "savings", "unemployment"],
+        ["consumption"],
+        8,
+        uschange,
     ),
 ]
 
 
 def lstmcli(*args) -> str:
     """Run `lstmcli ARGS…` with this Python; fail loudly with its stderr."""
-    run = subprocess.run([sys.executable, "-m", "lstmcli", *map(str, args)], capture_output=True, text=True,
-                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    run = subprocess.run(
+        [sys.executable, "-m", "lstmcli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
     if run.returncode != 0:
         raise SystemExit(f"lstmcli {' '.join(map(str, args[:2]))} failed ({run.returncode}): {run.stderr.strip()}")
     return run.stdout
@@ -130,17 +140,51 @@ def measure(series: Series, folder: Path, epochs: int, transform: bool, fit_opti
     cut = round(len(frame) * 2 / 3)
     keys = frame[series.index].astype(str).tolist()
     train, test = f":{keys[cut - 1]}", f"{keys[cut]}:"
-    define = ["--timesteps", series.timesteps, "--features", ",".join(series.features),
-              "--target", ",".join(series.target), "--index", series.index, "--seed", SEED]
+    define = [
+        "--timesteps",
+        series.timesteps,
+        "--features",
+        ",".join(series.features),
+        "--target",
+        ",".join(series.target),
+        "--index",
+        series.index,
+        "--seed",
+        SEED,
+    ]
     if transform:
         define += ["--transform", "auto"]
     started = time.perf_counter()
     lstmcli("define", *define, "--out", folder / f"{series.name}-d.keras")
     lstmcli("compile", folder / f"{series.name}-d.keras", "--out", folder / f"{series.name}-c.keras")
-    lstmcli("fit", folder / f"{series.name}-c.keras", "--data", data, "--rows", train, "--epochs", epochs,
-            "--seed", SEED, "--verbose", 0, *fit_options, "--out", folder / f"{series.name}-f.keras")
-    metrics = json.loads(lstmcli("evaluate", folder / f"{series.name}-f.keras", "--data", data, "--rows", test, "--json"))
-    return {"series": series, "rows": len(frame), "train": train, "test": test, "seconds": time.perf_counter() - started, **metrics}
+    lstmcli(
+        "fit",
+        folder / f"{series.name}-c.keras",
+        "--data",
+        data,
+        "--rows",
+        train,
+        "--epochs",
+        epochs,
+        "--seed",
+        SEED,
+        "--verbose",
+        0,
+        *fit_options,
+        "--out",
+        folder / f"{series.name}-f.keras",
+    )
+    metrics = json.loads(
+        lstmcli("evaluate", folder / f"{series.name}-f.keras", "--data", data, "--rows", test, "--json")
+    )
+    return {
+        "series": series,
+        "rows": len(frame),
+        "train": train,
+        "test": test,
+        "seconds": time.perf_counter() - started,
+        **metrics,
+    }
 
 
 def table(results: list[dict]) -> str:
@@ -168,8 +212,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=150, help="Epochs of every fit (default 150).")
     parser.add_argument("--only", help="Comma-separated series names (default: all).")
     parser.add_argument("--out", type=Path, default=OUT, help=f"Where to write the report (default {OUT.name}).")
-    parser.add_argument("--fit-option", action="append", default=[], metavar="ARG",
-                        help="An extra argument for every fit, e.g. --fit-option=--scaling --fit-option=standard (repeatable).")
+    parser.add_argument(
+        "--fit-option",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="An extra argument for every fit, e.g. --fit-option=--scaling --fit-option=standard (repeatable).",
+    )
     args = parser.parse_args(argv)
     chosen = [s for s in SERIES if not args.only or s.name in args.only.split(",")]
     transform = has_transform_auto()
@@ -177,29 +226,37 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="lstmcli-quality-") as folder:
         for series in chosen:
             result = measure(series, Path(folder), args.epochs, transform, args.fit_option)
-            print(f"{series.name}: model {result['original_rmse']:.4g} naive {result['naive_rmse']:.4g} "
-                  f"skill {result['skill']:.3g} ({result['seconds']:.0f} s)", file=sys.stderr)
+            print(
+                f"{series.name}: model {result['original_rmse']:.4g} naive {result['naive_rmse']:.4g} "
+                f"skill {result['skill']:.3g} ({result['seconds']:.0f} s)",
+                file=sys.stderr,
+            )
             results.append(result)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True
+    ).stdout.strip()
     goal_series = [r for r in results if r["series"].trend_or_season]
     met = [r for r in goal_series if r["skill"] >= GOAL]
-    report = "\n".join([
-        "# Forecast quality on real series",
-        "",
-        f"Written by `bench/quality_forecast.py` on {datetime.date.today()}, lstmcli at {commit}, Python "
-        f"{platform.python_version()}, {os.cpu_count()} CPUs. Every series: its first ~2/3 of rows trains "
-        f"(`fit --rows`), the rest tests (`evaluate --rows`, which takes each window's context from before), "
-        f"one step ahead, seed {SEED}, default options plus `--epochs {args.epochs}`"
-        + (f" and `{' '.join(args.fit_option)}`" if args.fit_option else "")
-        + (" and `--transform auto`" if transform else " (this lstmcli has no `--transform` yet)") + ". "
-        "Naive and seasonal naive are `evaluate`'s own baselines on the same targets, in the data's units; "
-        "skill = naive RMSE ÷ model RMSE (> 1: the model beats tomorrow = today).",
-        "",
-        table(results),
-        "",
-        f"Goal met on {len(met)} of the {len(goal_series)} series with a trend or a season.",
-        "",
-    ])
+    report = "\n".join(
+        [
+            "# Forecast quality on real series",
+            "",
+            f"Written by `bench/quality_forecast.py` on {datetime.date.today()}, lstmcli at {commit}, Python "
+            f"{platform.python_version()}, {os.cpu_count()} CPUs. Every series: its first ~2/3 of rows trains "
+            f"(`fit --rows`), the rest tests (`evaluate --rows`, which takes each window's context from before), "
+            f"one step ahead, seed {SEED}, default options plus `--epochs {args.epochs}`"
+            + (f" and `{' '.join(args.fit_option)}`" if args.fit_option else "")
+            + (" and `--transform auto`" if transform else " (this lstmcli has no `--transform` yet)")
+            + ". "
+            "Naive and seasonal naive are `evaluate`'s own baselines on the same targets, in the data's units; "
+            "skill = naive RMSE ÷ model RMSE (> 1: the model beats tomorrow = today).",
+            "",
+            table(results),
+            "",
+            f"Goal met on {len(met)} of the {len(goal_series)} series with a trend or a season.",
+            "",
+        ]
+    )
     args.out.write_text(report)
     print(report)
     return 0

@@ -58,16 +58,18 @@ def source_version() -> str:
 def environment(args: argparse.Namespace, load: float) -> str:
     """The lines saying where, when and how the numbers were taken, as of the run's start."""
     mode = "quick mode (smoke run, smaller data; not for comparison)" if args.quick else "full sizes"
-    return "\n".join([
-        f"- Date: {datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}",
-        f"- Machine: {os.cpu_count()} CPUs (os.cpu_count()), {platform.machine()}, {platform.system()}; "
-        f"load average {load:.2f} at start",
-        f"- Python {platform.python_version()}, TensorFlow {version('tensorflow')}, Keras {version('keras')}, "
-        f"lstmcli {version('lstmcli')} at commit {source_version()}",
-        f"- Run: `bench/run.py --reps {args.reps}{' --quick' if args.quick else ''} --only {','.join(args.names)}`: "
-        f"{mode}; each value is the median of {args.reps} repetition(s), the two sides alternating, "
-        "every measurement in its own process",
-    ])
+    return "\n".join(
+        [
+            f"- Date: {datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}",
+            f"- Machine: {os.cpu_count()} CPUs (os.cpu_count()), {platform.machine()}, {platform.system()}; "
+            f"load average {load:.2f} at start",
+            f"- Python {platform.python_version()}, TensorFlow {version('tensorflow')}, Keras {version('keras')}, "
+            f"lstmcli {version('lstmcli')} at commit {source_version()}",
+            f"- Run: `bench/run.py --reps {args.reps}{' --quick' if args.quick else ''} --only {','.join(args.names)}`: "
+            f"{mode}; each value is the median of {args.reps} repetition(s), the two sides alternating, "
+            "every measurement in its own process",
+        ]
+    )
 
 
 def render(setting: str, outcomes: list[Outcome], seconds: float) -> str:

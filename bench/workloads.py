@@ -99,7 +99,9 @@ def timed(command: list, *, expect: int = 0, cwd: Path = ROOT) -> tuple[float, s
     done = subprocess.run([str(c) for c in command], cwd=cwd, env=ENV, capture_output=True, text=True)
     seconds = time.perf_counter() - started
     if done.returncode != expect:
-        raise RuntimeError(f"{' '.join(map(str, command))} exited {done.returncode} (expected {expect}):\n{done.stderr[-3000:]}")
+        raise RuntimeError(
+            f"{' '.join(map(str, command))} exited {done.returncode} (expected {expect}):\n{done.stderr[-3000:]}"
+        )
     return seconds, done.stdout
 
 
@@ -140,13 +142,34 @@ def classic(bench: Bench) -> Outcome:
 
     plains, pipelines = bench.alternate("W1", plain, pipeline)
     rows = [
-        Row("W1 classic example, end to end (wall time)", "s", values(plains, "wall"), values(pipelines, "wall"), at_most(0.6)),
-        Row("W1 `lstmcli fit` process alone (wall time)", "s", values(plains, "wall"), values(pipelines, "fit"), at_most(0.2)),
-        Row("W1 final loss (evaluate)", "loss", values(plains, "loss"), values(pipelines, "loss"), at_most(1.01, "≤ 1.01× (no worse)")),
+        Row(
+            "W1 classic example, end to end (wall time)",
+            "s",
+            values(plains, "wall"),
+            values(pipelines, "wall"),
+            at_most(0.6),
+        ),
+        Row(
+            "W1 `lstmcli fit` process alone (wall time)",
+            "s",
+            values(plains, "wall"),
+            values(pipelines, "fit"),
+            at_most(0.2),
+        ),
+        Row(
+            "W1 final loss (evaluate)",
+            "loss",
+            values(plains, "loss"),
+            values(pipelines, "loss"),
+            at_most(1.01, "≤ 1.01× (no worse)"),
+        ),
     ]
     steps = table(
         ["Process", "Wall time (median)"],
-        [[f"`lstmcli {step}`", format_value(statistics.median(values(pipelines, step)), "s")] for step in CLASSIC_STEPS],
+        [
+            [f"`lstmcli {step}`", format_value(statistics.median(values(pipelines, step)), "s")]
+            for step in CLASSIC_STEPS
+        ],
     )
     note = (
         "**W1** — plain: `bench/plain_classic.py`, one process that builds LSTM(10) on (1, 1) + Dense(1), "
@@ -171,7 +194,13 @@ def forecast_fit(bench: Bench) -> Outcome:
         lambda: child("lstmcli_forecast.py", "fit", data, bench.scratch(), "--epochs", epochs),
     )
     rows = [
-        Row("W2 forecasting fit, training throughput", "samples/s", values(plains, "samples_per_s"), values(ours, "samples_per_s"), at_least(1.3)),
+        Row(
+            "W2 forecasting fit, training throughput",
+            "samples/s",
+            values(plains, "samples_per_s"),
+            values(ours, "samples_per_s"),
+            at_least(1.3),
+        ),
         Row("W2 final epoch loss", "loss", values(plains, "loss"), values(ours, "loss"), within(0.01)),
     ]
     note = (
@@ -199,8 +228,13 @@ def scaling_cost(bench: Bench) -> Outcome:
         lambda: child("lstmcli_forecast.py", "fit", data, bench.scratch(), "--epochs", epochs, "--scaling", "standard"),
     )
     rows = [
-        Row("W5 fit throughput, scaling in the graph vs none", "samples/s", values(bare, "samples_per_s"),
-            values(scaled, "samples_per_s"), at_least(0.97)),
+        Row(
+            "W5 fit throughput, scaling in the graph vs none",
+            "samples/s",
+            values(bare, "samples_per_s"),
+            values(scaled, "samples_per_s"),
+            at_least(0.97),
+        ),
     ]
     note = (
         "**W5** — the W2 fit through lstmcli twice: `--scaling none` (the network alone) against "
@@ -216,7 +250,9 @@ def forecast_predict(bench: Bench) -> Outcome:
     sizes = bench.sizes
     data = bench.series(sizes.predict_windows)
     log("W3 setup: training the W2 model for 1 epoch")
-    model = child("lstmcli_forecast.py", "fit", bench.series(sizes.fit_windows), bench.scratch(), "--epochs", "1")["model"]
+    model = child("lstmcli_forecast.py", "fit", bench.series(sizes.fit_windows), bench.scratch(), "--epochs", "1")[
+        "model"
+    ]
     at_32, at_4096, ours = bench.alternate(
         "W3",
         lambda: child("plain_forecast.py", "predict", model, data),
@@ -225,8 +261,20 @@ def forecast_predict(bench: Bench) -> Outcome:
     )
     lstmcli_rate = values(ours, "windows_per_s")
     rows = [
-        Row("W3 predict throughput vs plain batch 32", "windows/s", values(at_32, "windows_per_s"), lstmcli_rate, at_least(1.0)),
-        Row("W3 predict throughput vs plain batch 4096", "windows/s", values(at_4096, "windows_per_s"), lstmcli_rate, at_least(1.0)),
+        Row(
+            "W3 predict throughput vs plain batch 32",
+            "windows/s",
+            values(at_32, "windows_per_s"),
+            lstmcli_rate,
+            at_least(1.0),
+        ),
+        Row(
+            "W3 predict throughput vs plain batch 4096",
+            "windows/s",
+            values(at_4096, "windows_per_s"),
+            lstmcli_rate,
+            at_least(1.0),
+        ),
     ]
     note = (
         f"**W3** — {sizes.predict_windows:,} windows ({sizes.predict_windows + 30:,}-row series, timesteps 30) "
@@ -258,7 +306,7 @@ def latency(bench: Bench) -> Outcome:
         for name, results in zip(commands, ours)
     ]
     note = (
-        "**W4** — wall time of each command as a process against `python -c \"import keras\"` (the floor of any "
+        '**W4** — wall time of each command as a process against `python -c "import keras"` (the floor of any '
         "step that needs Keras). The usage error is `lstmcli fit missing.keras --data x.csv --out y.keras`, "
         "which must exit 2."
     )

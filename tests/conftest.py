@@ -20,6 +20,7 @@ REPO = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="session")
 def cli():
     """Call `lstmcli ARGS…` in this process (`runners.invoke`); returns exit code, stdout and stderr."""
+
     def call(*args, input=None):
         return invoke(list(args), input=input)
 

@@ -19,7 +19,6 @@ from typing import Callable
 from runners import Outcome, invoke  # noqa: F401  (the corpus imports them from here)
 
 
-
 def run_ok(*argv) -> Outcome:
     """Run a step that must succeed (fixture building) and fail loudly if it does not."""
     outcome = invoke(list(argv))
@@ -52,7 +51,9 @@ def snapshot(root: Path) -> dict[str, str]:
         elif stat.S_ISREG(mode):
             entries[rel] = sha256(path)
         else:
-            entries[rel] = f"special {stat.S_IFMT(mode):o} {os.major(path.lstat().st_rdev)},{os.minor(path.lstat().st_rdev)}"
+            entries[rel] = (
+                f"special {stat.S_IFMT(mode):o} {os.major(path.lstat().st_rdev)},{os.minor(path.lstat().st_rdev)}"
+            )
     return entries
 
 
@@ -94,6 +95,7 @@ def with_record(source: Path, target: Path, edit: Callable, *, redigest: bool = 
     With `redigest` the record's digest member is recomputed too, as a careful
     forger would: then only the schema stands between the edit and the steps.
     """
+
     def change(name, data):
         if name == "lstmcli.json":
             obj = json.loads(data)
@@ -104,8 +106,13 @@ def with_record(source: Path, target: Path, edit: Callable, *, redigest: bool = 
 
     rewrite_zip(source, target, change)
     if redigest:
-        rewrite_zip(target, target.with_suffix(".tmp"), lambda name, data: (
-            hashlib.sha256(change.written).hexdigest().encode() if name == "lstmcli.json.sha256" else data))
+        rewrite_zip(
+            target,
+            target.with_suffix(".tmp"),
+            lambda name, data: (
+                hashlib.sha256(change.written).hexdigest().encode() if name == "lstmcli.json.sha256" else data
+            ),
+        )
         os.replace(target.with_suffix(".tmp"), target)
     return target
 
@@ -138,8 +145,14 @@ LABELS = ("cat", "dog", "eel")
 MC_FEATURES = ("x0", "x1", "x2", "x3")
 
 
-def samples_csv(path: Path, labels=LABELS, rows: int = 12, *, label_column: str = "label",
-                cells: dict[tuple[int, str], str] | None = None) -> Path:
+def samples_csv(
+    path: Path,
+    labels=LABELS,
+    rows: int = 12,
+    *,
+    label_column: str = "label",
+    cells: dict[tuple[int, str], str] | None = None,
+) -> Path:
     """Samples-layout rows x0…x3 and a string label cycling through `labels`.
 
     `cells` overrides single cells: {(data row, 1-based; column): text}.

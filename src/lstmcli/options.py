@@ -109,7 +109,11 @@ _KINDS = {int: "int", float: "float", str: "str", bool: "bool", Path: "path", li
 
 
 def _kind(hint: Any) -> str:
-    args = [a for a in typing.get_args(hint) if a is not type(None)] if typing.get_origin(hint) in (typing.Union, _union()) else [hint]
+    args = (
+        [a for a in typing.get_args(hint) if a is not type(None)]
+        if typing.get_origin(hint) in (typing.Union, _union())
+        else [hint]
+    )
     if len(args) == 1 and args[0] in _KINDS:
         return _KINDS[args[0]]
     raise TypeError(f"say the kind of an option of type {hint}")
@@ -151,7 +155,9 @@ class Options:
     def __post_init__(self):
         for opt in options_of(type(self)):
             value = getattr(self, opt.name)
-            if value is not None and not (isinstance(value, (list, tuple)) and not value and opt.kind in ("ints", "strs")):
+            if value is not None and not (
+                isinstance(value, (list, tuple)) and not value and opt.kind in ("ints", "strs")
+            ):
                 object.__setattr__(self, opt.name, check(opt, value, f"{type(self).__name__}.{opt.name}", Path()))
 
     def to_dict(self) -> dict[str, Any]:
@@ -218,7 +224,8 @@ def resolve(cls: type, table: str, flags: dict[str, Any], config: Path | None, f
         for key, value in values.items():
             if key not in options:
                 raise ConfigError(
-                    f"{config}: [{table}] has no option {key!r}" + did_you_mean(key, options)
+                    f"{config}: [{table}] has no option {key!r}"
+                    + did_you_mean(key, options)
                     + f"; the options are {', '.join(options)}"
                 )
             merged[key] = check(options[key], value, f"{config}: [{table}] {key}", base)
@@ -281,7 +288,8 @@ def read_config(path: Path, table: str) -> tuple[dict, Path]:
         if key not in CONFIG_TABLES or not isinstance(value, dict):
             raise ConfigError(
                 f"config file {path}: {key!r} is not a step table; put options under "
-                + ", ".join(f"[{s}]" for s in CONFIG_TABLES) + did_you_mean(key, CONFIG_TABLES)
+                + ", ".join(f"[{s}]" for s in CONFIG_TABLES)
+                + did_you_mean(key, CONFIG_TABLES)
             )
     # A pipe (<(…) is /dev/fd/N, resolving to /proc/PID/fd) has no folder: its paths are the current folder's.
     return data.get(table, {}), path.resolve().parent if path.is_file() else Path.cwd()
@@ -304,7 +312,9 @@ def check(option: Option, value: Any, where: str, base: Path) -> Any:
         try:
             return _number(option, value, where)
         except ConfigError:
-            raise ConfigError(f"{where} must be a positive number or 'all' (below {INT_LIMIT}). Received: {value!r}") from None
+            raise ConfigError(
+                f"{where} must be a positive number or 'all' (below {INT_LIMIT}). Received: {value!r}"
+            ) from None
     if kind == "rows" and isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, int) for v in value):
         return value  # row numbers chosen by a composite command (backtest's folds)
     if kind in ("int", "float"):
@@ -313,13 +323,19 @@ def check(option: Option, value: Any, where: str, base: Path) -> Any:
         items = _split(value, where)
         for item in items:
             if kind == "strs" and not isinstance(item, str):
-                raise ConfigError(f"{where} holds names, so each item must be a string; write \"{item}\". Received: {item!r}")
+                raise ConfigError(
+                    f'{where} holds names, so each item must be a string; write "{item}". Received: {item!r}'
+                )
         return [_number(option, item, where) for item in items] if kind == "ints" else items
     value = str(value) if isinstance(value, (int, str)) and not isinstance(value, bool) else value
     if not isinstance(value, str):
         raise ConfigError(f"{where} must be a string. Received: {value!r}")
     if option.choices and value not in option.choices:
-        raise ConfigError(f"{where} must be one of {', '.join(option.choices)}" + did_you_mean(value, option.choices) + f". Received: {value!r}")
+        raise ConfigError(
+            f"{where} must be one of {', '.join(option.choices)}"
+            + did_you_mean(value, option.choices)
+            + f". Received: {value!r}"
+        )
     return value
 
 
@@ -349,7 +365,9 @@ def _number(option: Option, value: Any, where: str):
     try:
         number = kind(value.strip() if isinstance(value, str) else value)
     except (TypeError, ValueError, OverflowError):
-        raise ConfigError(f"{where} must be {'a whole number' if kind is int else 'a number'}. Received: {value!r}") from None
+        raise ConfigError(
+            f"{where} must be {'a whole number' if kind is int else 'a number'}. Received: {value!r}"
+        ) from None
     if (kind is int and isinstance(value, float) and value != number) or (kind is float and not math.isfinite(number)):
         raise ConfigError(f"{where} must be a {'whole' if kind is int else 'finite'} number. Received: {value!r}")
     high = option.high if option.high is not None else INT_LIMIT if kind is int else None

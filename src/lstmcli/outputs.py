@@ -120,7 +120,7 @@ def check(outputs: list[Output], inputs: dict[str, Path | str | None]) -> None:
                         f"({role}); choose another {output.flag}"
                     )
     for i, one in enumerate(outputs):
-        for other in outputs[i + 1:]:
+        for other in outputs[i + 1 :]:
             for a in one.claims():
                 for b in other.claims():
                     if _same(a, b) or _under(a, b) or _under(b, a):
@@ -135,7 +135,9 @@ def _check_place(output: Output) -> None:
     flag = output.flag
     if output.directory:
         if path.exists() and not path.is_dir():
-            raise ArtifactError(f"{flag} {path} is a file, not a directory; give a directory (it is created if missing)")
+            raise ArtifactError(
+                f"{flag} {path} is a file, not a directory; give a directory (it is created if missing)"
+            )
     else:
         if path.is_dir():
             raise ArtifactError(f"{flag} {path} is a directory; give a file name inside it, such as {path / 'out'}")
@@ -212,7 +214,9 @@ def committed(path: Path, suffix: str = ".tmp") -> Iterator[str]:
 def atomic_output(path: Path, mode: str = "w") -> Iterator[Any]:
     """Open a file to write that becomes `path` only on success (see `committed`)."""
     with committed(Path(path)) as tmp:
-        with open(tmp, mode, newline="" if "b" not in mode else None, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
+        with open(
+            tmp, mode, newline="" if "b" not in mode else None, **({} if "b" in mode else {"encoding": "utf-8"})
+        ) as handle:
             yield handle
 
 
@@ -233,7 +237,9 @@ def _make_temporary(path: Path, suffix: str, *, beside: bool = True) -> tuple[in
         if beside:
             path.parent.mkdir(parents=True, exist_ok=True)
             _remove_orphans(path)
-        fd, tmp = tempfile.mkstemp(dir=path.parent if beside else None, prefix=f".{path.name}.{os.getpid()}.", suffix=suffix)
+        fd, tmp = tempfile.mkstemp(
+            dir=path.parent if beside else None, prefix=f".{path.name}.{os.getpid()}.", suffix=suffix
+        )
         umask = os.umask(0)
         os.umask(umask)
         os.fchmod(fd, 0o666 & ~umask)
@@ -244,7 +250,7 @@ def _make_temporary(path: Path, suffix: str, *, beside: bool = True) -> tuple[in
 
 def _remove_orphans(path: Path) -> None:
     for leftover in path.parent.glob(f".{glob.escape(path.name)}.*.*.tmp*"):
-        pid = leftover.name[len(path.name) + 2:].split(".", 1)[0]
+        pid = leftover.name[len(path.name) + 2 :].split(".", 1)[0]
         if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
             with contextlib.suppress(OSError):
                 leftover.unlink()

@@ -8,13 +8,13 @@ import shutil
 import zipfile
 
 import pytest
+from conftest import sequence_csv
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import sequence_csv
 from lstmcli import options as lstmcli_options
-from lstmcli.steps.options import BY_COMMAND, for_command
 from lstmcli.errors import ConfigError
+from lstmcli.steps.options import BY_COMMAND, for_command
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,10 @@ def fitted(tmp_path_factory, cli):
     data = sequence_csv(root / "s.csv")
     assert cli("define", "--features", "value", "--lstm", 3, "--seed", 0, "--out", root / "d.keras").exit_code == 0
     assert cli("compile", root / "d.keras", "--out", root / "c.keras").exit_code == 0
-    assert cli("fit", root / "c.keras", "--data", data, "--epochs", 2, "--verbose", 0, "--out", root / "f.keras").exit_code == 0
+    assert (
+        cli("fit", root / "c.keras", "--data", data, "--epochs", 2, "--verbose", 0, "--out", root / "f.keras").exit_code
+        == 0
+    )
     return root / "f.keras", data
 
 
@@ -104,8 +107,11 @@ def test_evaluate_refuses_an_unknown_keras_model(tmp_path, cli, fitted):
 
 KEYS = [o.name for o in lstmcli_options.visible(BY_COMMAND["fit"])] + ["epoch", "batchsize", "lstm", ""]
 SCALARS = st.one_of(
-    st.integers(-10**6, 10**6), st.floats(allow_nan=True, allow_infinity=True), st.booleans(),
-    st.text(max_size=12), st.sampled_from(["all", "auto", "1", "minmax", "-", "3,4"]),
+    st.integers(-(10**6), 10**6),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.text(max_size=12),
+    st.sampled_from(["all", "auto", "1", "minmax", "-", "3,4"]),
 )
 VALUES = st.one_of(SCALARS, st.lists(SCALARS, max_size=3))
 

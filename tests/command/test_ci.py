@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import REPO
 
 CONFIG = REPO / "configs" / "sequence.toml"
@@ -38,8 +37,20 @@ def smoke(tmp_path_factory, cli):
 
 def test_a_failed_gate_exits_3_after_writing_the_metrics(smoke, cli):
     out = smoke["root"] / "m.json"
-    run = cli("evaluate", smoke["fitted"], "--config", CONFIG, "--out", out, "--fail-if", "loss>1e-6", "--fail-if", "samples<5",
-              "--fail-if", "original_mae>=0")
+    run = cli(
+        "evaluate",
+        smoke["fitted"],
+        "--config",
+        CONFIG,
+        "--out",
+        out,
+        "--fail-if",
+        "loss>1e-6",
+        "--fail-if",
+        "samples<5",
+        "--fail-if",
+        "original_mae>=0",
+    )
     assert run.exit_code == 3, run
     metrics = json.loads(out.read_text())
     errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
@@ -49,7 +60,9 @@ def test_a_failed_gate_exits_3_after_writing_the_metrics(smoke, cli):
 
 
 def test_gates_that_hold_exit_0_and_print_the_metrics(smoke, cli):
-    run = cli("evaluate", smoke["fitted"], "--config", CONFIG, "--json", "--fail-if", "loss>1000", "--fail-if", "samples<9")
+    run = cli(
+        "evaluate", smoke["fitted"], "--config", CONFIG, "--json", "--fail-if", "loss>1000", "--fail-if", "samples<9"
+    )
     assert run.exit_code == 0, run
     assert json.loads(run.stdout)["samples"] == 9
 
@@ -116,8 +129,10 @@ def test_a_smoke_artifact_says_so_everywhere(smoke, cli):
         run = cli(command, smoke["fitted"], "--config", CONFIG)
         assert run.exit_code == 0
         warnings = [line for line in run.stderr.splitlines() if line.startswith("warning:")]
-        assert warnings == [f"warning: {smoke['fitted']} is a smoke artifact (fit --smoke: 1 epoch on 9 samples); "
-                            "its results only show that the pipeline runs"]
+        assert warnings == [
+            f"warning: {smoke['fitted']} is a smoke artifact (fit --smoke: 1 epoch on 9 samples); "
+            "its results only show that the pipeline runs"
+        ]
     summary = json.loads(cli("verify", smoke["fitted"], "--json").stdout)
     assert summary["smoke"] == "fit --smoke: 1 epoch on 9 samples"
 
@@ -137,7 +152,9 @@ def test_the_environment_makes_every_fit_a_smoke_fit(smoke, cli, monkeypatch, tm
     pd.DataFrame({"value": np.sin(np.arange(200) / 5)}).to_csv(rows, index=False)
     monkeypatch.setenv("LSTMCLI_SMOKE", env)
     out = tmp_path / "f.keras"
-    run = cli("fit", smoke["compiled"], "--data", rows, "--epochs", "3", "--batch-size", "8", "--verbose", "0", "--out", out)
+    run = cli(
+        "fit", smoke["compiled"], "--data", rows, "--epochs", "3", "--batch-size", "8", "--verbose", "0", "--out", out
+    )
     assert run.exit_code == 0, run
     record = read_record(out)
     assert record.fit["smoke"] is smoked
@@ -150,8 +167,21 @@ def test_smoke_caps_a_full_batch_and_the_validation_too(smoke, cli, tmp_path):
     rows = tmp_path / "long.csv"
     pd.DataFrame({"value": np.sin(np.arange(400) / 5)}).to_csv(rows, index=False)
     out = tmp_path / "f.keras"
-    run = cli("fit", smoke["compiled"], "--data", rows, "--batch-size", "all", "--validation-split", "0.5", "--smoke",
-              "--verbose", "0", "--out", out)
+    run = cli(
+        "fit",
+        smoke["compiled"],
+        "--data",
+        rows,
+        "--batch-size",
+        "all",
+        "--validation-split",
+        "0.5",
+        "--smoke",
+        "--verbose",
+        "0",
+        "--out",
+        out,
+    )
     assert run.exit_code == 0, run
     fit = read_record(out).fit
     assert (fit["samples"], fit["validation_samples"], fit["epochs"]) == (96, 96, 1)
@@ -178,12 +208,18 @@ def test_run_writes_the_five_outputs_of_the_five_commands(cli, tmp_path):
     assert (one / "predictions.csv").read_text() == (separate / "predictions.csv").read_text()
     assert json.loads((one / "metrics.json").read_text())["loss"] < 1e-3
     assert run.stdout.startswith("loss ")
-    assert [line.split(" → ")[0] for line in run.stderr.splitlines()] == ["defined", "compiled", "fitted", "metrics", "predictions"]
+    assert [line.split(" → ")[0] for line in run.stderr.splitlines()] == [
+        "defined",
+        "compiled",
+        "fitted",
+        "metrics",
+        "predictions",
+    ]
 
 
 def test_run_needs_training_data_and_a_folder(cli, tmp_path):
     config = tmp_path / "c.toml"
-    config.write_text('[define]\ntimesteps = 1\n')
+    config.write_text("[define]\ntimesteps = 1\n")
     run = cli("run", "--config", config, "--workdir", tmp_path / "w")
     assert run.exit_code == 2 and "run needs the training data" in run.stderr
     assert not (tmp_path / "w").exists()
@@ -194,7 +230,9 @@ def test_run_needs_training_data_and_a_folder(cli, tmp_path):
 
 def lstmcli(*args, env, cwd):
     environment = {**os.environ, "NO_COLOR": "1", **env}
-    return subprocess.run([sys.executable, "-m", "lstmcli", *map(str, args)], capture_output=True, text=True, env=environment, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "lstmcli", *map(str, args)], capture_output=True, text=True, env=environment, cwd=cwd
+    )
 
 
 @pytest.mark.slow
@@ -202,8 +240,11 @@ def test_a_smoke_pipeline_of_processes_gates_like_run(tmp_path):
     """LSTMCLI_SMOKE=1 through real processes: the steps and `run` fit the same weights; run's gate exits 3."""
     env = {"LSTMCLI_SMOKE": "1"}
     d, c, f = (tmp_path / f"{n}.keras" for n in ("defined", "compiled", "fitted"))
-    for step in (("define", "--config", CONFIG, "--out", d), ("compile", d, "--config", CONFIG, "--out", c),
-                 ("fit", c, "--config", CONFIG, "--out", f)):
+    for step in (
+        ("define", "--config", CONFIG, "--out", d),
+        ("compile", d, "--config", CONFIG, "--out", c),
+        ("fit", c, "--config", CONFIG, "--out", f),
+    ):
         assert lstmcli(*step, env=env, cwd=tmp_path).returncode == 0
     config = gated_config(tmp_path)
     one = lstmcli("run", "--config", config, "--workdir", tmp_path / "one", env=env, cwd=tmp_path)

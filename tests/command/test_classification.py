@@ -32,8 +32,26 @@ def sorted_by_class(path, counts, timesteps=5, seed=0):
 def compiled_classifier(cli, tmp_path, classes, timesteps=5, extra=()):
     task = ["--task", "binary"] if classes == 2 else ["--task", "multiclass", "--num-classes", classes]
     features = ",".join(f"t{i}" for i in range(timesteps))
-    run_ok(cli, "define", *task, "--layout", "samples", "--reshape", "timesteps", "--features", features,
-           "--target", "label", "--lstm", 4, "--seed", 0, *extra, "--out", tmp_path / "d.keras")
+    run_ok(
+        cli,
+        "define",
+        *task,
+        "--layout",
+        "samples",
+        "--reshape",
+        "timesteps",
+        "--features",
+        features,
+        "--target",
+        "label",
+        "--lstm",
+        4,
+        "--seed",
+        0,
+        *extra,
+        "--out",
+        tmp_path / "d.keras",
+    )
     run_ok(cli, "compile", tmp_path / "d.keras", "--learning-rate", "0.05", "--out", tmp_path / "c.keras")
     return tmp_path / "c.keras"
 
@@ -42,14 +60,45 @@ def test_a_class_sorted_file_keeps_every_class_in_training(tmp_path, cli):
     counts = [10, 20, 15, 5]
     sorted_by_class(tmp_path / "sorted.csv", counts)
     compiled = compiled_classifier(cli, tmp_path, 4)
-    run_ok(cli, "fit", compiled, "--data", tmp_path / "sorted.csv", "--validation-split", "0.2", "--seed", 7,
-           "--verbose", 0, "--out", tmp_path / "f.keras")
+    run_ok(
+        cli,
+        "fit",
+        compiled,
+        "--data",
+        tmp_path / "sorted.csv",
+        "--validation-split",
+        "0.2",
+        "--seed",
+        7,
+        "--verbose",
+        0,
+        "--out",
+        tmp_path / "f.keras",
+    )
     fit = read_record(tmp_path / "f.keras").fit
-    assert fit["class_counts"] == [8, 16, 12, 4]  # each class gives 20% to validation, the tail would have taken all of d
+    assert fit["class_counts"] == [
+        8,
+        16,
+        12,
+        4,
+    ]  # each class gives 20% to validation, the tail would have taken all of d
     assert fit["validation_samples"] == 2 + 4 + 3 + 1
     assert fit["validation"] == {"method": "stratified", "fraction": 0.2, "seed": 7}
-    run_ok(cli, "fit", compiled, "--data", tmp_path / "sorted.csv", "--validation-split", "0.2", "--seed", 7,
-           "--verbose", 0, "--out", tmp_path / "g.keras")
+    run_ok(
+        cli,
+        "fit",
+        compiled,
+        "--data",
+        tmp_path / "sorted.csv",
+        "--validation-split",
+        "0.2",
+        "--seed",
+        7,
+        "--verbose",
+        0,
+        "--out",
+        tmp_path / "g.keras",
+    )
     assert read_record(tmp_path / "g.keras").history == read_record(tmp_path / "f.keras").history  # the draw is seeded
 
 
@@ -57,8 +106,14 @@ def test_the_stratified_draw_is_random_within_each_class_and_keeps_order():
     from lstmcli.data.prepared import Prepared, Samples
 
     labels = np.repeat([0, 1], [50, 50])
-    data = Prepared(Samples(np.arange(100, dtype=np.float32).reshape(100, 1, 1)), labels.astype(np.float32)[:, None],
-                    labels, np.arange(1, 101), "row", ["label"])
+    data = Prepared(
+        Samples(np.arange(100, dtype=np.float32).reshape(100, 1, 1)),
+        labels.astype(np.float32)[:, None],
+        labels,
+        np.arange(1, 101),
+        "row",
+        ["label"],
+    )
     train, validation = data.split_random(0.2, seed=1, stratify=True)
     held = validation.keys - 1
     assert np.bincount(labels[held]).tolist() == [10, 10]
@@ -72,8 +127,18 @@ def test_the_stratified_draw_is_random_within_each_class_and_keeps_order():
 def test_a_split_leaving_a_class_without_training_samples_names_it(tmp_path, cli):
     sorted_by_class(tmp_path / "tiny.csv", [6, 1])
     compiled = compiled_classifier(cli, tmp_path, 2)
-    run = cli("fit", compiled, "--data", tmp_path / "tiny.csv", "--validation-split", "0.6", "--verbose", 0,
-              "--out", tmp_path / "f.keras")
+    run = cli(
+        "fit",
+        compiled,
+        "--data",
+        tmp_path / "tiny.csv",
+        "--validation-split",
+        "0.6",
+        "--verbose",
+        0,
+        "--out",
+        tmp_path / "f.keras",
+    )
     assert run.exit_code == 2
     assert "leaves class 'b' without training samples" in run.stderr
     assert not (tmp_path / "f.keras").exists()
@@ -84,8 +149,19 @@ def test_series_validation_is_still_the_tail(tmp_path, cli):
     pd.DataFrame({"y": np.sin(t / 5)}).to_csv(tmp_path / "s.csv", index=False)
     run_ok(cli, "define", "--timesteps", 4, "--features", "y", "--lstm", 2, "--out", tmp_path / "d.keras")
     run_ok(cli, "compile", tmp_path / "d.keras", "--out", tmp_path / "c.keras")
-    run_ok(cli, "fit", tmp_path / "c.keras", "--data", tmp_path / "s.csv", "--validation-split", "0.25", "--verbose", 0,
-           "--out", tmp_path / "f.keras")
+    run_ok(
+        cli,
+        "fit",
+        tmp_path / "c.keras",
+        "--data",
+        tmp_path / "s.csv",
+        "--validation-split",
+        "0.25",
+        "--verbose",
+        0,
+        "--out",
+        tmp_path / "f.keras",
+    )
     fit = read_record(tmp_path / "f.keras").fit
     assert fit["validation"]["method"] == "tail"
     assert (fit["samples"], fit["validation_samples"]) == (87, 29)
@@ -103,9 +179,9 @@ def keras_model(seed=0):
 def test_class_weights_change_the_loss_as_keras_does():
     import keras
 
+    from lstmcli.data.prepared import Prepared, Samples
     from lstmcli.train.imbalance import class_weights, sample_weights
     from lstmcli.train.loop import Trainer
-    from lstmcli.data.prepared import Prepared, Samples
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal((30, 3, 2)).astype(np.float32)
@@ -120,7 +196,9 @@ def test_class_weights_change_the_loss_as_keras_does():
     theirs.compile(optimizer=keras.optimizers.SGD(0.1), loss="categorical_crossentropy", metrics=["accuracy"])
     plain = keras_model()  # the same start without weights
     data = Prepared(Samples(x), y, labels, np.arange(30), "row", ["label"])
-    result = Trainer(ours).fit(data, epochs=3, batch_size=None, shuffle=False, sample_weight=sample_weights(labels, weights))
+    result = Trainer(ours).fit(
+        data, epochs=3, batch_size=None, shuffle=False, sample_weight=sample_weights(labels, weights)
+    )
     unweighted = Trainer(plain).fit(data, epochs=3, batch_size=None, shuffle=False)
     expected = theirs.fit(x, y, epochs=3, batch_size=30, shuffle=False, verbose=0, class_weight=weights).history
     assert result.history["loss"] == pytest.approx(expected["loss"], rel=1e-5)
@@ -142,8 +220,23 @@ def test_class_weight_labels_and_the_cli(tmp_path, cli):
         class_weights({"zebra": 2.0}, ["a", "b"], [1, 1])
     sorted_by_class(tmp_path / "data.csv", [24, 6])
     compiled = compiled_classifier(cli, tmp_path, 2)
-    run_ok(cli, "fit", compiled, "--data", tmp_path / "data.csv", "--class-weight", "b=4", "--epochs", 2, "--seed", 1,
-           "--verbose", 0, "--out", tmp_path / "w.keras")
+    run_ok(
+        cli,
+        "fit",
+        compiled,
+        "--data",
+        tmp_path / "data.csv",
+        "--class-weight",
+        "b=4",
+        "--epochs",
+        2,
+        "--seed",
+        1,
+        "--verbose",
+        0,
+        "--out",
+        tmp_path / "w.keras",
+    )
     assert read_record(tmp_path / "w.keras").fit["class_weight"] == {"b": 4.0}
     run = cli("fit", compiled, "--data", tmp_path / "data.csv", "--class-weight", "c=4", "--out", tmp_path / "x.keras")
     assert run.exit_code == 2 and "'c', which the model does not have" in run.stderr
@@ -152,10 +245,27 @@ def test_class_weight_labels_and_the_cli(tmp_path, cli):
 def test_evaluate_adds_the_majority_baseline_and_per_class_recall(tmp_path, cli):
     frame = sorted_by_class(tmp_path / "data.csv", [12, 6, 6])
     compiled = compiled_classifier(cli, tmp_path, 3)
-    run_ok(cli, "fit", compiled, "--data", tmp_path / "data.csv", "--epochs", 5, "--seed", 0, "--verbose", 0,
-           "--out", tmp_path / "f.keras")
-    metrics = json.loads(run_ok(cli, "evaluate", tmp_path / "f.keras", "--data", tmp_path / "data.csv", "--json").stdout)
-    predictions = pd.read_csv(io.StringIO(run_ok(cli, "predict", tmp_path / "f.keras", "--data", tmp_path / "data.csv").stdout))
+    run_ok(
+        cli,
+        "fit",
+        compiled,
+        "--data",
+        tmp_path / "data.csv",
+        "--epochs",
+        5,
+        "--seed",
+        0,
+        "--verbose",
+        0,
+        "--out",
+        tmp_path / "f.keras",
+    )
+    metrics = json.loads(
+        run_ok(cli, "evaluate", tmp_path / "f.keras", "--data", tmp_path / "data.csv", "--json").stdout
+    )
+    predictions = pd.read_csv(
+        io.StringIO(run_ok(cli, "predict", tmp_path / "f.keras", "--data", tmp_path / "data.csv").stdout)
+    )
     truth, chosen = frame["label"].to_numpy(), predictions["label"].to_numpy()
     assert metrics["majority_accuracy"] == pytest.approx(0.5)  # always 'a', the training part's most common class
     for label in "abc":
@@ -170,9 +280,27 @@ def test_the_summary_and_history_name_the_restored_epoch(tmp_path, cli):
     compiled_classifier(cli, tmp_path, 2)
     # a learning rate far too high makes the validation loss jump about, so the best epoch is not the last
     run_ok(cli, "compile", tmp_path / "d.keras", "--learning-rate", "3", "--out", tmp_path / "hot.keras")
-    run = run_ok(cli, "fit", tmp_path / "hot.keras", "--data", tmp_path / "data.csv", "--validation-split", "0.3",
-                 "--early-stopping", 2, "--epochs", 40, "--seed", 0, "--verbose", 2, "--history", tmp_path / "h.csv",
-                 "--out", tmp_path / "f.keras")
+    run = run_ok(
+        cli,
+        "fit",
+        tmp_path / "hot.keras",
+        "--data",
+        tmp_path / "data.csv",
+        "--validation-split",
+        "0.3",
+        "--early-stopping",
+        2,
+        "--epochs",
+        40,
+        "--seed",
+        0,
+        "--verbose",
+        2,
+        "--history",
+        tmp_path / "h.csv",
+        "--out",
+        tmp_path / "f.keras",
+    )
     record = read_record(tmp_path / "f.keras")
     history = pd.read_csv(tmp_path / "h.csv")
     best = int(np.argmin(history["val_loss"]))
@@ -182,7 +310,9 @@ def test_the_summary_and_history_name_the_restored_epoch(tmp_path, cli):
     assert history["restored"].tolist() == [1.0 if i == best else 0.0 for i in range(len(history))]
     assert f"kept epoch {best + 1}'s weights" in run.stderr
     assert f"validation: {record.fit['validation_samples']} samples drawn within each class (seed 0)" in run.stderr
-    metrics = json.loads(run_ok(cli, "evaluate", tmp_path / "f.keras", "--data", tmp_path / "data.csv", "--json").stdout)
+    metrics = json.loads(
+        run_ok(cli, "evaluate", tmp_path / "f.keras", "--data", tmp_path / "data.csv", "--json").stdout
+    )
     assert metrics["loss"] != pytest.approx(history["loss"].iloc[-1], rel=1e-3)
 
 
@@ -217,9 +347,24 @@ def test_padded_steps_do_not_move_predictions(tmp_path, cli):
     rng = np.random.default_rng(1)
     frame, lengths = padded_file(tmp_path / "padded.csv", rng)
     compiled = compiled_classifier(cli, tmp_path, 2, timesteps=6, extra=("--mask",))
-    run_ok(cli, "fit", compiled, "--data", tmp_path / "padded.csv", "--epochs", 3, "--seed", 0, "--verbose", 0,
-           "--out", tmp_path / "f.keras")
-    predicted = pd.read_csv(io.StringIO(run_ok(cli, "predict", tmp_path / "f.keras", "--data", tmp_path / "padded.csv").stdout))
+    run_ok(
+        cli,
+        "fit",
+        compiled,
+        "--data",
+        tmp_path / "padded.csv",
+        "--epochs",
+        3,
+        "--seed",
+        0,
+        "--verbose",
+        0,
+        "--out",
+        tmp_path / "f.keras",
+    )
+    predicted = pd.read_csv(
+        io.StringIO(run_ok(cli, "predict", tmp_path / "f.keras", "--data", tmp_path / "padded.csv").stdout)
+    )
     network = network_of(keras.saving.load_model(tmp_path / "f.keras"))
     stats = read_record(tmp_path / "f.keras").preprocessing["inputs"]
     values = (frame.iloc[:, :6].to_numpy(dtype=np.float32) - stats["offset"][0]) / stats["scale"][0]

@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lstmcli.model import artifact
-from lstmcli.scoring import baselines
 from lstmcli.data import calendar
 from lstmcli.data.dataspec import DataSpec
-from lstmcli.errors import ConfigError, DataError
 from lstmcli.data.rowindex import select_rows
+from lstmcli.errors import ConfigError, DataError
+from lstmcli.model import artifact
+from lstmcli.scoring import baselines
 
 
 def run_ok(cli, *args):
@@ -39,26 +39,46 @@ def pipeline(cli, tmp_path, define_args, fit_args=()):
     """define, compile and fit a tiny model on tmp_path/s.csv; returns the fitted path."""
     run_ok(cli, "define", *define_args, "--lstm", 2, "--seed", 0, "--out", tmp_path / "d.keras")
     run_ok(cli, "compile", tmp_path / "d.keras", "--out", tmp_path / "c.keras")
-    run_ok(cli, "fit", tmp_path / "c.keras", "--data", tmp_path / "s.csv", "--epochs", 1, "--seed", 0,
-           "--verbose", 0, "--scaling", "standard", *fit_args, "--out", tmp_path / "f.keras")
+    run_ok(
+        cli,
+        "fit",
+        tmp_path / "c.keras",
+        "--data",
+        tmp_path / "s.csv",
+        "--epochs",
+        1,
+        "--seed",
+        0,
+        "--verbose",
+        0,
+        "--scaling",
+        "standard",
+        *fit_args,
+        "--out",
+        tmp_path / "f.keras",
+    )
     return tmp_path / "f.keras"
 
 
 # -- the calendar: future keys -------------------------------------------------------------------
 
-@pytest.mark.parametrize("values, following, season", [
-    (["2023-10", "2023-11", "2023-12"], ["2024-01", "2024-02"], 12),
-    (["2023-10-31", "2023-11-30", "2023-12-31"], ["2024-01-31", "2024-02-29"], 12),
-    (["1959Q3", "1959Q4", "1960Q1"], ["1960Q2", "1960Q3"], 4),
-    (["1970 Q3", "1970 Q4"], ["1971 Q1", "1971 Q2"], 4),
-    (["1988", "1989", "1990"], ["1991", "1992"], None),
-    ([1988, 1989, 1990], [1991, 1992], None),
-    (["2024-02-27", "2024-02-28", "2024-02-29"], ["2024-03-01", "2024-03-02"], 7),
-    (["2020-01-01 22:00", "2020-01-01 23:00", "2020-01-02 00:00"], ["2020-01-02 01:00", "2020-01-02 02:00"], 24),
-    (["2024-01-01", "2024-01-08", "2024-01-15"], ["2024-01-22", "2024-01-29"], 52),
-    ([1, 2, 3], [4, 5], None),
-    ([10, 20, 30], [40, 50], None),
-])
+
+@pytest.mark.parametrize(
+    "values, following, season",
+    [
+        (["2023-10", "2023-11", "2023-12"], ["2024-01", "2024-02"], 12),
+        (["2023-10-31", "2023-11-30", "2023-12-31"], ["2024-01-31", "2024-02-29"], 12),
+        (["1959Q3", "1959Q4", "1960Q1"], ["1960Q2", "1960Q3"], 4),
+        (["1970 Q3", "1970 Q4"], ["1971 Q1", "1971 Q2"], 4),
+        (["1988", "1989", "1990"], ["1991", "1992"], None),
+        ([1988, 1989, 1990], [1991, 1992], None),
+        (["2024-02-27", "2024-02-28", "2024-02-29"], ["2024-03-01", "2024-03-02"], 7),
+        (["2020-01-01 22:00", "2020-01-01 23:00", "2020-01-02 00:00"], ["2020-01-02 01:00", "2020-01-02 02:00"], 24),
+        (["2024-01-01", "2024-01-08", "2024-01-15"], ["2024-01-22", "2024-01-29"], 52),
+        ([1, 2, 3], [4, 5], None),
+        ([10, 20, 30], [40, 50], None),
+    ],
+)
 def test_future_keys_continue_the_index_in_its_own_format(values, following, season):
     freq = calendar.infer_frequency(values)
     assert freq.following(values[-1], 2) == following
@@ -72,6 +92,7 @@ def test_an_irregular_index_is_refused_not_guessed(values):
 
 
 # -- --rows ------------------------------------------------------------------------------------------
+
 
 def test_rows_select_like_loc_with_an_index_and_like_iloc_without():
     frame = trending(48)  # 2016-01 … 2019-12
@@ -92,7 +113,9 @@ def test_rows_select_like_loc_with_an_index_and_like_iloc_without():
 def test_rows_split_train_and_test_and_evaluate_takes_its_context_from_before(tmp_path, cli):
     frame = trending(48)
     frame.to_csv(tmp_path / "s.csv", index=False)
-    fitted = pipeline(cli, tmp_path, ["--timesteps", 6, "--features", "sales", "--index", "month"], ["--rows", ":2018-12"])
+    fitted = pipeline(
+        cli, tmp_path, ["--timesteps", 6, "--features", "sales", "--index", "month"], ["--rows", ":2018-12"]
+    )
     record = artifact.read_record(fitted)
     train = frame["sales"].to_numpy()[:36]
     (offset,), (spread,) = record.preprocessing["inputs"]["offset"], record.preprocessing["inputs"]["scale"]
@@ -101,7 +124,9 @@ def test_rows_split_train_and_test_and_evaluate_takes_its_context_from_before(tm
     assert predicted["month"].tolist() == frame["month"].tolist()[36:]  # the first forecast is for START itself
     whole = csv_of(run_ok(cli, "predict", fitted, "--data", tmp_path / "s.csv"))
     np.testing.assert_allclose(predicted["predicted_sales"], whole["predicted_sales"].to_numpy()[-12:], rtol=1e-5)
-    metrics = json.loads(run_ok(cli, "evaluate", fitted, "--data", tmp_path / "s.csv", "--rows", "2019-01:", "--json").stdout)
+    metrics = json.loads(
+        run_ok(cli, "evaluate", fitted, "--data", tmp_path / "s.csv", "--rows", "2019-01:", "--json").stdout
+    )
     assert metrics["samples"] == 12
     truth = frame["sales"].to_numpy()[36:]
     rmse = np.sqrt(np.mean((predicted["predicted_sales"].to_numpy() - truth) ** 2))
@@ -118,6 +143,7 @@ def test_rows_split_train_and_test_and_evaluate_takes_its_context_from_before(tm
 
 # -- horizons ----------------------------------------------------------------------------------------
 
+
 def test_horizon_h_forecasts_steps_one_to_h_end_to_end(tmp_path, cli):
     frame = trending(40)
     frame.to_csv(tmp_path / "s.csv", index=False)
@@ -131,12 +157,12 @@ def test_horizon_h_forecasts_steps_one_to_h_end_to_end(tmp_path, cli):
     assert list(wide.columns) == ["month", "predicted_sales_step1", "predicted_sales_step2", "predicted_sales_step3"]
     np.testing.assert_allclose(wide.iloc[:, 1:].to_numpy().reshape(-1), long["predicted_sales"], rtol=1e-6)
     metrics = json.loads(run_ok(cli, "evaluate", fitted, "--data", tmp_path / "s.csv", "--json").stdout)
-    truth = np.stack([frame["sales"].to_numpy()[6 + h: 6 + h + windows] for h in range(3)], axis=1)
+    truth = np.stack([frame["sales"].to_numpy()[6 + h : 6 + h + windows] for h in range(3)], axis=1)
     error = wide.iloc[:, 1:].to_numpy() - truth
-    assert metrics["original_rmse"] == pytest.approx(np.sqrt(np.mean(error ** 2)), rel=1e-4)
+    assert metrics["original_rmse"] == pytest.approx(np.sqrt(np.mean(error**2)), rel=1e-4)
     for h in range(3):
         assert metrics[f"step_{h + 1}_rmse"] == pytest.approx(np.sqrt(np.mean(error[:, h] ** 2)), rel=1e-4)
-    last = frame["sales"].to_numpy()[5: 5 + windows]
+    last = frame["sales"].to_numpy()[5 : 5 + windows]
     assert metrics["step_3_naive_rmse"] == pytest.approx(np.sqrt(np.mean((truth[:, 2] - last) ** 2)), rel=1e-5)
     future = csv_of(run_ok(cli, "predict", fitted, "--data", tmp_path / "s.csv", "--future"))
     assert future["month"].tolist() == ["2019-05", "2019-06", "2019-07"] and future["step"].tolist() == [1, 2, 3]
@@ -155,7 +181,9 @@ def test_steps_beyond_the_horizon_feed_the_forecasts_back(tmp_path, cli):
         grown.to_csv(tmp_path / "g.csv", index=False)
         step = csv_of(run_ok(cli, "predict", fitted, "--data", tmp_path / "g.csv", "--future"))
         expected += step["predicted_sales"].tolist()
-        grown = pd.concat([grown, step.rename(columns={"predicted_sales": "sales"})[["month", "sales"]]], ignore_index=True)
+        grown = pd.concat(
+            [grown, step.rename(columns={"predicted_sales": "sales"})[["month", "sales"]]], ignore_index=True
+        )
     np.testing.assert_allclose(recursive["predicted_sales"], expected[:5], rtol=1e-5)
     first_two = csv_of(run_ok(cli, "predict", fitted, "--data", tmp_path / "s.csv", "--future", "--steps", 1))
     assert len(first_two) == 1 and first_two["predicted_sales"][0] == pytest.approx(expected[0], rel=1e-5)
@@ -164,7 +192,9 @@ def test_steps_beyond_the_horizon_feed_the_forecasts_back(tmp_path, cli):
 def test_recursion_is_refused_when_the_features_are_not_the_targets(tmp_path, cli):
     frame = trending(30).assign(price=np.linspace(1, 2, 30))
     frame.to_csv(tmp_path / "s.csv", index=False)
-    fitted = pipeline(cli, tmp_path, ["--timesteps", 4, "--features", "sales,price", "--target", "sales", "--index", "month"])
+    fitted = pipeline(
+        cli, tmp_path, ["--timesteps", 4, "--features", "sales,price", "--target", "sales", "--index", "month"]
+    )
     run = cli("predict", fitted, "--data", tmp_path / "s.csv", "--future", "--steps", 3)
     assert run.exit_code == 2
     assert "needs the features to be the targets" in run.stderr and "--horizon 3" in run.stderr
@@ -173,6 +203,7 @@ def test_recursion_is_refused_when_the_features_are_not_the_targets(tmp_path, cl
 
 
 # -- baselines -------------------------------------------------------------------------------------
+
 
 def test_baselines_forecast_the_same_targets_and_steps():
     history = np.arange(20, dtype=np.float64)[:, None] ** 2  # one target
@@ -184,26 +215,46 @@ def test_baselines_forecast_the_same_targets_and_steps():
     metrics = baselines.forecast_metrics(truth + 1.0, truth, history, rows, season=2, scale=[2.0])
     assert metrics["original_rmse"] == 1.0 and metrics["mase"] == 0.5
     naive_error = baselines.naive(history, rows) - truth
-    assert metrics["naive_rmse"] == pytest.approx(np.sqrt(np.mean(naive_error ** 2)))
+    assert metrics["naive_rmse"] == pytest.approx(np.sqrt(np.mean(naive_error**2)))
     assert metrics["skill"] == pytest.approx(metrics["naive_rmse"])
     assert metrics["step_1_naive_rmse"] == pytest.approx(np.sqrt(np.mean(naive_error[:, 0] ** 2)))
 
 
 # -- backtest ---------------------------------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_backtest_learns_each_fold_from_its_past_alone_and_repeats(tmp_path, cli):
-    from lstmcli.steps import backtesting
     from lstmcli.data import preprocessing
+    from lstmcli.steps import backtesting
     from lstmcli.steps.options import for_command
 
     frame = trending(48)
     frame.to_csv(tmp_path / "s.csv", index=False)
-    run_ok(cli, "define", "--timesteps", 4, "--horizon", 2, "--features", "sales", "--index", "month", "--lstm", 2,
-           "--seed", 0, "--out", tmp_path / "d.keras")
+    run_ok(
+        cli,
+        "define",
+        "--timesteps",
+        4,
+        "--horizon",
+        2,
+        "--features",
+        "sales",
+        "--index",
+        "month",
+        "--lstm",
+        2,
+        "--seed",
+        0,
+        "--out",
+        tmp_path / "d.keras",
+    )
     run_ok(cli, "compile", tmp_path / "d.keras", "--out", tmp_path / "c.keras")
-    opts = for_command("backtest", {"data": tmp_path / "s.csv", "folds": 3, "fold_size": 6, "epochs": 2,
-                                         "scaling": "standard", "seed": 5}, None)
+    opts = for_command(
+        "backtest",
+        {"data": tmp_path / "s.csv", "folds": 3, "fold_size": 6, "epochs": 2, "scaling": "standard", "seed": 5},
+        None,
+    )
     result = backtesting.backtest(tmp_path / "c.keras", opts)
     assert [f["test_rows"] for f in result.folds] == [[30, 36], [36, 42], [42, 48]]
     for fold, learned in zip(result.folds, result.preprocessing):
@@ -214,15 +265,35 @@ def test_backtest_learns_each_fold_from_its_past_alone_and_repeats(tmp_path, cli
             assert learned[part]["scale"] == pytest.approx(expected["scale"], rel=1e-6)
         assert fold["samples"] == 6 - 2 + 1 and {"naive_rmse", "seasonal_naive_rmse", "skill", "mase"} <= set(fold)
     assert result.mean["original_rmse"] == pytest.approx(np.mean([f["original_rmse"] for f in result.folds]))
-    run = run_ok(cli, "backtest", tmp_path / "c.keras", "--data", tmp_path / "s.csv", "--folds", 3, "--fold-size", 6,
-                 "--epochs", 2, "--scaling", "standard", "--seed", 5, "--json")
-    assert json.loads(run.stdout) == json.loads(json.dumps(result.to_dict()))  # seeded: the same folds, the same numbers
+    run = run_ok(
+        cli,
+        "backtest",
+        tmp_path / "c.keras",
+        "--data",
+        tmp_path / "s.csv",
+        "--folds",
+        3,
+        "--fold-size",
+        6,
+        "--epochs",
+        2,
+        "--scaling",
+        "standard",
+        "--seed",
+        5,
+        "--json",
+    )
+    assert json.loads(run.stdout) == json.loads(
+        json.dumps(result.to_dict())
+    )  # seeded: the same folds, the same numbers
     run = cli("backtest", tmp_path / "c.keras", "--data", tmp_path / "s.csv", "--folds", 30)
     assert run.exit_code == 2 and "fewer --folds" in run.stderr
 
 
 def test_a_classifier_has_no_horizon(cli, tmp_path):
-    run = cli("define", "--task", "binary", "--timesteps", 4, "--horizon", 3, "--features", "x", "--out", tmp_path / "d.keras")
+    run = cli(
+        "define", "--task", "binary", "--timesteps", 4, "--horizon", 3, "--features", "x", "--out", tmp_path / "d.keras"
+    )
     assert run.exit_code == 2 and "one label per sample" in run.stderr
 
 
@@ -233,12 +304,15 @@ def test_a_differenced_horizon_adds_each_step_back_onto_the_one_before(tmp_path,
 
     frame = trending(40)
     frame.to_csv(tmp_path / "s.csv", index=False)
-    fitted = pipeline(cli, tmp_path, ["--timesteps", 4, "--horizon", 3, "--features", "sales", "--index", "month",
-                                      "--transform", "diff"])
+    fitted = pipeline(
+        cli,
+        tmp_path,
+        ["--timesteps", 4, "--horizon", 3, "--features", "sales", "--index", "month", "--transform", "diff"],
+    )
     record = artifact.read_record(fitted)
     assert record.preprocessing["steps"] == [1, 2, 3] and record.preprocessing["context"] == 1
     model = keras.saving.load_model(fitted)
-    windows = np.stack([frame["sales"].to_numpy()[i: i + 5] for i in range(3)])[..., None].astype(np.float32)
+    windows = np.stack([frame["sales"].to_numpy()[i : i + 5] for i in range(3)])[..., None].astype(np.float32)
     views = predictor.views(model, DataSpec.from_dict(record.data_spec), record.preprocessing)
     scaled = np.asarray(views.training(windows))
     differences = scaled * record.preprocessing["targets"]["scale"][0] + record.preprocessing["targets"]["offset"][0]
@@ -259,8 +333,22 @@ def test_backtest_reads_its_data_once_so_a_fifo_works(tmp_path, cli):
 
     frame = trending(24)
     frame.to_csv(tmp_path / "s.csv", index=False)
-    run_ok(cli, "define", "--timesteps", 3, "--features", "sales", "--index", "month", "--lstm", 2, "--seed", 0,
-           "--out", tmp_path / "d.keras")
+    run_ok(
+        cli,
+        "define",
+        "--timesteps",
+        3,
+        "--features",
+        "sales",
+        "--index",
+        "month",
+        "--lstm",
+        2,
+        "--seed",
+        0,
+        "--out",
+        tmp_path / "d.keras",
+    )
     run_ok(cli, "compile", tmp_path / "d.keras", "--out", tmp_path / "c.keras")
     pipe = tmp_path / "pipe.csv"
     os.mkfifo(pipe)

@@ -10,7 +10,6 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import REPO, classification_csv
 
 CONFIG = REPO / "configs" / "sequence.toml"
@@ -59,14 +58,22 @@ def test_inspect_layers_is_the_model_summary_as_a_table(classic, cli):
     model = keras.saving.load_model(classic / "fitted.keras")
     summary = json.loads(cli("inspect", classic / "fitted.keras", "--layers", "--json").stdout)
     assert summary["layers"] == [
-        {"name": layer.name, "type": type(layer).__name__, "output_shape": list(layer.output.shape), "parameters": layer.count_params()}
+        {
+            "name": layer.name,
+            "type": type(layer).__name__,
+            "output_shape": list(layer.output.shape),
+            "parameters": layer.count_params(),
+        }
         for layer in model.layers
     ]
     assert [row["parameters"] for row in summary["layers"]] == [480, 11]
     text = cli("inspect", classic / "fitted.keras", "--layers").stdout
     rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in text.splitlines() if line.startswith("│")]
-    assert rows == [[model.layers[0].name, "LSTM", "(None, 10)", "480"], [model.layers[1].name, "Dense", "(None, 1)", "11"],
-                    ["total", "", "", "491"]]
+    assert rows == [
+        [model.layers[0].name, "LSTM", "(None, 10)", "480"],
+        [model.layers[1].name, "Dense", "(None, 1)", "11"],
+        ["total", "", "", "491"],
+    ]
 
 
 def test_inspect_without_layers_imports_no_tensorflow(classic):
@@ -123,7 +130,10 @@ def test_history_png_draws_the_curves_where_the_data_says(tmp_path):
     from lstmcli.steps import plotting
 
     epochs = 30
-    history = {"loss": list(np.linspace(1.0, 0.2, epochs)), "val_loss": [0.9 - 0.02 * e if e < 20 else 0.5 + 0.03 * (e - 20) for e in range(epochs)]}
+    history = {
+        "loss": list(np.linspace(1.0, 0.2, epochs)),
+        "val_loss": [0.9 - 0.02 * e if e < 20 else 0.5 + 0.03 * (e - 20) for e in range(epochs)],
+    }
     figure = plotting.history_figure(history)
     ax = figure.axes[0]
     path = plotting._save(figure, tmp_path / "h.png")
@@ -132,8 +142,12 @@ def test_history_png_draws_the_curves_where_the_data_says(tmp_path):
     best = int(np.argmin(history["val_loss"])) + 1
     assert best == 21
     for epoch in (1, 10, 25, 30):
-        assert pixel_near(image, *ax.transData.transform((epoch, history["loss"][epoch - 1])), rgb(plotting.TRAIN_COLOR))
-        assert pixel_near(image, *ax.transData.transform((epoch, history["val_loss"][epoch - 1])), rgb(plotting.VALIDATION_COLOR))
+        assert pixel_near(
+            image, *ax.transData.transform((epoch, history["loss"][epoch - 1])), rgb(plotting.TRAIN_COLOR)
+        )
+        assert pixel_near(
+            image, *ax.transData.transform((epoch, history["val_loss"][epoch - 1])), rgb(plotting.VALIDATION_COLOR)
+        )
     assert not pixel_near(image, *ax.transData.transform((30, history["loss"][29])), rgb(plotting.VALIDATION_COLOR))
     assert not pixel_near(image, *ax.transData.transform((30, history["val_loss"][29])), rgb(plotting.TRAIN_COLOR))
     # the best epoch's marker sits on the validation curve, and nowhere else in the plot is green at that height
@@ -147,9 +161,14 @@ def test_history_png_draws_the_curves_where_the_data_says(tmp_path):
 
 @pytest.mark.slow
 def test_plot_command_writes_curves_and_predictions(classic, cli, tmp_path):
-    run = cli("plot", classic / "fitted.keras", "--out-dir", tmp_path / "figures", "--data", REPO / "data" / "sequence.csv")
+    run = cli(
+        "plot", classic / "fitted.keras", "--out-dir", tmp_path / "figures", "--data", REPO / "data" / "sequence.csv"
+    )
     assert run.exit_code == 0, run
-    assert run.stdout.splitlines() == [str(tmp_path / "figures" / "history.png"), str(tmp_path / "figures" / "predictions.png")]
+    assert run.stdout.splitlines() == [
+        str(tmp_path / "figures" / "history.png"),
+        str(tmp_path / "figures" / "predictions.png"),
+    ]
     image = png(tmp_path / "figures" / "predictions.png")
     assert image.shape[:2] == (320, 800)
     for color in (rgb("#000000"), rgb("#d62728")):
@@ -163,7 +182,9 @@ def test_predictions_png_puts_actuals_and_dates_where_they_belong(tmp_path):
     actual = np.arange(12, dtype=float)[:, None]
     predicted = [np.arange(12, dtype=float)[::-1]]
     ahead = np.array(["2021-01", "2021-02", "2021-03"], dtype=object)
-    figure = plotting.predictions_figure(keys, "month", actual, predicted, ["sales"], future=(ahead, [np.array([3.0, 6.0, 9.0])]))
+    figure = plotting.predictions_figure(
+        keys, "month", actual, predicted, ["sales"], future=(ahead, [np.array([3.0, 6.0, 9.0])])
+    )
     ax = figure.axes[0]
     image = png(plotting._save(figure, tmp_path / "p.png"))
     dates = pd.to_datetime(keys).to_numpy()
@@ -171,7 +192,9 @@ def test_predictions_png_puts_actuals_and_dates_where_they_belong(tmp_path):
 
     for when, value in zip(pd.to_datetime(ahead), (3.0, 6.0, 9.0)):  # the forecast past the end, at its dates
         assert pixel_near(image, *ax.transData.transform((mdates.date2num(when), value)), rgb(plotting.PREDICTED_COLOR))
-    assert not pixel_near(image, *ax.transData.transform((mdates.date2num(pd.Timestamp("2021-02")), 9.0)), rgb(plotting.PREDICTED_COLOR))
+    assert not pixel_near(
+        image, *ax.transData.transform((mdates.date2num(pd.Timestamp("2021-02")), 9.0)), rgb(plotting.PREDICTED_COLOR)
+    )
 
     for i in (0, 5, 11):
         x = mdates.date2num(dates[i])
@@ -183,8 +206,28 @@ def test_predictions_png_puts_actuals_and_dates_where_they_belong(tmp_path):
 def test_a_classifier_gets_a_confusion_matrix(cli, tmp_path):
     data = classification_csv(tmp_path / "c.csv", classes=["a", "b"], n=60)
     d, c, f = (tmp_path / f"{n}.keras" for n in "dcf")
-    assert cli("define", "--task", "binary", "--layout", "samples", "--reshape", "timesteps", "--features", "x0,x1,x2,x3,x4,x5",
-               "--target", "label", "--lstm", "4", "--seed", "0", "--out", d).exit_code == 0
+    assert (
+        cli(
+            "define",
+            "--task",
+            "binary",
+            "--layout",
+            "samples",
+            "--reshape",
+            "timesteps",
+            "--features",
+            "x0,x1,x2,x3,x4,x5",
+            "--target",
+            "label",
+            "--lstm",
+            "4",
+            "--seed",
+            "0",
+            "--out",
+            d,
+        ).exit_code
+        == 0
+    )
     assert cli("compile", d, "--out", c).exit_code == 0
     assert cli("fit", c, "--data", data, "--epochs", "3", "--verbose", "0", "--out", f).exit_code == 0
     run = cli("plot", f, "--out-dir", tmp_path / "fig", "--data", data)

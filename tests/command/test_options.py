@@ -18,9 +18,9 @@ import pytest
 import typer
 
 from lstmcli import options
+from lstmcli.cli import app
 from lstmcli.errors import ConfigError
 from lstmcli.steps.options import BY_COMMAND, for_command
-from lstmcli.cli import app
 
 REPO = Path(__file__).resolve().parents[2]
 COMMON = {"model", "config", "print_config", "quiet", "detail", "debug"}  # bridge._common: not options of a step
@@ -63,7 +63,9 @@ def test_a_config_accepts_every_option_of_a_step_and_nothing_else(tmp_path, monk
         config.write_text(options.to_toml(step, for_command(step, every, None)))
         printed = tomllib.loads(config.read_text())[step]
         assert list(printed) == [o.name for o in options.visible(BY_COMMAND[step])]  # every key, in the fields' order
-        assert _absolute(for_command(step, {}, config)) == _absolute(for_command(step, every, None)) | {"config": config}
+        assert _absolute(for_command(step, {}, config)) == _absolute(for_command(step, every, None)) | {
+            "config": config
+        }
         config.write_text(f"[{step}]\nno_such_key = 1\n")
         with pytest.raises(ConfigError, match="has no option 'no_such_key'"):
             for_command(step, {}, config)
@@ -76,8 +78,14 @@ def _absolute(resolved) -> dict:
 def _example(option: options.Option):
     """A legal value for every kind, so that every key is printed."""
     return {
-        "int": max(int(option.low or 1), 2), "float": 0.5 if option.high else 2.5, "bool": True, "path": Path("some.file"),
-        "ints": ["3", "2"], "strs": ["a", "b"], "batch": "all", "rows": "2:5",
+        "int": max(int(option.low or 1), 2),
+        "float": 0.5 if option.high else 2.5,
+        "bool": True,
+        "path": Path("some.file"),
+        "ints": ["3", "2"],
+        "strs": ["a", "b"],
+        "batch": "all",
+        "rows": "2:5",
     }.get(option.kind, option.choices[-1] if option.choices else "text")
 
 
@@ -103,8 +111,14 @@ USAGE_ERRORS = [
     (["-q", "fit"], r"no such option -q; a command's options go after its name: lstmcli COMMAND -q …"),
     (["fit", "m.keras", "--epochs"], r"option --epochs requires an argument"),
     (["fit", "m.keras", "--verbose", "3"], r"--verbose must be one of auto, 0, 1, 2\. Received: '3'"),
-    (["define", "--task", "regresion"], r"--task must be one of regression, binary, multiclass \(did you mean 'regression'\?\)\. Received: 'regresion'"),
-    (["predict", "a.keras", "b.keras"], r"got unexpected extra argument\(s\) \(b.keras\); see 'lstmcli predict --help'"),
+    (
+        ["define", "--task", "regresion"],
+        r"--task must be one of regression, binary, multiclass \(did you mean 'regression'\?\)\. Received: 'regresion'",
+    ),
+    (
+        ["predict", "a.keras", "b.keras"],
+        r"got unexpected extra argument\(s\) \(b.keras\); see 'lstmcli predict --help'",
+    ),
     (["fitt"], r"no such command 'fitt'; did you mean 'fit'\?"),
     (["plot", "m.keras"], r"missing option --out-dir; see 'lstmcli plot --help'"),
     (["fit", "m.keras", "-q", "-v"], r"-q asks for errors only and -v for more; give one of them"),
@@ -138,9 +152,15 @@ def _complete(words: str, cwd: Path) -> list[str]:
     """What `lstmcli`'s completion answers bash for the words typed so far (the last one partial)."""
     cword = len(words.split()) - (0 if words.endswith(" ") else 1)
     env = _env(_LSTMCLI_COMPLETE="complete_bash", COMP_WORDS=words, COMP_CWORD=str(cword))
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "lstmcli"], capture_output=True, text=True, cwd=cwd, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "lstmcli"], capture_output=True, text=True, cwd=cwd, env=env
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    imported = {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    imported = {
+        line.split("|")[-1].strip().split(".")[0]
+        for line in proc.stderr.splitlines()
+        if line.startswith("import time:")
+    }
     assert not imported & {"tensorflow", "keras", "pandas"}, "completion imported a heavy library"
     return proc.stdout.split()
 
@@ -158,7 +178,9 @@ def test_completion_offers_commands_options_and_choices_and_leaves_file_names_to
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 def test_the_script_show_completion_prints_completes_in_bash(tmp_path):
     """Source the script as a user's shell does and call its function with bash's COMP_WORDS."""
-    script = subprocess.run([sys.executable, "-m", "lstmcli", "--show-completion", "bash"], capture_output=True, text=True, env=_env())
+    script = subprocess.run(
+        [sys.executable, "-m", "lstmcli", "--show-completion", "bash"], capture_output=True, text=True, env=_env()
+    )
     assert script.returncode == 0 and "complete -o default -F" in script.stdout, script
     (tmp_path / "bin").mkdir()
     shim = tmp_path / "bin" / "lstmcli"
@@ -169,8 +191,13 @@ def test_the_script_show_completion_prints_completes_in_bash(tmp_path):
         '\nCOMP_WORDS=(lstmcli predict mod --strategy m); COMP_CWORD=4; _lstmcli_completion lstmcli; echo "${COMPREPLY[@]}"'
         '\nCOMP_WORDS=(lstmcli evaluate mod); COMP_CWORD=2; _lstmcli_completion lstmcli; echo "${#COMPREPLY[@]}"\n'
     )
-    proc = subprocess.run(["bash", "--norc", "-c", session], capture_output=True, text=True, cwd=tmp_path,
-                          env=_env(PATH=f"{tmp_path / 'bin'}:{os.environ['PATH']}"))
+    proc = subprocess.run(
+        ["bash", "--norc", "-c", session],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=_env(PATH=f"{tmp_path / 'bin'}:{os.environ['PATH']}"),
+    )
     assert proc.stdout.splitlines() == ["--fail-if", "mirrored", "0"], proc  # 0 replies: bash completes the file name
 
 
@@ -193,11 +220,26 @@ def test_print_config_replays_to_identical_weights(cli, compiled, tmp_path, monk
     Path("define.toml").write_text(printed.stdout)
     assert cli("define", "--config", "define.toml").exit_code == 0
     assert cli("compile", "d.keras", "--out", "c.keras", "-q").exit_code == 0
-    fit = ["fit", "c.keras", "--data", "wave.csv", "--epochs", "3", "--batch-size", "8", "--seed", "2", "--validation-split", "0.2"]
+    fit = [
+        "fit",
+        "c.keras",
+        "--data",
+        "wave.csv",
+        "--epochs",
+        "3",
+        "--batch-size",
+        "8",
+        "--seed",
+        "2",
+        "--validation-split",
+        "0.2",
+    ]
     printed = cli(*fit, "--out", "a.keras", "--print-config")
     assert printed.exit_code == 0 and not Path("a.keras").exists(), printed
     table = tomllib.loads(printed.stdout)["fit"]
-    assert table["data"] == "wave.csv" and table["epochs"] == 3 and table["batch_size"] == 8 and table["out"] == "a.keras"
+    assert (
+        table["data"] == "wave.csv" and table["epochs"] == 3 and table["batch_size"] == 8 and table["out"] == "a.keras"
+    )
     Path("fit.toml").write_text(printed.stdout)
     assert cli("fit", "c.keras", "--config", "fit.toml", "-q").exit_code == 0
     assert cli(*fit, "--out", "b.keras", "-q").exit_code == 0
@@ -231,7 +273,9 @@ def test_quiet_prints_only_errors_and_v_adds_settings_epochs_and_time(cli, compi
     assert failed.exit_code == 2 and failed.stderr.startswith("error: ") and len(failed.stderr.splitlines()) == 1
     loud = cli("fit", "c.keras", "--data", data, "--epochs", "2", "--out", "g.keras", "-v")
     assert loud.exit_code == 0, loud
-    assert "[fit]" in loud.stderr and "epochs = 2" in loud.stderr and re.search(r"fit: done in \d+\.\d\d s", loud.stderr)
+    assert (
+        "[fit]" in loud.stderr and "epochs = 2" in loud.stderr and re.search(r"fit: done in \d+\.\d\d s", loud.stderr)
+    )
     assert re.search(r"^Epoch 2/2$", loud.stderr, re.M), loud.stderr
 
 
@@ -241,7 +285,10 @@ def test_a_flag_is_checked_like_a_config_value(cli, tmp_path):
     assert cli("fit", "m.keras", "--data", "").stderr == "error: --data must be a file path. Received: ''\n"
     config = tmp_path / "c.toml"
     config.write_text('[fit]\nepochs = "x"\n')
-    assert cli("fit", "m.keras", "--config", config).stderr == f"error: {config}: [fit] epochs must be a whole number. Received: 'x'\n"
+    assert (
+        cli("fit", "m.keras", "--config", config).stderr
+        == f"error: {config}: [fit] epochs must be a whole number. Received: 'x'\n"
+    )
 
 
 def test_a_config_read_from_a_pipe_resolves_paths_against_the_current_folder(tmp_path, monkeypatch):
@@ -267,7 +314,10 @@ def test_run_reads_its_config_from_a_pipe(cli, tmp_path, monkeypatch):
         run = cli("run", "--config", f"/dev/fd/{read}", "--workdir", "w", "--smoke", "-q")
     finally:
         os.close(read)
-    assert run.exit_code == 0 and sorted(p.name for p in Path("w").iterdir())[:2] == ["compiled.keras", "defined.keras"], run
+    assert run.exit_code == 0 and sorted(p.name for p in Path("w").iterdir())[:2] == [
+        "compiled.keras",
+        "defined.keras",
+    ], run
 
 
 def test_backtest_help_speaks_of_folds_and_keeps_fits_config_keys(cli, tmp_path):

@@ -8,7 +8,6 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import REPO, classification_csv, sequence_csv
 
 CONFIG = REPO / "configs" / "sequence.toml"
@@ -93,10 +92,39 @@ def test_classifiers_go_through_all_five_steps(tmp_path, cli, task, classes, ext
     data = classification_csv(tmp_path / "train.csv", classes=classes)
     features = ",".join(f"x{i}" for i in range(6))
     steps = [
-        ("define", "--task", task, "--layout", "samples", "--reshape", "timesteps", "--features", features,
-         "--target", "label", "--seed", 1, *extra, "--out", tmp_path / "d.keras"),
+        (
+            "define",
+            "--task",
+            task,
+            "--layout",
+            "samples",
+            "--reshape",
+            "timesteps",
+            "--features",
+            features,
+            "--target",
+            "label",
+            "--seed",
+            1,
+            *extra,
+            "--out",
+            tmp_path / "d.keras",
+        ),
         ("compile", tmp_path / "d.keras", "--learning-rate", "0.01", "--out", tmp_path / "c.keras"),
-        ("fit", tmp_path / "c.keras", "--data", data, "--epochs", 30, "--seed", 1, "--verbose", 0, "--out", tmp_path / "f.keras"),
+        (
+            "fit",
+            tmp_path / "c.keras",
+            "--data",
+            data,
+            "--epochs",
+            30,
+            "--seed",
+            1,
+            "--verbose",
+            0,
+            "--out",
+            tmp_path / "f.keras",
+        ),
     ]
     for step in steps:
         run = cli(*step)
@@ -141,8 +169,22 @@ def test_a_failing_step_leaves_no_output(tmp_path, cli, classic):
 
 def test_history_csv_counts_epochs(tmp_path, cli, classic):
     history = tmp_path / "history.csv"
-    run = cli("fit", classic["fitted"], "--data", sequence_csv(tmp_path / "s.csv"), "--epochs", 3,
-              "--batch-size", "all", "--verbose", 0, "--history", history, "--out", tmp_path / "more.keras")
+    run = cli(
+        "fit",
+        classic["fitted"],
+        "--data",
+        sequence_csv(tmp_path / "s.csv"),
+        "--epochs",
+        3,
+        "--batch-size",
+        "all",
+        "--verbose",
+        0,
+        "--history",
+        history,
+        "--out",
+        tmp_path / "more.keras",
+    )
     assert run.exit_code == 0, run
     frame = pd.read_csv(history)
     assert frame["epoch"].tolist()[-3:] == [1001, 1002, 1003]
@@ -161,21 +203,56 @@ def test_evaluate_reports_what_keras_evaluate_reports(tmp_path, cli, task):
         compile_ = ["--metric", "mae,mse"]
     else:
         data = classification_csv(tmp_path / "s.csv", classes=["a", "b", "c"], n=50)
-        define = ["--task", "multiclass", "--num-classes", 3, "--layout", "samples", "--features",
-                  ",".join(f"x{i}" for i in range(6)), "--target", "label", "--lstm", 4]
+        define = [
+            "--task",
+            "multiclass",
+            "--num-classes",
+            3,
+            "--layout",
+            "samples",
+            "--features",
+            ",".join(f"x{i}" for i in range(6)),
+            "--target",
+            "label",
+            "--lstm",
+            4,
+        ]
         compile_ = []
     assert cli("define", *define, "--seed", 0, "--out", tmp_path / "d.keras").exit_code == 0
     assert cli("compile", tmp_path / "d.keras", *compile_, "--out", tmp_path / "c.keras").exit_code == 0
-    assert cli("fit", tmp_path / "c.keras", "--data", data, "--epochs", 3, "--batch-size", 8, "--verbose", 0,
-               "--out", tmp_path / "f.keras").exit_code == 0
+    assert (
+        cli(
+            "fit",
+            tmp_path / "c.keras",
+            "--data",
+            data,
+            "--epochs",
+            3,
+            "--batch-size",
+            8,
+            "--verbose",
+            0,
+            "--out",
+            tmp_path / "f.keras",
+        ).exit_code
+        == 0
+    )
     ours = json.loads(cli("evaluate", tmp_path / "f.keras", "--data", data, "--json", "--batch-size", 7).stdout)
     from lstmcli.data import dataspec, readers, windowing
     from lstmcli.model import tasks
 
     record = read_record(tmp_path / "f.keras")
     spec = dataspec.DataSpec.from_dict(record.data_spec)
-    prepared = windowing.prepare(readers.read_table(data), spec, task=tasks.get_task(task), prep=record.preprocessing,
-                                loss=record.compile["loss"], units=record.architecture["units"], need_target=True, where="s")
+    prepared = windowing.prepare(
+        readers.read_table(data),
+        spec,
+        task=tasks.get_task(task),
+        prep=record.preprocessing,
+        loss=record.compile["loss"],
+        units=record.architecture["units"],
+        need_target=True,
+        where="s",
+    )
     model = keras.saving.load_model(tmp_path / "f.keras")
     # Plain Keras sees the whole predictor: raw windows in, the data's units out.
     truth = prepared.y_raw if task == "regression" else prepared.y

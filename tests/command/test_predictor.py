@@ -11,7 +11,6 @@ import zipfile
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import classification_csv
 
 # Runs in a fresh interpreter that never imports lstmcli: it builds raw windows
@@ -49,8 +48,22 @@ def run_ok(cli, *args):
 def fitted(cli, root, name, define, data, fit=()):
     run_ok(cli, "define", *define, "--seed", 0, "--out", root / f"{name}-d.keras")
     run_ok(cli, "compile", root / f"{name}-d.keras", "--learning-rate", "0.01", "--out", root / f"{name}-c.keras")
-    run_ok(cli, "fit", root / f"{name}-c.keras", "--data", data, "--epochs", 3, "--seed", 0, "--verbose", 0, *fit,
-           "--out", root / f"{name}.keras")
+    run_ok(
+        cli,
+        "fit",
+        root / f"{name}-c.keras",
+        "--data",
+        data,
+        "--epochs",
+        3,
+        "--seed",
+        0,
+        "--verbose",
+        0,
+        *fit,
+        "--out",
+        root / f"{name}.keras",
+    )
     predictions = pd.read_csv(io.StringIO(run_ok(cli, "predict", root / f"{name}.keras", "--data", data).stdout))
     return root / f"{name}.keras", predictions
 
@@ -61,35 +74,104 @@ def models(tmp_path_factory, cli):
     root = tmp_path_factory.mktemp("predictor")
     rng = np.random.default_rng(0)
     t = np.arange(120)
-    series = pd.DataFrame({"month": t, "sales": 500 + 50 * np.sin(t / 3) + rng.normal(0, 5, 120),
-                           "temp": 20 + 5 * np.cos(t / 3), "price": 3 + 0.01 * t})
+    series = pd.DataFrame(
+        {
+            "month": t,
+            "sales": 500 + 50 * np.sin(t / 3) + rng.normal(0, 5, 120),
+            "temp": 20 + 5 * np.cos(t / 3),
+            "price": 3 + 0.01 * t,
+        }
+    )
     series.to_csv(root / "series.csv", index=False)
     classification_csv(root / "bin.csv", classes=["no", "yes"], n=60)
     classification_csv(root / "multi.csv", classes=["a", "b", "c"], n=60)
     cases = {}
-    model, predictions = fitted(cli, root, "regression", ["--timesteps", 6, "--features", "sales", "--index", "month", "--lstm", 4],
-                                root / "series.csv")
-    cases["regression"] = dict(model=model, predictions=predictions, data=root / "series.csv", features=["sales"],
-                               layout="series", timesteps=6, drop=1, columns=["predicted_sales"])
-    model, predictions = fitted(cli, root, "multivariate",
-                                ["--timesteps", 4, "--features", "sales,temp,price", "--target", "sales,price", "--lstm", 4],
-                                root / "series.csv", ["--scaling", "minmax"])
-    cases["multivariate"] = dict(model=model, predictions=predictions, data=root / "series.csv",
-                                 features=["sales", "temp", "price"], layout="series", timesteps=4, drop=1,
-                                 columns=["predicted_sales", "predicted_price"])
-    model, predictions = fitted(cli, root, "transformed",
-                                ["--timesteps", 4, "--features", "sales,temp", "--target", "sales", "--transform", "log,diff", "--lstm", 4],
-                                root / "series.csv")
-    cases["transformed"] = dict(model=model, predictions=predictions, data=root / "series.csv", features=["sales", "temp"],
-                                layout="series", timesteps=5, drop=1, columns=["predicted_sales"])  # 4 steps + 1 for diff
+    model, predictions = fitted(
+        cli,
+        root,
+        "regression",
+        ["--timesteps", 6, "--features", "sales", "--index", "month", "--lstm", 4],
+        root / "series.csv",
+    )
+    cases["regression"] = dict(
+        model=model,
+        predictions=predictions,
+        data=root / "series.csv",
+        features=["sales"],
+        layout="series",
+        timesteps=6,
+        drop=1,
+        columns=["predicted_sales"],
+    )
+    model, predictions = fitted(
+        cli,
+        root,
+        "multivariate",
+        ["--timesteps", 4, "--features", "sales,temp,price", "--target", "sales,price", "--lstm", 4],
+        root / "series.csv",
+        ["--scaling", "minmax"],
+    )
+    cases["multivariate"] = dict(
+        model=model,
+        predictions=predictions,
+        data=root / "series.csv",
+        features=["sales", "temp", "price"],
+        layout="series",
+        timesteps=4,
+        drop=1,
+        columns=["predicted_sales", "predicted_price"],
+    )
+    model, predictions = fitted(
+        cli,
+        root,
+        "transformed",
+        ["--timesteps", 4, "--features", "sales,temp", "--target", "sales", "--transform", "log,diff", "--lstm", 4],
+        root / "series.csv",
+    )
+    cases["transformed"] = dict(
+        model=model,
+        predictions=predictions,
+        data=root / "series.csv",
+        features=["sales", "temp"],
+        layout="series",
+        timesteps=5,
+        drop=1,
+        columns=["predicted_sales"],
+    )  # 4 steps + 1 for diff
     x6 = [f"x{i}" for i in range(6)]
     for task, name, classes in (("binary", "bin", ["no", "yes"]), ("multiclass", "multi", ["a", "b", "c"])):
         extra = ["--num-classes", 3] if task == "multiclass" else []
-        model, predictions = fitted(cli, root, task, ["--task", task, *extra, "--layout", "samples", "--reshape", "timesteps",
-                                                      "--features", ",".join(x6), "--target", "label", "--lstm", 4],
-                                    root / f"{name}.csv")
-        cases[task] = dict(model=model, predictions=predictions, data=root / f"{name}.csv", features=x6,
-                           layout="samples", timesteps=6, drop=0, columns=classes)
+        model, predictions = fitted(
+            cli,
+            root,
+            task,
+            [
+                "--task",
+                task,
+                *extra,
+                "--layout",
+                "samples",
+                "--reshape",
+                "timesteps",
+                "--features",
+                ",".join(x6),
+                "--target",
+                "label",
+                "--lstm",
+                4,
+            ],
+            root / f"{name}.csv",
+        )
+        cases[task] = dict(
+            model=model,
+            predictions=predictions,
+            data=root / f"{name}.csv",
+            features=x6,
+            layout="samples",
+            timesteps=6,
+            drop=0,
+            columns=classes,
+        )
     return root, cases
 
 
@@ -100,9 +182,17 @@ def test_plain_keras_and_the_saved_model_predict_what_lstmcli_predicts(models, c
         run = run_ok(cli, "export", cases[name]["model"], "--out", root / f"{name}-serving")
         assert "exported saved-model" in run.stderr
         cases[name]["export"] = root / f"{name}-serving"
-    payload = {name: {k: str(v) if k in ("model", "data", "export") else v for k, v in case.items() if k not in ("predictions", "columns")}
-               for name, case in cases.items()}
-    proc = subprocess.run([sys.executable, "-c", FRESH, json.dumps(payload)], capture_output=True, text=True, timeout=300)
+    payload = {
+        name: {
+            k: str(v) if k in ("model", "data", "export") else v
+            for k, v in case.items()
+            if k not in ("predictions", "columns")
+        }
+        for name, case in cases.items()
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", FRESH, json.dumps(payload)], capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     got = json.loads(proc.stdout.strip().splitlines()[-1])
     assert got.pop("lstmcli_imported") is False
@@ -117,9 +207,13 @@ def test_plain_keras_and_the_saved_model_predict_what_lstmcli_predicts(models, c
     served = got["regression"]["saved_model"]["predictions"]
     np.testing.assert_allclose(np.asarray(served)[:, 0], regression, rtol=1e-5, atol=1e-5)
     served = got["transformed"]["saved_model"]["predictions"]
-    np.testing.assert_allclose(np.asarray(served)[:, 0], cases["transformed"]["predictions"]["predicted_sales"], rtol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(served)[:, 0], cases["transformed"]["predictions"]["predicted_sales"], rtol=1e-5
+    )
     served = got["multiclass"]["saved_model"]
-    np.testing.assert_allclose(served["probabilities"], cases["multiclass"]["predictions"][["a", "b", "c"]], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        served["probabilities"], cases["multiclass"]["predictions"][["a", "b", "c"]], rtol=1e-5, atol=1e-5
+    )
     assert served["label"] == cases["multiclass"]["predictions"]["label"].tolist()
     assert served["classes"][0] == ["a", "b", "c"]
 
@@ -164,10 +258,39 @@ def test_padded_steps_do_not_move_predictions(tmp_path, cli):
     frame = pd.DataFrame(x.reshape(80, -1), columns=columns)
     frame["y"] = np.nanmean(x[:, :, 0], axis=1)
     frame.to_csv(tmp_path / "p.csv", index=False)
-    run_ok(cli, "define", "--layout", "samples", "--timesteps", 5, "--features", ",".join(columns), "--target", "y",
-           "--mask", "--lstm", 4, "--seed", 0, "--out", tmp_path / "d.keras")
+    run_ok(
+        cli,
+        "define",
+        "--layout",
+        "samples",
+        "--timesteps",
+        5,
+        "--features",
+        ",".join(columns),
+        "--target",
+        "y",
+        "--mask",
+        "--lstm",
+        4,
+        "--seed",
+        0,
+        "--out",
+        tmp_path / "d.keras",
+    )
     run_ok(cli, "compile", tmp_path / "d.keras", "--out", tmp_path / "c.keras")
-    run_ok(cli, "fit", tmp_path / "c.keras", "--data", tmp_path / "p.csv", "--epochs", 2, "--verbose", 0, "--out", tmp_path / "f.keras")
+    run_ok(
+        cli,
+        "fit",
+        tmp_path / "c.keras",
+        "--data",
+        tmp_path / "p.csv",
+        "--epochs",
+        2,
+        "--verbose",
+        0,
+        "--out",
+        tmp_path / "f.keras",
+    )
     import keras
 
     from lstmcli.data.dataspec import MASK_VALUE

@@ -22,9 +22,27 @@ def compiled(tmp_path_factory, cli):
     root = tmp_path_factory.mktemp("progress")
     t = np.arange(80)
     data = root / "s.csv"
-    pd.DataFrame({"t": t, "y": np.sin(t / 5) + 0.1 * np.random.default_rng(0).standard_normal(80)}).to_csv(data, index=False)
-    assert cli("define", "--timesteps", 4, "--features", "y", "--index", "t", "--lstm", 4, "--seed", 1,
-               "--out", root / "d.keras").exit_code == 0
+    pd.DataFrame({"t": t, "y": np.sin(t / 5) + 0.1 * np.random.default_rng(0).standard_normal(80)}).to_csv(
+        data, index=False
+    )
+    assert (
+        cli(
+            "define",
+            "--timesteps",
+            4,
+            "--features",
+            "y",
+            "--index",
+            "t",
+            "--lstm",
+            4,
+            "--seed",
+            1,
+            "--out",
+            root / "d.keras",
+        ).exit_code
+        == 0
+    )
     assert cli("compile", root / "d.keras", "--out", root / "c.keras").exit_code == 0
     return root, root / "c.keras", data
 
@@ -33,12 +51,14 @@ def fit(source, out, data, verbose, *, terminal, epochs=EPOCHS, **flags):
     """`lstmcli fit` in this process, its progress drawn on a recording console; (history, what it drew)."""
     from rich.console import Console
 
-    from lstmcli.steps import lifecycle
     from lstmcli.cli import progress
+    from lstmcli.steps import lifecycle
     from lstmcli.steps.options import for_command
 
     console = Console(record=True, force_terminal=terminal, width=200, color_system=None, soft_wrap=True)
-    opts = for_command("fit", dict(data=data, out=out, epochs=epochs, seed=2, batch_size="16", verbose=verbose, **flags), None)
+    opts = for_command(
+        "fit", dict(data=data, out=out, epochs=epochs, seed=2, batch_size="16", verbose=verbose, **flags), None
+    )
     with progress.FitReporter(int(verbose), console=console) as reporter:
         written = lifecycle.fit(source, opts, callbacks=[reporter.keras_callback])
     return written.history, console.export_text()
@@ -82,6 +102,7 @@ NUMBER = re.compile(r"\d+\.\d{4}(?:e[-+]\d+)?|\d+(?:s|ms|us)/step|\d+")
 def shape_of(keras_line: str) -> str:
     """A regex for lines shaped like `keras_line`: its words and separators verbatim, any numbers
     written the way it writes them (4 decimals, or 4 and an exponent; a time in s, ms or us)."""
+
     def general(token: str) -> str:
         if token.endswith("/step"):
             return r"\d+(?:s|ms|us)/step"
@@ -91,7 +112,7 @@ def shape_of(keras_line: str) -> str:
 
     parts, end = [], 0
     for match in NUMBER.finditer(keras_line):
-        parts += [re.escape(keras_line[end:match.start()]), general(match.group())]
+        parts += [re.escape(keras_line[end : match.start()]), general(match.group())]
         end = match.end()
     return "".join(parts) + re.escape(keras_line[end:])
 

@@ -26,8 +26,24 @@ def series_csv(path, rows=300, seed=0):
 def compiled(tmp_path_factory, cli):
     root = tmp_path_factory.mktemp("training")
     data = series_csv(root / "s.csv")
-    assert cli("define", "--timesteps", 12, "--features", "y", "--index", "month", "--lstm", 8, "--seed", 3,
-               "--out", root / "d.keras").exit_code == 0
+    assert (
+        cli(
+            "define",
+            "--timesteps",
+            12,
+            "--features",
+            "y",
+            "--index",
+            "month",
+            "--lstm",
+            8,
+            "--seed",
+            3,
+            "--out",
+            root / "d.keras",
+        ).exit_code
+        == 0
+    )
     assert cli("compile", root / "d.keras", "--out", root / "c.keras").exit_code == 0
     return root / "c.keras", data
 
@@ -59,7 +75,12 @@ def test_three_then_three_more_equals_six(tmp_path, cli, compiled):
     model, data = compiled
     common = ("--data", data, "--seed", 5, "--verbose", 0)
     assert cli("fit", model, *common, "--epochs", 3, "--out", tmp_path / "a3.keras").exit_code == 0
-    assert cli("fit", tmp_path / "a3.keras", "--data", data, "--verbose", 0, "--epochs", 3, "--out", tmp_path / "a6.keras").exit_code == 0
+    assert (
+        cli(
+            "fit", tmp_path / "a3.keras", "--data", data, "--verbose", 0, "--epochs", 3, "--out", tmp_path / "a6.keras"
+        ).exit_code
+        == 0
+    )
     assert cli("fit", model, *common, "--epochs", 6, "--out", tmp_path / "b6.keras").exit_code == 0
     assert_same_weights(tmp_path / "a6.keras", tmp_path / "b6.keras")
     from lstmcli.model.artifact import read_record
@@ -73,8 +94,24 @@ def test_three_then_three_more_equals_six(tmp_path, cli, compiled):
 def test_two_processes_with_one_seed_give_identical_weights(tmp_path, compiled):
     model, data = compiled
     procs = [
-        subprocess.Popen(lstmcli_command("fit", model, "--data", data, "--epochs", 2, "--seed", 11, "--verbose", 0,
-                                         "--out", tmp_path / f"{n}.keras"), env=child_env(), stderr=subprocess.PIPE)
+        subprocess.Popen(
+            lstmcli_command(
+                "fit",
+                model,
+                "--data",
+                data,
+                "--epochs",
+                2,
+                "--seed",
+                11,
+                "--verbose",
+                0,
+                "--out",
+                tmp_path / f"{n}.keras",
+            ),
+            env=child_env(),
+            stderr=subprocess.PIPE,
+        )
         for n in ("one", "two")
     ]
     for proc in procs:
@@ -110,7 +147,10 @@ def test_a_killed_fit_resumes_to_the_same_weights(tmp_path, cli, compiled):
     assert read_record(tmp_path / "resumed.keras").fit["resumed_from_epoch"] >= done
     assert cli(*args, "--out", tmp_path / "straight.keras").exit_code == 0
     assert_same_weights(tmp_path / "resumed.keras", tmp_path / "straight.keras")
-    assert read_record(tmp_path / "resumed.keras").history["loss"] == read_record(tmp_path / "straight.keras").history["loss"]
+    assert (
+        read_record(tmp_path / "resumed.keras").history["loss"]
+        == read_record(tmp_path / "straight.keras").history["loss"]
+    )
 
 
 def test_a_changed_fit_refuses_a_foreign_checkpoint(tmp_path, cli, compiled):
@@ -121,7 +161,9 @@ def test_a_changed_fit_refuses_a_foreign_checkpoint(tmp_path, cli, compiled):
 
     keras_model, record = load(model)
     Checkpoint(checkpoints, "another fit").save(keras_model, record, 1, force=True)
-    run = cli("fit", model, "--data", data, "--epochs", 2, "--checkpoint-dir", checkpoints, "--out", tmp_path / "f.keras")
+    run = cli(
+        "fit", model, "--data", data, "--epochs", 2, "--checkpoint-dir", checkpoints, "--out", tmp_path / "f.keras"
+    )
     assert run.exit_code == 2
     assert "different fit" in run.stderr and "delete it" in run.stderr
     assert not (tmp_path / "f.keras").exists()
@@ -155,9 +197,17 @@ def test_every_fit_option_is_fingerprinted_unless_declared_not_to_change_the_fit
 
     declared = {o.name for o in options.options_of(FitOptions) if not o.fingerprint or o.role == options.OUTPUT}
     assert declared == {
-        "out", "history", "tensorboard", "checkpoint_dir", "verbose",  # outputs and how it reports
-        "strategy", "devices", "timeout",  # where the fit runs
-        "data", "validation_data", "config",  # paths: their contents are fingerprinted by sha256, the config's values by name
+        "out",
+        "history",
+        "tensorboard",
+        "checkpoint_dir",
+        "verbose",  # outputs and how it reports
+        "strategy",
+        "devices",
+        "timeout",  # where the fit runs
+        "data",
+        "validation_data",
+        "config",  # paths: their contents are fingerprinted by sha256, the config's values by name
         "unsafe",  # lets an archive with code load at all; what it loads is the fingerprinted input
     }
     every = {o.name for o in options.options_of(FitOptions)}
@@ -169,8 +219,20 @@ def test_every_fit_option_is_fingerprinted_unless_declared_not_to_change_the_fit
 def test_ctrl_c_stops_writes_nothing_and_exits_130(tmp_path, compiled):
     model, data = compiled
     out = tmp_path / "f.keras"
-    command = lstmcli_command("fit", model, "--data", data, "--epochs", 100000, "--verbose", 2,
-                              "--checkpoint-dir", tmp_path / "ckpt", "--out", out)
+    command = lstmcli_command(
+        "fit",
+        model,
+        "--data",
+        data,
+        "--epochs",
+        100000,
+        "--verbose",
+        2,
+        "--checkpoint-dir",
+        tmp_path / "ckpt",
+        "--out",
+        out,
+    )
     proc = subprocess.Popen(command, env=child_env(), stderr=subprocess.PIPE, text=True)
     first = proc.stderr.readline()
     while not first.startswith("Epoch"):
@@ -208,8 +270,28 @@ def test_nan_loss_stops_with_exit_1_and_no_artifact(tmp_path, cli, compiled):
 def test_early_stopping_reduce_lr_and_tensorboard(tmp_path, cli, compiled):
     model, data = compiled
     out = tmp_path / "f.keras"
-    run = cli("fit", model, "--data", data, "--epochs", 300, "--seed", 1, "--verbose", 0, "--validation-split", "0.2",
-              "--early-stopping", 2, "--reduce-lr-on-plateau", 1, "--tensorboard", tmp_path / "tb", "--out", out)
+    run = cli(
+        "fit",
+        model,
+        "--data",
+        data,
+        "--epochs",
+        300,
+        "--seed",
+        1,
+        "--verbose",
+        0,
+        "--validation-split",
+        "0.2",
+        "--early-stopping",
+        2,
+        "--reduce-lr-on-plateau",
+        1,
+        "--tensorboard",
+        tmp_path / "tb",
+        "--out",
+        out,
+    )
     assert run.exit_code == 0, run
     from lstmcli.model.artifact import read_record
 
@@ -226,8 +308,14 @@ def test_progress_bar_on_a_terminal_and_plain_lines_in_a_pipe(tmp_path, compiled
     model, data = compiled
     args = ("fit", model, "--data", data, "--epochs", 3, "--seed", 1, "--verbose", 1)
     controller, worker = pty.openpty()
-    proc = subprocess.Popen(lstmcli_command(*args, "--out", tmp_path / "tty.keras"), env={**child_env(), "TERM": "xterm", "COLUMNS": "120"},
-                            stdin=worker, stdout=worker, stderr=worker, close_fds=True)
+    proc = subprocess.Popen(
+        lstmcli_command(*args, "--out", tmp_path / "tty.keras"),
+        env={**child_env(), "TERM": "xterm", "COLUMNS": "120"},
+        stdin=worker,
+        stdout=worker,
+        stderr=worker,
+        close_fds=True,
+    )
     os.close(worker)
     screen = b""
     while True:
@@ -246,7 +334,9 @@ def test_progress_bar_on_a_terminal_and_plain_lines_in_a_pipe(tmp_path, compiled
     assert proc.returncode == 0, text
     assert "epoch 3/3" in text and "━" in text and "\x1b[" in text  # a drawn, redrawn bar
     assert "Epoch 1:" not in text
-    piped = subprocess.run(lstmcli_command(*args, "--out", tmp_path / "pipe.keras"), env=child_env(), capture_output=True, text=True)
+    piped = subprocess.run(
+        lstmcli_command(*args, "--out", tmp_path / "pipe.keras"), env=child_env(), capture_output=True, text=True
+    )
     assert piped.returncode == 0, piped.stderr
     lines = [line for line in piped.stderr.splitlines() if line.startswith("Epoch")]
     assert lines == ["Epoch 1/3", "Epoch 2/3", "Epoch 3/3"]  # Keras's verbose=2 lines (tests/test_progress.py)
@@ -269,16 +359,45 @@ def test_the_callbacks_a_fit_asks_for_are_keras_own(tmp_path):
     from lstmcli.steps.options import for_command
     from lstmcli.train import callbacks
 
-    opts = for_command("fit", dict(early_stopping=3, reduce_lr_on_plateau=2, tensorboard=tmp_path / "tb",
-                                        lr_schedule="cosine", min_delta=0.01, lr_factor=0.5, lr_cooldown=1, min_lr=1e-5), None)
+    opts = for_command(
+        "fit",
+        dict(
+            early_stopping=3,
+            reduce_lr_on_plateau=2,
+            tensorboard=tmp_path / "tb",
+            lr_schedule="cosine",
+            min_delta=0.01,
+            lr_factor=0.5,
+            lr_cooldown=1,
+            min_lr=1e-5,
+        ),
+        None,
+    )
     built = callbacks.chosen(opts, None, "val_loss", first_epoch=0, epochs=5)
     kinds = [type(cb) for cb in built]
-    assert kinds == [keras.callbacks.TerminateOnNaN, keras.callbacks.TensorBoard, keras.callbacks.EarlyStopping,
-                     keras.callbacks.ReduceLROnPlateau, keras.callbacks.LearningRateScheduler]
+    assert kinds == [
+        keras.callbacks.TerminateOnNaN,
+        keras.callbacks.TensorBoard,
+        keras.callbacks.EarlyStopping,
+        keras.callbacks.ReduceLROnPlateau,
+        keras.callbacks.LearningRateScheduler,
+    ]
     _, board, stopper, reducer, _ = built
     assert (board.write_graph, board.log_dir) == (False, str(tmp_path / "tb"))
-    assert (stopper.monitor, stopper.patience, stopper.min_delta, stopper.restore_best_weights) == ("val_loss", 3, 0.01, True)
-    assert (reducer.monitor, reducer.patience, reducer.factor, reducer.cooldown, reducer.min_lr, reducer.min_delta) == ("val_loss", 2, 0.5, 1, 1e-5, 0.01)
+    assert (stopper.monitor, stopper.patience, stopper.min_delta, stopper.restore_best_weights) == (
+        "val_loss",
+        3,
+        0.01,
+        True,
+    )
+    assert (reducer.monitor, reducer.patience, reducer.factor, reducer.cooldown, reducer.min_lr, reducer.min_delta) == (
+        "val_loss",
+        2,
+        0.5,
+        1,
+        1e-5,
+        0.01,
+    )
     # Only the callbacks that may change the model make the fused loop stop at every epoch boundary.
     assert [callbacks.each_epoch(cb) for cb in built] == [False, False, True, True, True]
 
@@ -296,7 +415,9 @@ def test_monitor_chooses_what_early_stopping_watches(tmp_path, cli, compiled):
 
 def test_min_delta_decides_what_counts_as_an_improvement(tmp_path, cli, compiled):
     model, data = compiled
-    strict = fit_history(cli, model, data, tmp_path / "strict.keras", "--early-stopping", 2, "--min-delta", 1.0, epochs=50)
+    strict = fit_history(
+        cli, model, data, tmp_path / "strict.keras", "--early-stopping", 2, "--min-delta", 1.0, epochs=50
+    )
     assert strict.fit["epochs"] == 3  # no later epoch is better by 1.0: the first is kept, two more waited for
     assert strict.fit["restored_epoch"] == 1
     assert strict.history["restored"] == [1.0, 0.0, 0.0]
@@ -306,24 +427,32 @@ def test_min_delta_decides_what_counts_as_an_improvement(tmp_path, cli, compiled
 LR = 0.001  # adam's default
 
 
-@pytest.mark.parametrize("flags,rates", [
-    # --min-delta 1.0: no epoch improves, so every epoch after the first waits one of the patience.
-    ((), [LR, LR, LR / 10, LR / 100, LR / 1000]),
-    (("--lr-factor", 0.5), [LR, LR, LR / 2, LR / 4, LR / 8]),
-    (("--lr-factor", 0.5, "--lr-cooldown", 2), [LR, LR, LR / 2, LR / 2, LR / 4]),
-    (("--lr-factor", 0.5, "--min-lr", 3e-4), [LR, LR, LR / 2, 3e-4, 3e-4]),
-])
+@pytest.mark.parametrize(
+    "flags,rates",
+    [
+        # --min-delta 1.0: no epoch improves, so every epoch after the first waits one of the patience.
+        ((), [LR, LR, LR / 10, LR / 100, LR / 1000]),
+        (("--lr-factor", 0.5), [LR, LR, LR / 2, LR / 4, LR / 8]),
+        (("--lr-factor", 0.5, "--lr-cooldown", 2), [LR, LR, LR / 2, LR / 2, LR / 4]),
+        (("--lr-factor", 0.5, "--min-lr", 3e-4), [LR, LR, LR / 2, 3e-4, 3e-4]),
+    ],
+)
 def test_the_plateau_options_show_in_the_learning_rate_history(tmp_path, cli, compiled, flags, rates):
     model, data = compiled
-    record = fit_history(cli, model, data, tmp_path / "f.keras", "--reduce-lr-on-plateau", 1, "--min-delta", 1.0, *flags, epochs=5)
+    record = fit_history(
+        cli, model, data, tmp_path / "f.keras", "--reduce-lr-on-plateau", 1, "--min-delta", 1.0, *flags, epochs=5
+    )
     assert record.history["learning_rate"] == pytest.approx(rates, rel=1e-6)
 
 
-@pytest.mark.parametrize("schedule,factors", [
-    ("exponential:0.5", [1, 0.5, 0.25, 0.125]),
-    ("step:2:0.1", [1, 1, 0.1, 0.1]),
-    ("cosine", [1, 0.5 * (1 + np.cos(np.pi / 4)), 0.5, 0.5 * (1 + np.cos(3 * np.pi / 4))]),
-])
+@pytest.mark.parametrize(
+    "schedule,factors",
+    [
+        ("exponential:0.5", [1, 0.5, 0.25, 0.125]),
+        ("step:2:0.1", [1, 1, 0.1, 0.1]),
+        ("cosine", [1, 0.5 * (1 + np.cos(np.pi / 4)), 0.5, 0.5 * (1 + np.cos(3 * np.pi / 4))]),
+    ],
+)
 def test_a_learning_rate_schedule_sets_each_epochs_rate(tmp_path, cli, compiled, schedule, factors):
     model, data = compiled
     record = fit_history(cli, model, data, tmp_path / "f.keras", "--lr-schedule", schedule, epochs=4)
@@ -340,15 +469,21 @@ def test_a_seeded_scheduled_fit_repeats_exactly(tmp_path, cli, compiled):
     assert_same_weights(tmp_path / "a3.keras", tmp_path / "b3.keras")
 
 
-@pytest.mark.parametrize("flags,message", [
-    (("--monitor", "val_loss"), "error: --monitor val_loss is not logged by this fit; the logged metrics are loss"),
-    (("--monitor", "mae", "--validation-split", 0.2), "error: --monitor mae is not logged by this fit; the logged metrics are loss, val_loss"),
-    (("--lr-schedule", "linear"), "error: --lr-schedule 'linear' is not a schedule; give cosine, exponential:RATE"),
-    (("--lr-schedule", "step:0:0.5"), "error: --lr-schedule 'step:0:0.5' is not a schedule"),
-    (("--lr-schedule", "exponential:-1"), "error: --lr-schedule 'exponential:-1' is not a schedule"),
-    (("--lr-factor", 0), "error: --lr-factor must be above 0"),
-    (("--lr-factor", 1), "error: --lr-factor must be below 1.0"),
-])
+@pytest.mark.parametrize(
+    "flags,message",
+    [
+        (("--monitor", "val_loss"), "error: --monitor val_loss is not logged by this fit; the logged metrics are loss"),
+        (
+            ("--monitor", "mae", "--validation-split", 0.2),
+            "error: --monitor mae is not logged by this fit; the logged metrics are loss, val_loss",
+        ),
+        (("--lr-schedule", "linear"), "error: --lr-schedule 'linear' is not a schedule; give cosine, exponential:RATE"),
+        (("--lr-schedule", "step:0:0.5"), "error: --lr-schedule 'step:0:0.5' is not a schedule"),
+        (("--lr-schedule", "exponential:-1"), "error: --lr-schedule 'exponential:-1' is not a schedule"),
+        (("--lr-factor", 0), "error: --lr-factor must be above 0"),
+        (("--lr-factor", 1), "error: --lr-factor must be below 1.0"),
+    ],
+)
 def test_a_bad_monitor_or_schedule_exits_2_with_one_line(tmp_path, cli, compiled, flags, message):
     model, data = compiled
     run = cli("fit", model, "--data", data, "--epochs", 2, *flags, "--out", tmp_path / "f.keras")

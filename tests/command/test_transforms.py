@@ -25,7 +25,9 @@ def test_the_graph_inverts_each_transform_exactly(chosen):
     window = series[last - timesteps - history + 1 : last + 1][None].astype(np.float32)
     forward = transforms.forward(series, chosen, "s", ["a", "b"])
     network_input, logged = _transform_inputs(window, prep)
-    np.testing.assert_allclose(np.asarray(network_input)[0], forward[last - timesteps + 1 : last + 1], rtol=2e-4, atol=2e-4)
+    np.testing.assert_allclose(
+        np.asarray(network_input)[0], forward[last - timesteps + 1 : last + 1], rtol=2e-4, atol=2e-4
+    )
     forecast = np.concatenate([forward[last + o] for o in offsets])[None].astype(np.float32)  # step-major
     inverted = np.asarray(_invert_targets(forecast, logged, prep))[0]
     np.testing.assert_allclose(inverted, np.concatenate([series[last + o] for o in offsets]), rtol=1e-4)
@@ -71,16 +73,51 @@ def test_log_refuses_non_positive_data_naming_the_row():
 def trending(path, rows=160):
     t = np.arange(rows)
     y = 50 + 0.8 * t + 5 * np.sin(2 * np.pi * t / 12) + np.random.default_rng(1).normal(0, 1, rows)
-    pd.DataFrame({"month": pd.date_range("2000-01", periods=rows, freq="MS").strftime("%Y-%m"), "y": y, "x": np.cos(t)}).to_csv(path, index=False)
+    pd.DataFrame(
+        {"month": pd.date_range("2000-01", periods=rows, freq="MS").strftime("%Y-%m"), "y": y, "x": np.cos(t)}
+    ).to_csv(path, index=False)
     return path
 
 
 def test_a_transformed_series_forecasts_in_its_own_units(tmp_path, cli):
     data = trending(tmp_path / "t.csv")
-    assert cli("define", "--timesteps", 6, "--features", "y,x", "--target", "y", "--index", "month", "--transform", "log,diff",
-               "--lstm", 8, "--seed", 0, "--out", tmp_path / "d.keras").exit_code == 0
+    assert (
+        cli(
+            "define",
+            "--timesteps",
+            6,
+            "--features",
+            "y,x",
+            "--target",
+            "y",
+            "--index",
+            "month",
+            "--transform",
+            "log,diff",
+            "--lstm",
+            8,
+            "--seed",
+            0,
+            "--out",
+            tmp_path / "d.keras",
+        ).exit_code
+        == 0
+    )
     assert cli("compile", tmp_path / "d.keras", "--learning-rate", "0.01", "--out", tmp_path / "c.keras").exit_code == 0
-    run = cli("fit", tmp_path / "c.keras", "--data", data, "--epochs", 30, "--seed", 0, "--verbose", 2, "--out", tmp_path / "f.keras")
+    run = cli(
+        "fit",
+        tmp_path / "c.keras",
+        "--data",
+        data,
+        "--epochs",
+        30,
+        "--seed",
+        0,
+        "--verbose",
+        2,
+        "--out",
+        tmp_path / "f.keras",
+    )
     assert run.exit_code == 0, run
     assert "transforms: log, diff" in run.stderr
     import io
@@ -88,7 +125,7 @@ def test_a_transformed_series_forecasts_in_its_own_units(tmp_path, cli):
     predicted = pd.read_csv(io.StringIO(cli("predict", tmp_path / "f.keras", "--data", data).stdout))
     frame = pd.read_csv(data)
     truth = frame.set_index("month").loc[predicted["month"], "y"].to_numpy()
-    naive = frame["y"].shift(1).to_numpy()[-len(predicted):]
+    naive = frame["y"].shift(1).to_numpy()[-len(predicted) :]
     model_rmse = np.sqrt(np.mean((predicted["predicted_y"].to_numpy() - truth) ** 2))
     assert model_rmse < np.sqrt(np.mean((naive - truth) ** 2))  # the trend is learned as a difference
     assert predicted["month"].iloc[0] == "2000-08"  # 6 steps + 1 row of history for diff, then the first target

@@ -28,7 +28,23 @@ def test_the_readme_python_example_writes_what_the_commands_write(cli, tmp_path,
     Path("d.csv").write_text("value\n" + "\n".join(str(i / 10) for i in range(10)) + "\n")
     assert cli("define", "--features", "value", "--lstm", "4", "--seed", "1", "--out", "cli-d.keras").exit_code == 0
     assert cli("compile", "cli-d.keras", "--out", "cli-c.keras").exit_code == 0
-    assert cli("fit", "cli-c.keras", "--data", "d.csv", "--epochs", "5", "--seed", "3", "--verbose", "0", "--out", "cli-f.keras").exit_code == 0
+    assert (
+        cli(
+            "fit",
+            "cli-c.keras",
+            "--data",
+            "d.csv",
+            "--epochs",
+            "5",
+            "--seed",
+            "3",
+            "--verbose",
+            "0",
+            "--out",
+            "cli-f.keras",
+        ).exit_code
+        == 0
+    )
 
     steps.define(steps.DefineOptions(features=["value"], lstm=[4], seed=1, out="d.keras"))
     steps.compile("d.keras", steps.CompileOptions(out="c.keras"))
@@ -40,7 +56,9 @@ def test_the_readme_python_example_writes_what_the_commands_write(cli, tmp_path,
             np.testing.assert_array_equal(mine, theirs)
     assert fitted.history == steps.inspect("cli-f.keras")["history"]["values"]
     metrics = steps.evaluate("f.keras", steps.EvaluateOptions(data="d.csv"))
-    assert metrics["loss"] == pytest.approx(float(cli("evaluate", "cli-f.keras", "--data", "d.csv", "--json").stdout.split('"loss": ')[1].split(",")[0]))
+    assert metrics["loss"] == pytest.approx(
+        float(cli("evaluate", "cli-f.keras", "--data", "d.csv", "--json").stdout.split('"loss": ')[1].split(",")[0])
+    )
     frame = steps.predict("f.keras", steps.PredictOptions(data="d.csv"))
     assert frame.to_csv(index=False) == cli("predict", "cli-f.keras", "--data", "d.csv").stdout
 
@@ -66,5 +84,7 @@ def test_a_step_raises_the_error_its_command_prints(tmp_path):
 
 def test_importing_the_steps_and_their_options_stays_light():
     probe = "import sys; from lstmcli import steps; steps.FitOptions; print(sorted(m for m in ('numpy', 'pandas', 'tensorflow', 'keras') if m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env={"PYTHONPATH": str(REPO / "src")})
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env={"PYTHONPATH": str(REPO / "src")}
+    )
     assert out.stdout == "[]\n", out

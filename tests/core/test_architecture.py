@@ -32,7 +32,9 @@ def imports(path: Path, name: str) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                base = ".".join(
+                    package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else [])
+                )
             found.add(base)
             found.update(f"{base}.{alias.name}" for alias in node.names)
     return found
@@ -62,7 +64,7 @@ def test_the_package_has_no_import_circle():
         state[node] = 1
         for nxt in sorted(graph[node]):
             if state.get(nxt) == 1:
-                cycles.append(trail[trail.index(nxt):] + [nxt])
+                cycles.append(trail[trail.index(nxt) :] + [nxt])
             elif nxt not in state:
                 visit(nxt, trail + [nxt])
         state[node] = 2
@@ -85,7 +87,8 @@ def test_modules_and_functions_stay_short():
     too_long = []
     for name, path in modules().items():
         text = path.read_text()
-        if len(text.splitlines()) > MAX_MODULE_LINES:
+        on_purpose = LONGER_ON_PURPOSE in (ast.get_docstring(ast.parse(text)) or "")
+        if len(text.splitlines()) > MAX_MODULE_LINES and not on_purpose:
             too_long.append(f"{name}: {len(text.splitlines())} lines")
         for node in ast.walk(ast.parse(text)):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lstmcli.errors import DataError
 from lstmcli.data.readers import read_table
+from lstmcli.errors import DataError
 
 
 def monthly_series(rows=360, seed=0):
@@ -32,7 +32,20 @@ def run_ok(cli, *args, input=None):
 def lifecycle(cli, tmp_path, define_args, data, fit_args=(), compile_args=()):
     run_ok(cli, "define", *define_args, "--seed", 0, "--out", tmp_path / "d.keras")
     run_ok(cli, "compile", tmp_path / "d.keras", *compile_args, "--out", tmp_path / "c.keras")
-    run_ok(cli, "fit", tmp_path / "c.keras", "--data", data, "--seed", 0, "--verbose", 0, *fit_args, "--out", tmp_path / "f.keras")
+    run_ok(
+        cli,
+        "fit",
+        tmp_path / "c.keras",
+        "--data",
+        data,
+        "--seed",
+        0,
+        "--verbose",
+        0,
+        *fit_args,
+        "--out",
+        tmp_path / "f.keras",
+    )
     metrics = json.loads(run_ok(cli, "evaluate", tmp_path / "f.keras", "--data", data, "--json").stdout)
     predictions = pd.read_csv(io.StringIO(run_ok(cli, "predict", tmp_path / "f.keras", "--data", data).stdout))
     return metrics, predictions
@@ -42,7 +55,8 @@ def test_univariate_forecast_beats_last_value_in_original_units(tmp_path, cli):
     frame = monthly_series()
     frame.to_csv(tmp_path / "sales.csv", index=False)
     metrics, predictions = lifecycle(
-        cli, tmp_path,
+        cli,
+        tmp_path,
         ["--timesteps", 12, "--features", "sales", "--index", "month", "--lstm", 16],
         tmp_path / "sales.csv",
         ["--epochs", 40, "--scaling", "standard", "--batch-size", 16],
@@ -66,7 +80,8 @@ def test_multivariate_series_with_a_leading_indicator(tmp_path, cli):
     frame = frame.iloc[3:].reset_index(drop=True)
     frame.to_parquet(tmp_path / "multi.parquet")
     metrics, predictions = lifecycle(
-        cli, tmp_path,
+        cli,
+        tmp_path,
         ["--timesteps", 6, "--horizon", 1, "--features", "lead,noise,y", "--target", "y", "--lstm", 16],
         tmp_path / "multi.parquet",
         ["--epochs", 40, "--scaling", "minmax", "--batch-size", 16],
@@ -87,10 +102,27 @@ def test_binary_samples_with_any_two_values_beat_the_majority(tmp_path, cli):
     frame["kind"] = label
     frame.to_csv(tmp_path / "mail.csv", index=False)
     metrics, predictions = lifecycle(
-        cli, tmp_path,
-        ["--task", "binary", "--layout", "samples", "--reshape", "features", "--features", "a,b,c,d",
-         "--target", "kind", "--index", "id", "--lstm", 8],
-        tmp_path / "mail.csv", ["--epochs", 30], ["--learning-rate", "0.02"],
+        cli,
+        tmp_path,
+        [
+            "--task",
+            "binary",
+            "--layout",
+            "samples",
+            "--reshape",
+            "features",
+            "--features",
+            "a,b,c,d",
+            "--target",
+            "kind",
+            "--index",
+            "id",
+            "--lstm",
+            8,
+        ],
+        tmp_path / "mail.csv",
+        ["--epochs", 30],
+        ["--learning-rate", "0.02"],
     )
     majority = max(np.mean(label == "spam"), np.mean(label == "ham"))
     assert metrics["accuracy"] > majority + 0.1
@@ -110,10 +142,27 @@ def test_multiclass_sparse_labels_and_masked_rows(tmp_path, cli):
     frame["grade"] = np.array([10, 20, 30])[labels]
     frame.to_csv(tmp_path / "grades.csv", index=False)
     metrics, predictions = lifecycle(
-        cli, tmp_path,
-        ["--task", "multiclass", "--num-classes", 3, "--layout", "samples", "--reshape", "timesteps", "--mask",
-         "--features", ",".join(frame.columns[:-1]), "--target", "grade", "--lstm", 8],
-        tmp_path / "grades.csv", ["--epochs", 30],
+        cli,
+        tmp_path,
+        [
+            "--task",
+            "multiclass",
+            "--num-classes",
+            3,
+            "--layout",
+            "samples",
+            "--reshape",
+            "timesteps",
+            "--mask",
+            "--features",
+            ",".join(frame.columns[:-1]),
+            "--target",
+            "grade",
+            "--lstm",
+            8,
+        ],
+        tmp_path / "grades.csv",
+        ["--epochs", 30],
         ["--loss", "sparse_categorical_crossentropy", "--learning-rate", "0.02"],
     )
     assert metrics["accuracy"] > 0.7
@@ -126,7 +175,13 @@ def test_a_label_the_model_never_saw_is_refused(tmp_path, cli):
 
     data = classification_csv(tmp_path / "train.csv", classes=["a", "b"], n=60)
     features = ",".join(f"x{i}" for i in range(6))
-    lifecycle(cli, tmp_path, ["--task", "binary", "--layout", "samples", "--features", features, "--target", "label", "--lstm", 2], data, ["--epochs", 1])
+    lifecycle(
+        cli,
+        tmp_path,
+        ["--task", "binary", "--layout", "samples", "--features", features, "--target", "label", "--lstm", 2],
+        data,
+        ["--epochs", 1],
+    )
     frame = pd.read_csv(data)
     frame.loc[4, "label"] = "zebra"
     frame.to_csv(tmp_path / "new.csv", index=False)
@@ -138,7 +193,9 @@ def test_a_label_the_model_never_saw_is_refused(tmp_path, cli):
 
 def test_a_flag_contradicting_the_spec_is_refused(tmp_path, cli):
     monthly_series(40).to_csv(tmp_path / "s.csv", index=False)
-    lifecycle(cli, tmp_path, ["--timesteps", 3, "--features", "sales", "--lstm", 2], tmp_path / "s.csv", ["--epochs", 1])
+    lifecycle(
+        cli, tmp_path, ["--timesteps", 3, "--features", "sales", "--lstm", 2], tmp_path / "s.csv", ["--epochs", 1]
+    )
     run = cli("predict", tmp_path / "f.keras", "--data", tmp_path / "s.csv", "--timesteps", 5)
     assert run.exit_code == 2
     assert "timesteps=3" in run.stderr and "define a new model" in run.stderr
@@ -152,7 +209,19 @@ def test_every_reader_gives_the_same_predictions(tmp_path, cli, kind):
     run_ok(cli, "define", "--input-shape", "1,1", "--lstm", 2, "--seed", 0, "--out", tmp_path / "d.keras")
     run_ok(cli, "compile", tmp_path / "d.keras", "--out", tmp_path / "c.keras")
     frame.to_csv(tmp_path / "s.csv", index=False)
-    run_ok(cli, "fit", tmp_path / "c.keras", "--data", tmp_path / "s.csv", "--epochs", 1, "--verbose", 0, "--out", tmp_path / "f.keras")
+    run_ok(
+        cli,
+        "fit",
+        tmp_path / "c.keras",
+        "--data",
+        tmp_path / "s.csv",
+        "--epochs",
+        1,
+        "--verbose",
+        0,
+        "--out",
+        tmp_path / "f.keras",
+    )
     expected = run_ok(cli, "predict", tmp_path / "f.keras", "--data", tmp_path / "s.csv").stdout
     stdin = None
     if kind == "parquet":
@@ -179,12 +248,20 @@ def test_predict_windows_are_not_copied_per_timestep():
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.one_of(
-    st.binary(max_size=300),
-    st.text(alphabet=st.sampled_from("abc,;\n\"' 0123456789.-eE\tnaNinf"), max_size=200),
-    st.lists(st.lists(st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=4), st.none()), min_size=1, max_size=4), max_size=6)
-      .map(lambda rows: "\n".join(",".join("" if v is None else str(v) for v in row) for row in rows)),
-))
+@given(
+    st.one_of(
+        st.binary(max_size=300),
+        st.text(alphabet=st.sampled_from("abc,;\n\"' 0123456789.-eE\tnaNinf"), max_size=200),
+        st.lists(
+            st.lists(
+                st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=4), st.none()),
+                min_size=1,
+                max_size=4,
+            ),
+            max_size=6,
+        ).map(lambda rows: "\n".join(",".join("" if v is None else str(v) for v in row) for row in rows)),
+    )
+)
 def test_readers_load_or_fail_with_a_data_error(tmp_path, content):
     path = tmp_path / "fuzz.csv"
     path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
@@ -208,8 +285,13 @@ def test_readers_load_or_fail_with_a_data_error(tmp_path, content):
 def test_future_forecasts_past_the_end_of_the_series(tmp_path, cli):
     frame = monthly_series(60)
     frame.to_csv(tmp_path / "s.csv", index=False)
-    lifecycle(cli, tmp_path, ["--timesteps", 12, "--horizon", 2, "--features", "sales", "--index", "month", "--lstm", 2],
-              tmp_path / "s.csv", ["--epochs", 1])
+    lifecycle(
+        cli,
+        tmp_path,
+        ["--timesteps", 12, "--horizon", 2, "--features", "sales", "--index", "month", "--lstm", 2],
+        tmp_path / "s.csv",
+        ["--epochs", 1],
+    )
     run = run_ok(cli, "predict", tmp_path / "f.keras", "--data", tmp_path / "s.csv", "--future")
     predictions = pd.read_csv(io.StringIO(run.stdout))
     assert predictions["month"].tolist() == ["1995-01", "1995-02"]  # the file ends in 1994-12
@@ -227,9 +309,17 @@ def test_predict_needs_no_labels_on_new_samples(tmp_path, cli):
 
     data = classification_csv(tmp_path / "train.csv", classes=["a", "b"], n=60)
     features = ",".join(f"x{i}" for i in range(6))
-    lifecycle(cli, tmp_path, ["--task", "binary", "--layout", "samples", "--features", features, "--target", "label", "--lstm", 2], data, ["--epochs", 1])
+    lifecycle(
+        cli,
+        tmp_path,
+        ["--task", "binary", "--layout", "samples", "--features", features, "--target", "label", "--lstm", 2],
+        data,
+        ["--epochs", 1],
+    )
     pd.read_csv(data).drop(columns="label").to_csv(tmp_path / "new.csv", index=False)
-    predictions = pd.read_csv(io.StringIO(run_ok(cli, "predict", tmp_path / "f.keras", "--data", tmp_path / "new.csv").stdout))
+    predictions = pd.read_csv(
+        io.StringIO(run_ok(cli, "predict", tmp_path / "f.keras", "--data", tmp_path / "new.csv").stdout)
+    )
     assert list(predictions.columns) == ["row", "label", "a", "b"] and len(predictions) == 60
     run = cli("evaluate", tmp_path / "f.keras", "--data", tmp_path / "new.csv")
     assert run.exit_code == 2 and "no column 'label'" in run.stderr
@@ -240,8 +330,24 @@ def test_a_class_missing_from_the_training_data_is_refused(tmp_path, cli):
 
     data = classification_csv(tmp_path / "train.csv", classes=["a", "b", "c"], n=60)
     features = ",".join(f"x{i}" for i in range(6))
-    run_ok(cli, "define", "--task", "multiclass", "--num-classes", 4, "--layout", "samples", "--features", features,
-           "--target", "label", "--lstm", 2, "--out", tmp_path / "d.keras")
+    run_ok(
+        cli,
+        "define",
+        "--task",
+        "multiclass",
+        "--num-classes",
+        4,
+        "--layout",
+        "samples",
+        "--features",
+        features,
+        "--target",
+        "label",
+        "--lstm",
+        2,
+        "--out",
+        tmp_path / "d.keras",
+    )
     run_ok(cli, "compile", tmp_path / "d.keras", "--out", tmp_path / "c.keras")
     run = cli("fit", tmp_path / "c.keras", "--data", data, "--out", tmp_path / "f.keras")
     assert run.exit_code == 2 and "has 3 classes but the model was defined with 4" in run.stderr
@@ -252,7 +358,10 @@ def test_a_class_missing_from_the_training_data_is_refused(tmp_path, cli):
     "args, words",
     [
         (["--features", "value", "--output-units", 2], "one output per target"),
-        (["--layout", "samples", "--reshape", "timesteps", "--features", "a,b,c", "--timesteps", 5], "--timesteps 5 is ignored"),
+        (
+            ["--layout", "samples", "--reshape", "timesteps", "--features", "a,b,c", "--timesteps", 5],
+            "--timesteps 5 is ignored",
+        ),
         (["--input-shape", "3,1", "--timesteps", 2], "drop one of them"),
     ],
 )
@@ -264,11 +373,36 @@ def test_define_refuses_options_that_would_be_ignored(tmp_path, cli, args, words
 
 def test_history_to_stdout_and_one_validation_source(tmp_path, cli):
     monthly_series(40).to_csv(tmp_path / "s.csv", index=False)
-    lifecycle(cli, tmp_path, ["--timesteps", 3, "--features", "sales", "--lstm", 2], tmp_path / "s.csv", ["--epochs", 2])
-    run = run_ok(cli, "fit", tmp_path / "f.keras", "--data", tmp_path / "s.csv", "--epochs", 2, "--verbose", 0,
-                 "--history", "-", "--out", tmp_path / "g.keras")
+    lifecycle(
+        cli, tmp_path, ["--timesteps", 3, "--features", "sales", "--lstm", 2], tmp_path / "s.csv", ["--epochs", 2]
+    )
+    run = run_ok(
+        cli,
+        "fit",
+        tmp_path / "f.keras",
+        "--data",
+        tmp_path / "s.csv",
+        "--epochs",
+        2,
+        "--verbose",
+        0,
+        "--history",
+        "-",
+        "--out",
+        tmp_path / "g.keras",
+    )
     history = pd.read_csv(io.StringIO(run.stdout))
     assert history["epoch"].tolist() == [1, 2, 3, 4]
-    run = cli("fit", tmp_path / "f.keras", "--data", tmp_path / "s.csv", "--validation-split", "0.2",
-              "--validation-data", tmp_path / "s.csv", "--out", tmp_path / "h.keras")
+    run = cli(
+        "fit",
+        tmp_path / "f.keras",
+        "--data",
+        tmp_path / "s.csv",
+        "--validation-split",
+        "0.2",
+        "--validation-data",
+        tmp_path / "s.csv",
+        "--out",
+        tmp_path / "h.keras",
+    )
     assert run.exit_code == 2 and "not both" in run.stderr

@@ -11,16 +11,20 @@ import os
 import pytest
 import yaml
 
-from lstmcli.scoring import gates, metrics_file
 from lstmcli.errors import EXIT_GATE, EXIT_USAGE, ConfigError, GateFailed
+from lstmcli.scoring import gates, metrics_file
 
 METRICS = {"loss": 0.02, "accuracy": 0.85, "skill": 1.5, "samples": 90, "per_step": {"1": {"rmse": 0.3}}}
 
 
 @pytest.mark.parametrize(
     "text, metric, op, bound",
-    [("loss>0.01", "loss", ">", 0.01), ("accuracy <= 0.9", "accuracy", "<=", 0.9), (" skill>=1e-3 ", "skill", ">=", 1e-3),
-     ("per_step.1.rmse<2", "per_step.1.rmse", "<", 2.0)],
+    [
+        ("loss>0.01", "loss", ">", 0.01),
+        ("accuracy <= 0.9", "accuracy", "<=", 0.9),
+        (" skill>=1e-3 ", "skill", ">=", 1e-3),
+        ("per_step.1.rmse<2", "per_step.1.rmse", "<", 2.0),
+    ],
 )
 def test_parse_reads_metric_comparison_and_bound(text, metric, op, bound):
     assert gates.parse(text) == gates.Gate(metric, op, bound)
@@ -35,8 +39,16 @@ def test_parse_refuses_what_is_not_a_gate(text):
 
 @pytest.mark.parametrize(
     "gate, fails",
-    [("loss>0.01", True), ("loss>0.02", False), ("loss>=0.02", True), ("accuracy<0.9", True), ("accuracy<0.85", False),
-     ("accuracy<=0.85", True), ("skill<1.2", False), ("per_step.1.rmse>0.25", True)],
+    [
+        ("loss>0.01", True),
+        ("loss>0.02", False),
+        ("loss>=0.02", True),
+        ("accuracy<0.9", True),
+        ("accuracy<0.85", False),
+        ("accuracy<=0.85", True),
+        ("skill<1.2", False),
+        ("per_step.1.rmse>0.25", True),
+    ],
 )
 def test_a_gate_fails_exactly_when_its_condition_holds(gate, fails):
     if fails:
@@ -70,7 +82,9 @@ def test_an_unknown_metric_is_a_usage_error_listing_the_metrics():
     assert "loss, accuracy, skill, samples, per_step.1.rmse" in message
 
 
-@pytest.mark.parametrize("name, fmt", [("m.json", "json"), ("m.yaml", "yaml"), ("m.yml", "yaml"), ("m.CSV", "csv"), ("m.txt", "text")])
+@pytest.mark.parametrize(
+    "name, fmt", [("m.json", "json"), ("m.yaml", "yaml"), ("m.yml", "yaml"), ("m.CSV", "csv"), ("m.txt", "text")]
+)
 def test_the_metrics_format_follows_the_extension(tmp_path, name, fmt):
     assert metrics_file.format_for(tmp_path / name, False) == fmt
 

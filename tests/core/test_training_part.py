@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lstmcli.data.prepared import Prepared, Samples
 from lstmcli.model.artifact import load, read_record
 from lstmcli.model.predictor import learned_in_graph
-from lstmcli.data.prepared import Prepared, Samples
 
 SHIFT = 1000.0
 
@@ -41,8 +41,23 @@ def test_a_series_split_learns_its_scaling_on_the_rows_the_training_windows_use(
     pd.DataFrame({"y": y}).to_csv(tmp_path / "s.csv", index=False)
     run_ok(cli, "define", "--timesteps", 4, "--features", "y", "--lstm", 2, "--seed", 0, "--out", tmp_path / "d.keras")
     run_ok(cli, "compile", tmp_path / "d.keras", "--out", tmp_path / "c.keras")
-    run_ok(cli, "fit", tmp_path / "c.keras", "--data", tmp_path / "s.csv", "--validation-split", "0.2", "--epochs", 1,
-           "--verbose", 0, "--seed", 0, "--out", tmp_path / "f.keras")
+    run_ok(
+        cli,
+        "fit",
+        tmp_path / "c.keras",
+        "--data",
+        tmp_path / "s.csv",
+        "--validation-split",
+        "0.2",
+        "--epochs",
+        1,
+        "--verbose",
+        0,
+        "--seed",
+        0,
+        "--out",
+        tmp_path / "f.keras",
+    )
     learned = stats_of(tmp_path / "f.keras")
     for key in ("inputs", "targets"):
         assert learned[key]["offset"][0] == pytest.approx(y[:85].mean(), abs=1e-6)
@@ -52,15 +67,43 @@ def test_a_series_split_learns_its_scaling_on_the_rows_the_training_windows_use(
     assert fit["naive_scale"] == pytest.approx([np.abs(np.diff(y[:85])).mean()], rel=1e-5)  # MASE's scale too
 
     # Continued training keeps what the first fit learned, whatever it is given.
-    run_ok(cli, "fit", tmp_path / "f.keras", "--data", tmp_path / "s.csv", "--validation-split", "0.5", "--epochs", 1,
-           "--verbose", 0, "--out", tmp_path / "g.keras")
+    run_ok(
+        cli,
+        "fit",
+        tmp_path / "f.keras",
+        "--data",
+        tmp_path / "s.csv",
+        "--validation-split",
+        "0.5",
+        "--epochs",
+        1,
+        "--verbose",
+        0,
+        "--out",
+        tmp_path / "g.keras",
+    )
     assert stats_of(tmp_path / "g.keras")["inputs"] == learned["inputs"]
 
     # A separate validation file: the statistics are the whole training file's, none of the validation file's.
     pd.DataFrame({"y": y[:85] + SHIFT}).to_csv(tmp_path / "v.csv", index=False)
     pd.DataFrame({"y": y[:85]}).to_csv(tmp_path / "t.csv", index=False)
-    run_ok(cli, "fit", tmp_path / "c.keras", "--data", tmp_path / "t.csv", "--validation-data", tmp_path / "v.csv",
-           "--epochs", 1, "--verbose", 0, "--seed", 0, "--out", tmp_path / "h.keras")
+    run_ok(
+        cli,
+        "fit",
+        tmp_path / "c.keras",
+        "--data",
+        tmp_path / "t.csv",
+        "--validation-data",
+        tmp_path / "v.csv",
+        "--epochs",
+        1,
+        "--verbose",
+        0,
+        "--seed",
+        0,
+        "--out",
+        tmp_path / "h.keras",
+    )
     assert stats_of(tmp_path / "h.keras")["inputs"]["offset"][0] == pytest.approx(y[:85].mean(), abs=1e-6)
 
 
@@ -73,23 +116,79 @@ def test_a_samples_split_learns_its_scaling_on_the_training_samples_and_its_labe
     frame["label"] = np.array(["a", "b"])[labels]
     frame.loc[60, "label"] = "z"  # a third class in one row only: a 0.6 split holds it out
     frame.to_csv(tmp_path / "s.csv", index=False)
-    run_ok(cli, "define", "--task", "multiclass", "--num-classes", 3, "--layout", "samples", "--reshape", "timesteps",
-           "--features", "t0,t1,t2", "--target", "label", "--lstm", 2, "--seed", 0, "--out", tmp_path / "d.keras")
+    run_ok(
+        cli,
+        "define",
+        "--task",
+        "multiclass",
+        "--num-classes",
+        3,
+        "--layout",
+        "samples",
+        "--reshape",
+        "timesteps",
+        "--features",
+        "t0,t1,t2",
+        "--target",
+        "label",
+        "--lstm",
+        2,
+        "--seed",
+        0,
+        "--out",
+        tmp_path / "d.keras",
+    )
     run_ok(cli, "compile", tmp_path / "d.keras", "--out", tmp_path / "c.keras")
-    run = cli("fit", tmp_path / "c.keras", "--data", tmp_path / "s.csv", "--validation-split", "0.6", "--epochs", 1,
-              "--verbose", 0, "--seed", 5, "--out", tmp_path / "f.keras")
+    run = cli(
+        "fit",
+        tmp_path / "c.keras",
+        "--data",
+        tmp_path / "s.csv",
+        "--validation-split",
+        "0.6",
+        "--epochs",
+        1,
+        "--verbose",
+        0,
+        "--seed",
+        5,
+        "--out",
+        tmp_path / "f.keras",
+    )
     assert run.exit_code == 2 and "leaves class 'z' without training samples" in run.stderr, run  # refused, not crashed
 
     frame.loc[[58, 59], "label"] = "z"  # three rows of 'z': a 0.2 split holds one out and trains on two
     frame.to_csv(tmp_path / "s.csv", index=False)
-    run_ok(cli, "fit", tmp_path / "c.keras", "--data", tmp_path / "s.csv", "--validation-split", "0.2", "--epochs", 1,
-           "--verbose", 0, "--seed", 5, "--out", tmp_path / "f.keras")
+    run_ok(
+        cli,
+        "fit",
+        tmp_path / "c.keras",
+        "--data",
+        tmp_path / "s.csv",
+        "--validation-split",
+        "0.2",
+        "--epochs",
+        1,
+        "--verbose",
+        0,
+        "--seed",
+        5,
+        "--out",
+        tmp_path / "f.keras",
+    )
     learned = stats_of(tmp_path / "f.keras")
     assert learned["classes"] == ["a", "b", "z"]
     # The training rows are the ones the stratified draw itself keeps.
     index = {"a": 0, "b": 1, "z": 2}
     encoded = np.eye(3, dtype=np.float32)[[index[v] for v in frame["label"]]]
-    data = Prepared(Samples(x.reshape(61, 3, 1).astype(np.float32)), encoded, frame["label"].to_numpy(), np.arange(61), "row", ["label"])
+    data = Prepared(
+        Samples(x.reshape(61, 3, 1).astype(np.float32)),
+        encoded,
+        frame["label"].to_numpy(),
+        np.arange(61),
+        "row",
+        ["label"],
+    )
     train, validation = data.split_random(0.2, seed=5, stratify=True)
     kept = train.keys
     assert len(kept) == read_record(tmp_path / "f.keras").fit["samples"]
@@ -112,7 +211,12 @@ def test_one_pass_a_split_fit_reads_its_artifact_once_and_learns_and_parses_once
     run_ok(cli, "compile", tmp_path / "d.keras", "--out", tmp_path / "c.keras")
     source = str(tmp_path / "c.keras")
     calls = {"learn": [], "numeric": 0, "learn_scaling": 0, "opens": 0, "keras_loads": 0}
-    learn, numeric, learn_scaling, real_open = windowing.learn, parsing.numeric, preprocessing.learn_scaling, builtins.open
+    learn, numeric, learn_scaling, real_open = (
+        windowing.learn,
+        parsing.numeric,
+        preprocessing.learn_scaling,
+        builtins.open,
+    )
     load_model, loading = keras.saving.load_model, []
 
     def counting_learn(*args, **kwargs):
@@ -146,8 +250,23 @@ def test_one_pass_a_split_fit_reads_its_artifact_once_and_learns_and_parses_once
     monkeypatch.setattr(builtins, "open", counting_open)
     monkeypatch.setattr(io, "open", counting_open)  # zipfile and pathlib open files with io.open
     monkeypatch.setattr(keras.saving, "load_model", counting_load_model)
-    run_ok(cli, "fit", source, "--data", tmp_path / "s.csv", "--validation-split", "0.2", "--epochs", 1,
-           "--verbose", 0, "--seed", 0, "--out", tmp_path / "f.keras")
+    run_ok(
+        cli,
+        "fit",
+        source,
+        "--data",
+        tmp_path / "s.csv",
+        "--validation-split",
+        "0.2",
+        "--epochs",
+        1,
+        "--verbose",
+        0,
+        "--seed",
+        0,
+        "--out",
+        tmp_path / "f.keras",
+    )
     monkeypatch.undo()
     assert len(calls["learn"]) == 1, "the preprocessing is learned once"
     np.testing.assert_array_equal(calls["learn"][0], np.arange(85))  # on the rows of the 81 training windows
@@ -168,8 +287,24 @@ def test_auto_transforms_are_chosen_once_on_the_training_rows(tmp_path, cli, mon
     y = 10 + 0.5 * t + 3 * np.sin(2 * np.pi * t / 12) + np.random.default_rng(0).standard_normal(150)
     y[125:] += SHIFT  # rows only validation sees: a choice made on them would differ
     pd.DataFrame({"y": y}).to_csv(tmp_path / "m.csv", index=False)
-    run_ok(cli, "define", "--timesteps", 12, "--features", "y", "--transform", "auto", "--season", 12, "--lstm", 2,
-           "--seed", 0, "--out", tmp_path / "d.keras")
+    run_ok(
+        cli,
+        "define",
+        "--timesteps",
+        12,
+        "--features",
+        "y",
+        "--transform",
+        "auto",
+        "--season",
+        12,
+        "--lstm",
+        2,
+        "--seed",
+        0,
+        "--out",
+        tmp_path / "d.keras",
+    )
     run_ok(cli, "compile", tmp_path / "d.keras", "--out", tmp_path / "c.keras")
     seen, choose, forward = [], transforms.choose, transforms.forward
 
@@ -185,8 +320,23 @@ def test_auto_transforms_are_chosen_once_on_the_training_rows(tmp_path, cli, mon
 
     monkeypatch.setattr(transforms, "choose", counting_choose)
     monkeypatch.setattr(transforms, "forward", counting_forward)
-    run_ok(cli, "fit", tmp_path / "c.keras", "--data", tmp_path / "m.csv", "--validation-split", "0.2", "--epochs", 1,
-           "--verbose", 0, "--seed", 0, "--out", tmp_path / "f.keras")
+    run_ok(
+        cli,
+        "fit",
+        tmp_path / "c.keras",
+        "--data",
+        tmp_path / "m.csv",
+        "--validation-split",
+        "0.2",
+        "--epochs",
+        1,
+        "--verbose",
+        0,
+        "--seed",
+        0,
+        "--out",
+        tmp_path / "f.keras",
+    )
     monkeypatch.undo()
     # 150 rows, 12 timesteps: 138 windows, the last 28 held out; whatever differencing auto chooses, the
     # training windows use the first 122 rows at least (more context: fewer windows, a shorter tail).
@@ -197,4 +347,6 @@ def test_auto_transforms_are_chosen_once_on_the_training_rows(tmp_path, cli, mon
     assert record.fit["transforms"]["chosen"] == choose(y[:122, None].astype(np.float32), 12)[0]
     context = record.preprocessing["context"]
     assert (record.fit["samples"], record.fit["validation_samples"]) == (
-        138 - context - round((138 - context) * 0.2), round((138 - context) * 0.2))
+        138 - context - round((138 - context) * 0.2),
+        round((138 - context) * 0.2),
+    )

@@ -36,12 +36,42 @@ def mid_size(tmp_path_factory, cli):
     """The bench's mid-size model (LSTM(32) over 30 steps), compiled, its data, and a single-process fit."""
     root = tmp_path_factory.mktemp("distributed")
     data = series_csv(root / "series.csv")
-    assert cli("define", "--features", "value", "--timesteps", TIMESTEPS, "--lstm", 32, "--seed", 7,
-               "--out", root / "defined.keras").exit_code == 0
+    assert (
+        cli(
+            "define",
+            "--features",
+            "value",
+            "--timesteps",
+            TIMESTEPS,
+            "--lstm",
+            32,
+            "--seed",
+            7,
+            "--out",
+            root / "defined.keras",
+        ).exit_code
+        == 0
+    )
     assert cli("compile", root / "defined.keras", "--out", root / "compiled.keras").exit_code == 0
     single = root / "single.keras"
-    run = cli("fit", root / "compiled.keras", "--data", data, "--epochs", EPOCHS, "--seed", 3, "--batch-size", 32,
-              "--strategy", "default", "--verbose", 0, "--out", single)
+    run = cli(
+        "fit",
+        root / "compiled.keras",
+        "--data",
+        data,
+        "--epochs",
+        EPOCHS,
+        "--seed",
+        3,
+        "--batch-size",
+        32,
+        "--strategy",
+        "default",
+        "--verbose",
+        0,
+        "--out",
+        single,
+    )
     assert run.exit_code == 0, run
     return root / "compiled.keras", data, single
 
@@ -70,8 +100,13 @@ def tf_config(ports, index):
 def lstmcli(*args, env=None):
     environment = {**os.environ, "NO_COLOR": "1", **(env or {})}
     environment.pop("TF_CPP_MIN_LOG_LEVEL", None)  # the tool must silence TensorFlow itself
-    return subprocess.Popen([sys.executable, "-m", "lstmcli", *map(str, args)], env=environment,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "lstmcli", *map(str, args)],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def finish(proc, limit=240):
@@ -99,17 +134,22 @@ def test_multi_worker_without_tf_config_is_a_usage_error(cli, mid_size, tmp_path
 
 def test_tf_config_that_does_not_name_this_task_is_refused(cli, mid_size, tmp_path, monkeypatch):
     model, data, _ = mid_size
-    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "worker", "index": 3}}))
+    monkeypatch.setenv(
+        "TF_CONFIG", json.dumps({"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "worker", "index": 3}})
+    )
     run = cli("fit", model, "--data", data, "--strategy", "multi-worker", "--out", tmp_path / "f.keras")
     assert run.exit_code == 2, run
     assert "cluster has 1 worker(s)" in run.stderr
 
 
-@pytest.mark.parametrize("args, words", [
-    (["--strategy", "mirorred"], "did you mean 'mirrored'"),
-    (["--strategy", "default", "--devices", "2"], "--devices is for --strategy mirrored"),
-    (["--timeout", "0"], "--timeout must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--strategy", "mirorred"], "did you mean 'mirrored'"),
+        (["--strategy", "default", "--devices", "2"], "--devices is for --strategy mirrored"),
+        (["--timeout", "0"], "--timeout must be at least 1"),
+    ],
+)
 def test_bad_strategy_options_are_usage_errors(cli, mid_size, tmp_path, args, words):
     model, data, _ = mid_size
     run = cli("fit", model, "--data", data, *args, "--out", tmp_path / "f.keras")
@@ -131,8 +171,24 @@ def test_mirrored_on_one_device_matches_default_in_process(cli, mid_size, tmp_pa
     """In this process TensorFlow is already running, so mirrored has its one CPU replica; the path is the same."""
     model, data, single = mid_size
     out = tmp_path / "mirrored.keras"
-    run = cli("fit", model, "--data", data, "--epochs", EPOCHS, "--seed", 3, "--batch-size", 32,
-              "--strategy", "mirrored", "--verbose", 0, "--out", out)
+    run = cli(
+        "fit",
+        model,
+        "--data",
+        data,
+        "--epochs",
+        EPOCHS,
+        "--seed",
+        3,
+        "--batch-size",
+        32,
+        "--strategy",
+        "mirrored",
+        "--verbose",
+        0,
+        "--out",
+        out,
+    )
     assert run.exit_code == 0, run
     assert_same_losses(record(out), record(single))
     assert record(out).fit["strategy"] == "mirrored"
@@ -165,8 +221,12 @@ print(json.dumps(dict(replicas=written.summary["replicas"], metrics=metrics,
 def test_mirrored_over_two_logical_cpus_matches_one_process(cli, mid_size, tmp_path):
     model, data, single = mid_size
     out = tmp_path / "mirrored2.keras"
-    proc = subprocess.run([sys.executable, "-c", MIRRORED_CHILD.format(epochs=EPOCHS), model, data, out],
-                          capture_output=True, text=True, timeout=240)
+    proc = subprocess.run(
+        [sys.executable, "-c", MIRRORED_CHILD.format(epochs=EPOCHS), model, data, out],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert proc.returncode == 0, proc.stderr
     child = json.loads(proc.stdout.strip().splitlines()[-1])
     assert child["replicas"] == 2
@@ -188,8 +248,27 @@ def test_two_workers_on_localhost_fit_like_one_process(cli, mid_size, tmp_path):
     out = tmp_path / "two.keras"
     ports = free_ports(2)
     workers = [
-        lstmcli("fit", model, "--data", data, "--epochs", EPOCHS, "--seed", 3, "--batch-size", 32, "--verbose", 0,
-                "--strategy", "multi-worker", "--timeout", 60, "--out", out, env={"TF_CONFIG": tf_config(ports, i)})
+        lstmcli(
+            "fit",
+            model,
+            "--data",
+            data,
+            "--epochs",
+            EPOCHS,
+            "--seed",
+            3,
+            "--batch-size",
+            32,
+            "--verbose",
+            0,
+            "--strategy",
+            "multi-worker",
+            "--timeout",
+            60,
+            "--out",
+            out,
+            env={"TF_CONFIG": tf_config(ports, i)},
+        )
         for i in range(2)
     ]
     results = [finish(proc) for proc in workers]
@@ -217,8 +296,21 @@ def test_a_peer_that_never_comes_up_is_one_error_line_within_the_timeout(mid_siz
     for index in (0, 1):
         ports = free_ports(2)
         started = time.monotonic()
-        proc = lstmcli("fit", model, "--data", data, "--verbose", 0, "--strategy", "multi-worker", "--timeout", 5,
-                       "--out", tmp_path / f"never{index}.keras", env={"TF_CONFIG": tf_config(ports, index)})
+        proc = lstmcli(
+            "fit",
+            model,
+            "--data",
+            data,
+            "--verbose",
+            0,
+            "--strategy",
+            "multi-worker",
+            "--timeout",
+            5,
+            "--out",
+            tmp_path / f"never{index}.keras",
+            env={"TF_CONFIG": tf_config(ports, index)},
+        )
         alone.append((proc, started))
     for proc, started in alone:
         code, out, err = finish(proc, limit=120)

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import re
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -92,7 +92,10 @@ def steps(inputs):
 def start(args, out: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "lstmcli", *map(str, args), "--out", str(out)],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=environment(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=environment(),
     )
 
 
@@ -174,8 +177,13 @@ def test_sigkill_at_any_moment_leaves_no_file_or_the_whole_file_and_the_inputs_i
             results = pool.map(lambda t, out: kill_trial(args, out, t[1], after_first_file=t[2]), trials, outs)
 
             count = counts[step] = {
-                "absent": 0, "complete": 0, "running": 0, "finished": 0,
-                "in_write": {"absent": 0, "complete": 0, "running": 0}, "litter": 0, "T": round(duration, 2),
+                "absent": 0,
+                "complete": 0,
+                "running": 0,
+                "finished": 0,
+                "in_write": {"absent": 0, "complete": 0, "running": 0},
+                "litter": 0,
+                "T": round(duration, 2),
             }
             for (i, delay, in_write), out, (running, code) in zip(trials, outs, results):
                 where = f"{step} killed {delay:.3f} s after {'its first file' if in_write else 'start'} (T {duration:.2f} s)"
@@ -195,7 +203,9 @@ def test_sigkill_at_any_moment_leaves_no_file_or_the_whole_file_and_the_inputs_i
                         problem = complete_keras(out)
                         assert problem is None, f"{where}: partial {out.name}: {problem}"
                     elif out.suffix == ".json":
-                        assert json.loads(out.read_text()) == json.loads(reference.read_text()), f"{where}: {out.read_text()!r}"
+                        assert json.loads(out.read_text()) == json.loads(reference.read_text()), (
+                            f"{where}: {out.read_text()!r}"
+                        )
                     else:
                         assert out.read_bytes() == reference.read_bytes(), f"{where}: {len(out.read_bytes())} bytes"
                     tally["complete"] += 1
@@ -306,13 +316,19 @@ def test_make_j4_builds_the_same_two_branches_as_make_j1_and_then_has_nothing_to
         for plain in (plain_a, plain_b):
             if plain["fit"] is not None:
                 plain["fit"] = {k: v for k, v in plain["fit"].items() if k != "seconds"}
-            plain["lineage"] = [{k: without(v, "sha256") if k == "parent" else v for k, v in e.items()} for e in plain["lineage"]]
+            plain["lineage"] = [
+                {k: without(v, "sha256") if k == "parent" else v for k, v in e.items()} for e in plain["lineage"]
+            ]
             del plain["members"]
         assert plain_a == plain_b, name
         assert record_a.members["model.weights.h5"] == record_b.members["model.weights.h5"], name
         assert set(record_a.members) == set(record_b.members), name
-        assert without(member(a, "config.json"), "shared_object_id") == without(member(b, "config.json"), "shared_object_id"), name
-        assert without(member(a, "metadata.json"), "date_saved") == without(member(b, "metadata.json"), "date_saved"), name
+        assert without(member(a, "config.json"), "shared_object_id") == without(
+            member(b, "config.json"), "shared_object_id"
+        ), name
+        assert without(member(a, "metadata.json"), "date_saved") == without(member(b, "metadata.json"), "date_saved"), (
+            name
+        )
 
     for run in (one, four):
         proc = subprocess.run(["make", "-q"], cwd=run, capture_output=True, text=True, env=environment())
@@ -324,7 +340,8 @@ def test_make_j4_builds_the_same_two_branches_as_make_j1_and_then_has_nothing_to
 # signals at any moment, in process on one tiny model so that dozens of trials
 # stay fast; a few real processes check what only a process boundary shows.
 
-from corpus_helpers import FULL_DEVICE, device, fifo, invoke, series_csv as tiny_series, snapshot  # noqa: E402
+from corpus_helpers import FULL_DEVICE, device, fifo, invoke, snapshot  # noqa: E402
+from corpus_helpers import series_csv as tiny_series  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -333,9 +350,11 @@ def tiny(tmp_path_factory):
     root = tmp_path_factory.mktemp("tiny")
     data = tiny_series(root / "series.csv", rows=12)
     defined, compiled, fitted = (root / f"{n}.keras" for n in ("defined", "compiled", "fitted"))
-    for argv in (["define", "--lstm", "2", "--timesteps", "2", "--features", "value", "--seed", "0", "--out", defined],
-                 ["compile", defined, "--out", compiled],
-                 ["fit", compiled, "--data", data, "--epochs", "2", "--verbose", "0", "--seed", "0", "--out", fitted]):
+    for argv in (
+        ["define", "--lstm", "2", "--timesteps", "2", "--features", "value", "--seed", "0", "--out", defined],
+        ["compile", defined, "--out", compiled],
+        ["fit", compiled, "--data", data, "--epochs", "2", "--verbose", "0", "--seed", "0", "--out", fitted],
+    ):
         outcome = invoke(argv)
         assert outcome.exit_code == 0, outcome
     return {"data": data, "compiled": compiled, "fitted": fitted, "root": root}
@@ -347,8 +366,11 @@ def leftovers(*folders: Path) -> list[str]:
 
     found = []
     for folder in (*folders, Path(tempfile.gettempdir())):
-        found += [p.name for p in Path(folder).iterdir() if p.name.startswith(".") and ".tmp" in p.name
-                  and f".{os.getpid()}." in p.name]
+        found += [
+            p.name
+            for p in Path(folder).iterdir()
+            if p.name.startswith(".") and ".tmp" in p.name and f".{os.getpid()}." in p.name
+        ]
     return found
 
 
@@ -365,8 +387,18 @@ def writes(tiny, tmp_path, where: Path) -> dict[str, list]:
         "predict --out": ["predict", tiny["fitted"], "--data", tiny["data"], "--out", where],
         "evaluate --out": ["evaluate", tiny["fitted"], "--data", tiny["data"], "--json", "--out", where],
         "fit --out": ["fit", tiny["compiled"], "--data", tiny["data"], "--verbose", "0", "--out", where],
-        "fit --history": ["fit", tiny["compiled"], "--data", tiny["data"], "--verbose", "0", "--history", where,
-                          "--out", tmp_path / "o.keras"],
+        "fit --history": [
+            "fit",
+            tiny["compiled"],
+            "--data",
+            tiny["data"],
+            "--verbose",
+            "0",
+            "--history",
+            where,
+            "--out",
+            tmp_path / "o.keras",
+        ],
     }
 
 
@@ -387,7 +419,9 @@ def test_an_output_on_a_full_device_fails_with_no_space_and_exit_1(kind, tiny, t
     before = snapshot(tiny["root"])
     outcome = invoke(writes(tiny, tmp_path, full)[kind])
     assert outcome.exit_code == 1, outcome
-    assert outcome.stderr.count("\n") == 1 and re.match(r"error: cannot write \S*full: no space left", outcome.stderr), outcome
+    assert outcome.stderr.count("\n") == 1 and re.match(
+        r"error: cannot write \S*full: no space left", outcome.stderr
+    ), outcome
     assert device_numbers(full) == (1, 7, True)
     assert not (tmp_path / "o.keras").exists(), "fit wrote --out although its --history failed"
     assert leftovers(tmp_path) == []
@@ -401,7 +435,9 @@ def test_an_output_on_a_fifo_is_written_through(tiny, tmp_path):
 
     pipe = fifo(tmp_path / "pipe")
     received = []
-    reader = threading.Thread(target=lambda: received.append(pipe.read_bytes()), daemon=True)  # never blocks pytest's exit
+    reader = threading.Thread(
+        target=lambda: received.append(pipe.read_bytes()), daemon=True
+    )  # never blocks pytest's exit
     reader.start()
     outcome = invoke(["predict", tiny["fitted"], "--data", tiny["data"], "--out", pipe])
     reader.join(timeout=60)
@@ -456,8 +492,11 @@ def test_data_from_stdin_records_the_hash_of_what_was_read(tiny, tmp_path):
     from lstmcli.cli import app
 
     payload = tiny["data"].read_text()
-    result = CliRunner().invoke(app, ["fit", str(tiny["compiled"]), "--data", "-", "--verbose", "0",
-                                      "--out", str(tmp_path / "o.keras")], input=payload)
+    result = CliRunner().invoke(
+        app,
+        ["fit", str(tiny["compiled"]), "--data", "-", "--verbose", "0", "--out", str(tmp_path / "o.keras")],
+        input=payload,
+    )
     assert result.exit_code == 0, result.output
     assert lineage_data(tmp_path / "o.keras") == {"path": "-", "sha256": hashlib.sha256(payload.encode()).hexdigest()}
 
@@ -554,7 +593,9 @@ def test_sigterm_at_random_moments_leaves_no_temporary_file_and_no_or_a_whole_ou
             timer.join()
             where = f"SIGTERM {i} after {timer.interval:.3f} s of {duration:.3f} s"
             assert outcome.exit_code in (0, 143), f"{where}: {outcome}"
-            assert [p.name for p in out.parent.iterdir() if p.name != "o.keras"] == [], f"{where}: a temporary file is left"
+            assert [p.name for p in out.parent.iterdir() if p.name != "o.keras"] == [], (
+                f"{where}: a temporary file is left"
+            )
             if out.exists():
                 assert complete_keras(out) is None, f"{where}: {complete_keras(out)}"
                 outcomes["complete"] += 1
@@ -572,8 +613,13 @@ def test_sigterm_to_a_real_fit_exits_143_and_leaves_nothing(tiny, tmp_path):
     """The process boundary: a fit given SIGTERM mid-training exits 143 with one line and no files."""
     out = tmp_path / "a.keras"
     args = ["fit", tiny["compiled"], "--data", tiny["data"], "--epochs", "1000000", "--verbose", "2"]
-    proc = subprocess.Popen([sys.executable, "-m", "lstmcli", *map(str, args), "--out", str(out)],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=environment())
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lstmcli", *map(str, args), "--out", str(out)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=environment(),
+    )
     first = proc.stderr.readline()  # the first epoch's line: TensorFlow is loaded and training runs
     assert first.startswith(b"Epoch"), first
     proc.send_signal(signal.SIGTERM)
@@ -586,8 +632,12 @@ def test_sigterm_to_a_real_fit_exits_143_and_leaves_nothing(tiny, tmp_path):
 
 # Two processes cover the four environments (each process costs a TensorFlow import).
 HOSTILE_ENVIRONMENTS = {
-    "HOME unset, TMPDIR missing, LANG=C": lambda root: {"HOME": None, "TMPDIR": str(root / "no-such-dir"),
-                                                         "LANG": "C", "LC_ALL": "C"},
+    "HOME unset, TMPDIR missing, LANG=C": lambda root: {
+        "HOME": None,
+        "TMPDIR": str(root / "no-such-dir"),
+        "LANG": "C",
+        "LC_ALL": "C",
+    },
     "HOME unwritable": lambda root: {"HOME": str(root / "a-file" / "home")},
 }
 
@@ -599,10 +649,30 @@ def masked(tmp_path_factory):
     data = root / "rows.csv"
     data.write_text("a,b,c,label\n" + "".join(f"{i % 3},{i % 2},,{'xy'[i % 2]}\n" for i in range(12)))
     defined, compiled, fitted = (root / f"{n}.keras" for n in ("defined", "compiled", "fitted"))
-    for argv in (["define", "--task", "binary", "--layout", "samples", "--reshape", "timesteps", "--features", "a,b,c",
-                  "--target", "label", "--mask", "--lstm", "2", "--seed", "0", "--out", defined],
-                 ["compile", defined, "--out", compiled],
-                 ["fit", compiled, "--data", data, "--scaling", "standard", "--verbose", "0", "--out", fitted]):
+    for argv in (
+        [
+            "define",
+            "--task",
+            "binary",
+            "--layout",
+            "samples",
+            "--reshape",
+            "timesteps",
+            "--features",
+            "a,b,c",
+            "--target",
+            "label",
+            "--mask",
+            "--lstm",
+            "2",
+            "--seed",
+            "0",
+            "--out",
+            defined,
+        ],
+        ["compile", defined, "--out", compiled],
+        ["fit", compiled, "--data", data, "--scaling", "standard", "--verbose", "0", "--out", fitted],
+    ):
         outcome = invoke(argv)
         assert outcome.exit_code == 0, outcome
         assert outcome.stderr in ("", f"defined → {defined}\n", f"compiled → {compiled}\n"), outcome  # no warnings
@@ -637,8 +707,24 @@ def test_a_hostile_environment_changes_nothing_and_nothing_leaks_to_stderr(name,
         out = symlink_to_stdout = redirected / "stdout"
         symlink_to_stdout.symlink_to("/proc/self/fd/1")
     with open(tmp_path / "stdout.txt", "w") as stdout:
-        proc = subprocess.run([sys.executable, "-m", "lstmcli", "predict", str(masked["fitted"]), "--data", str(masked["data"]),
-                               "--out", str(out)], stdout=stdout, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "lstmcli",
+                "predict",
+                str(masked["fitted"]),
+                "--data",
+                str(masked["data"]),
+                "--out",
+                str(out),
+            ],
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+        )
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == "", proc.stderr
     expected = invoke(["predict", masked["fitted"], "--data", masked["data"]]).stdout
@@ -647,7 +733,11 @@ def test_a_hostile_environment_changes_nothing_and_nothing_leaks_to_stderr(name,
     assert (printed == "") != through
     if through:
         assert symlink_to_stdout.is_symlink() and sorted(p.name for p in redirected.iterdir()) == ["stdout"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "predictions.csv" if not through else "redirected", "stdout.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "a-file",
+        "predictions.csv" if not through else "redirected",
+        "stdout.txt",
+    ]
 
 
 def test_an_error_that_sigterm_caused_inside_c_code_still_exits_143(capsys):
@@ -677,9 +767,24 @@ def test_evaluate_out_dev_stdout_redirected_to_a_file_writes_the_metrics(tiny, t
     link.parent.mkdir()
     link.symlink_to("/proc/self/fd/1")
     with open(tmp_path / "m.json", "w") as stdout:
-        proc = subprocess.run([sys.executable, "-m", "lstmcli", "evaluate", str(tiny["fitted"]), "--data", str(tiny["data"]),
-                               "--out", str(link)], stdout=stdout, stderr=subprocess.PIPE, text=True, env=environment(),
-                              cwd=tmp_path)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "lstmcli",
+                "evaluate",
+                str(tiny["fitted"]),
+                "--data",
+                str(tiny["data"]),
+                "--out",
+                str(link),
+            ],
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=environment(),
+            cwd=tmp_path,
+        )
     assert proc.returncode == 0, proc.stderr
     written = (tmp_path / "m.json").read_text()
     assert written == invoke(["evaluate", tiny["fitted"], "--data", tiny["data"]]).stdout

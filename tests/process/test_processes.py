@@ -11,7 +11,6 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import REPO
 
 CONFIG = REPO / "configs" / "sequence.toml"
@@ -84,7 +83,19 @@ def test_help_and_usage_errors_never_import_tensorflow(args, code):
 
 def test_every_command_has_help_text():
     proc = lstmcli("--help")
-    for command in ("define", "compile", "fit", "evaluate", "predict", "backtest", "verify", "inspect", "plot", "run", "export"):
+    for command in (
+        "define",
+        "compile",
+        "fit",
+        "evaluate",
+        "predict",
+        "backtest",
+        "verify",
+        "inspect",
+        "plot",
+        "run",
+        "export",
+    ):
         assert command in proc.stdout
         help_text = lstmcli(command, "--help").stdout
         assert "Usage: lstmcli " + command in help_text

@@ -8,7 +8,6 @@ import shlex
 import shutil
 
 import pytest
-
 from conftest import REPO
 
 README = (REPO / "README.md").read_text()
@@ -69,7 +68,8 @@ def test_the_forecasting_walkthrough_runs(tmp_path, cli, monkeypatch):
             (tmp_path / step[redirect + 1]).write_text(run.stdout)
         if step[0] == "evaluate":
             assert {"naive_rmse", "seasonal_naive_rmse", "skill", "mase", "step_12_skill"} <= {
-                line.split()[0] for line in run.stdout.splitlines()}
+                line.split()[0] for line in run.stdout.splitlines()
+            }
         if step[0] == "backtest":
             assert run.stdout.splitlines()[-2].startswith("mean")
     test = pd.read_csv(tmp_path / "build/co2-test.csv")
@@ -144,7 +144,13 @@ def test_the_dvc_pipeline_and_the_pipeline_examples_run(tmp_path, cli, monkeypat
     for step in steps:
         run = cli(*step)
         assert run.exit_code == 0, (step, run)
-    assert sorted(os.listdir("build/run")) == ["compiled.keras", "defined.keras", "fitted.keras", "metrics.json", "predictions.csv"]
+    assert sorted(os.listdir("build/run")) == [
+        "compiled.keras",
+        "defined.keras",
+        "fitted.keras",
+        "metrics.json",
+        "predictions.csv",
+    ]
     assert sorted(os.listdir("build/figures")) == ["history.png", "predictions.png"]
 
 

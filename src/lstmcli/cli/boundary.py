@@ -61,14 +61,20 @@ def usage_line(exc) -> str:
     hint = f"; see '{ctx.command_path} --help'" if ctx is not None else ""
     name = type(exc).__name__
     if name == "NoSuchOption":
-        close = difflib.get_close_matches(exc.option_name, _flags(ctx), n=1, cutoff=0.75)  # Click's 0.6 offers --rows for --lr
+        close = difflib.get_close_matches(
+            exc.option_name, _flags(ctx), n=1, cutoff=0.75
+        )  # Click's 0.6 offers --rows for --lr
         if ctx is not None and ctx.parent is None and not close:
             hint = f"; a command's options go after its name: lstmcli COMMAND {exc.option_name} …"
         return f"no such option {exc.option_name}" + (f"; did you mean {close[0]}?" if close else hint)
     message = re.sub(r"'(--?[\w-]+|[A-Z_]+)'", r"\1", " ".join(exc.format_message().split())).rstrip(".")
     if name == "NoSuchCommand" or message.startswith("No such command"):
         message, _, suggestion = message.partition(". Did you mean ")
-        hint = f"; did you mean {suggestion}" if suggestion else f"; the commands are {', '.join(ctx.command.list_commands(ctx))}"
+        hint = (
+            f"; did you mean {suggestion}"
+            if suggestion
+            else f"; the commands are {', '.join(ctx.command.list_commands(ctx))}"
+        )
     return message[:1].lower() + message[1:] + hint
 
 

@@ -11,6 +11,7 @@ file system alone, without importing TensorFlow.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import sys
 import time
@@ -20,12 +21,10 @@ from typing import Annotated, Optional
 
 import typer
 
-import dataclasses
-
 from lstmcli import options, quiet
-from lstmcli.steps.options import BY_COMMAND, for_command
 from lstmcli.cli.boundary import boundary
 from lstmcli.errors import UsageError
+from lstmcli.steps.options import BY_COMMAND, for_command
 
 
 def _no_names(incomplete: str) -> list[str]:
@@ -48,28 +47,101 @@ def _parameter(option: options.Option) -> inspect.Parameter:
     bools), so a flag and a config value pass the same checks and errors.
     """
     decls = [f"{option.flag}/{option.off}" if option.off else option.flag, *option.aliases]
-    metavar = f"[{'|'.join(option.choices)}]" if option.choices else option.metavar or _METAVARS.get(option.kind, "VALUES")
+    metavar = (
+        f"[{'|'.join(option.choices)}]" if option.choices else option.metavar or _METAVARS.get(option.kind, "VALUES")
+    )
     complete = _choices(option.choices) if option.choices else _no_names if option.kind == "path" else None
-    info = typer.Option(*decls, help=option.describe(), metavar=None if option.kind == "bool" else metavar,
-                        show_default=False, autocompletion=complete)
+    info = typer.Option(
+        *decls,
+        help=option.describe(),
+        metavar=None if option.kind == "bool" else metavar,
+        show_default=False,
+        autocompletion=complete,
+    )
     kind = bool if option.kind == "bool" else list[str] if option.kind in ("ints", "strs") else str
     annotation = Annotated[kind if option.required else Optional[kind], info]
-    return inspect.Parameter(option.name, inspect.Parameter.KEYWORD_ONLY, default=... if option.required else None, annotation=annotation)
+    return inspect.Parameter(
+        option.name, inspect.Parameter.KEYWORD_ONLY, default=... if option.required else None, annotation=annotation
+    )
 
 
 def _common(name: str, *, model: bool) -> list[inspect.Parameter]:
     """The parameters every command has beside its table's: MODEL, --config and --print-config for steps, -q, -v, --debug."""
+
     def param(pname, annotation, default):
         return inspect.Parameter(pname, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
 
     steps = name in options.CONFIG_TABLES
     return [
-        *([param("model", Annotated[Path, typer.Argument(metavar="MODEL", help="The .keras artifact written by the step before.", show_default=False, autocompletion=_no_names)], ...)] if model else []),
-        *([param("config", Annotated[Optional[Path], typer.Option("--config", help=f"A TOML file whose [{name}] table sets any option; flags override it.", show_default=False, autocompletion=_no_names)], None),
-           param("print_config", Annotated[bool, typer.Option("--print-config", help="Print the resolved settings as the TOML table --config reads, and exit.")], False)] if steps else []),
+        *(
+            [
+                param(
+                    "model",
+                    Annotated[
+                        Path,
+                        typer.Argument(
+                            metavar="MODEL",
+                            help="The .keras artifact written by the step before.",
+                            show_default=False,
+                            autocompletion=_no_names,
+                        ),
+                    ],
+                    ...,
+                )
+            ]
+            if model
+            else []
+        ),
+        *(
+            [
+                param(
+                    "config",
+                    Annotated[
+                        Optional[Path],
+                        typer.Option(
+                            "--config",
+                            help=f"A TOML file whose [{name}] table sets any option; flags override it.",
+                            show_default=False,
+                            autocompletion=_no_names,
+                        ),
+                    ],
+                    None,
+                ),
+                param(
+                    "print_config",
+                    Annotated[
+                        bool,
+                        typer.Option(
+                            "--print-config",
+                            help="Print the resolved settings as the TOML table --config reads, and exit.",
+                        ),
+                    ],
+                    False,
+                ),
+            ]
+            if steps
+            else []
+        ),
         param("quiet", Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors on stderr.")], False),
-        param("detail", Annotated[bool, typer.Option("-v", help="More on stderr: the resolved options" + (" (in --print-config's form)" if steps else "") + " and the time taken" + ("; sets --verbose 2." if "verbose" in _names(name) or name == "run" else "."))], False),
-        param("debug", Annotated[bool, typer.Option("--debug", help="Show tracebacks and TensorFlow's own log lines.")], False),
+        param(
+            "detail",
+            Annotated[
+                bool,
+                typer.Option(
+                    "-v",
+                    help="More on stderr: the resolved options"
+                    + (" (in --print-config's form)" if steps else "")
+                    + " and the time taken"
+                    + ("; sets --verbose 2." if "verbose" in _names(name) or name == "run" else "."),
+                ),
+            ],
+            False,
+        ),
+        param(
+            "debug",
+            Annotated[bool, typer.Option("--debug", help="Show tracebacks and TensorFlow's own log lines.")],
+            False,
+        ),
     ]
 
 
@@ -97,7 +169,9 @@ def command(app: typer.Typer, name: str, *, model: bool = True):
 
             call = Call(given.pop("debug"), given.pop("quiet"), given.pop("detail"))
             artifact = given.pop("model", None)
-            config, print_config = (given.pop("config"), given.pop("print_config")) if name in options.CONFIG_TABLES else (None, False)
+            config, print_config = (
+                (given.pop("config"), given.pop("print_config")) if name in options.CONFIG_TABLES else (None, False)
+            )
             render.configure(quiet=call.quiet)
             started = time.perf_counter()
             with boundary(call.debug):
@@ -117,7 +191,7 @@ def command(app: typer.Typer, name: str, *, model: bool = True):
                 render.stderr_console().print(f"{name}: done in {time.perf_counter() - started:.2f} s", markup=False)
 
         params = _common(name, model=model)
-        params[1 if model else 0:1 if model else 0] = [_parameter(o) for o in options.visible(cls)]
+        params[1 if model else 0 : 1 if model else 0] = [_parameter(o) for o in options.visible(cls)]
         run.__signature__ = inspect.Signature(params)
         run.__annotations__ = {p.name: p.annotation for p in params}
         app.command(name, help=inspect.getdoc(body))(run)

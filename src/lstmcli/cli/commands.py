@@ -43,7 +43,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
 ) -> None:
     pass
 
@@ -73,14 +75,18 @@ def compile(model: Path, opts, call: bridge.Call) -> None:
 @bridge.command(app, "fit")
 def fit(model: Path, opts, call: bridge.Call) -> None:
     """Train a compiled model on data and write a fitted artifact."""
-    from lstmcli.steps import lifecycle
     from lstmcli.cli import progress, render
     from lstmcli.cli.boundary import first_interrupt_stops, stuck
+    from lstmcli.steps import lifecycle
 
     level = progress.resolve_verbose(opts.verbose)
     with progress.FitReporter(level) as reporter, first_interrupt_stops() as stop:
         written = lifecycle.fit(
-            model, opts, callbacks=[reporter.keras_callback], should_stop=stop, on_stuck=stuck,
+            model,
+            opts,
+            callbacks=[reporter.keras_callback],
+            should_stop=stop,
+            on_stuck=stuck,
         )
     if opts.history is not None and str(opts.history) == "-":
         sys.stdout.write(lifecycle.history_csv(written.history))
@@ -108,8 +114,8 @@ def evaluate(model: Path, opts, call: bridge.Call) -> None:
 
 def _write_metrics(metrics: dict, fmt: str, out: Path | None) -> None:
     """Write evaluate's metrics to `out` (or stdout) in `fmt`; a table on a terminal."""
-    from lstmcli.scoring import metrics_file
     from lstmcli.cli import render
+    from lstmcli.scoring import metrics_file
 
     text = render.metrics_text(metrics) if fmt == "text" else metrics_file.dumps(metrics, fmt)
     if out is not None and str(out) != "-":
@@ -149,15 +155,17 @@ def backtest(model: Path, opts, call: bridge.Call) -> None:
     """Rolling-origin evaluation: each fold fits a compiled model on the rows before its origin and evaluates the next block."""
     import json
 
-    from lstmcli.steps import backtesting
     from lstmcli.cli import render
+    from lstmcli.steps import backtesting
 
     def announce(fold: dict) -> None:
         if opts.verbose != "0":
             render.stderr_console().print(render.fold_line(fold), markup=False)
 
     result = backtesting.backtest(model, opts, on_fold=announce)
-    sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n" if opts.json else render.backtest_text(result.to_dict()))
+    sys.stdout.write(
+        json.dumps(result.to_dict(), indent=2) + "\n" if opts.json else render.backtest_text(result.to_dict())
+    )
 
 
 @bridge.command(app, "verify")
@@ -165,18 +173,22 @@ def verify(model: Path, opts, call: bridge.Call) -> None:
     """Check an artifact's integrity, record and model; exit 0 if sound, 2 with the reason if not."""
     import json
 
-    from lstmcli.steps import verifying
     from lstmcli.cli import render
+    from lstmcli.steps import verifying
 
     summary = verifying.verify(model, opts)
-    sys.stdout.write(json.dumps(summary, indent=2) + "\n" if opts.json else render.metrics_text({k: render.plain(v) for k, v in summary.items()}))
+    sys.stdout.write(
+        json.dumps(summary, indent=2) + "\n"
+        if opts.json
+        else render.metrics_text({k: render.plain(v) for k, v in summary.items()})
+    )
 
 
 @bridge.command(app, "export")
 def export(model: Path, opts, call: bridge.Call) -> None:
     """Export a fitted artifact for serving: raw windows in, the data's units (or class probabilities) out."""
-    from lstmcli.steps import exporting
     from lstmcli.cli import render
+    from lstmcli.steps import exporting
 
     done = exporting.export(model, opts)
     render.stderr_console().print(
@@ -191,8 +203,8 @@ def inspect_(model: Path, opts, call: bridge.Call) -> None:
     """Show what an artifact holds: stage, task, data spec, preprocessing, history, lineage, versions."""
     import json
 
-    from lstmcli.steps import inspecting
     from lstmcli.cli import render
+    from lstmcli.steps import inspecting
 
     summary = inspecting.inspect(model, opts)
     if opts.json:
@@ -214,10 +226,9 @@ def plot(model: Path, opts, call: bridge.Call) -> None:
 @bridge.command(app, "run", model=False)
 def run(opts, call: bridge.Call) -> None:
     """Run define, compile, fit, evaluate and predict in one process, writing the same five outputs."""
-    from lstmcli.steps import running
     from lstmcli.cli import progress, render
     from lstmcli.cli.boundary import first_interrupt_stops
-
+    from lstmcli.steps import running
     from lstmcli.steps.options import for_command
 
     verbose = "0" if call.quiet else "2" if call.detail else for_command("fit", {}, opts.config).verbose
@@ -227,7 +238,8 @@ def run(opts, call: bridge.Call) -> None:
             opts,
             on_written=lambda path, what: console.print(f"{what} → {path}", markup=False),
             on_metrics=lambda metrics: _report_run(metrics, opts.workdir / running.FITTED),
-            callbacks=[reporter.keras_callback], should_stop=stop,
+            callbacks=[reporter.keras_callback],
+            should_stop=stop,
         )
 
 

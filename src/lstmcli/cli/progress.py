@@ -173,7 +173,9 @@ class FitReporter:
             return
         if self.task is None:
             self.task = self.progress.add_task("fit", total=total - self.first, completed=0, logs="")
-        epoch = min(step // per_epoch + (step % per_epoch > 0 or step == self.first), self.epochs)  # under way or just ended
+        epoch = min(
+            step // per_epoch + (step % per_epoch > 0 or step == self.first), self.epochs
+        )  # under way or just ended
         self.progress.update(
             self.task,
             completed=step - self.first,

@@ -12,7 +12,6 @@ import os
 from rich.console import Console
 from rich.table import Table
 
-
 _quiet = False  # -q: stderr shows errors only
 
 
@@ -24,7 +23,13 @@ def configure(quiet: bool) -> None:
 
 def stderr_console(always: bool = False) -> Console:
     """The console for progress, notes and warnings; silent under -q unless `always` (errors)."""
-    return Console(stderr=True, no_color=bool(os.environ.get("NO_COLOR")), highlight=False, soft_wrap=True, quiet=_quiet and not always)
+    return Console(
+        stderr=True,
+        no_color=bool(os.environ.get("NO_COLOR")),
+        highlight=False,
+        soft_wrap=True,
+        quiet=_quiet and not always,
+    )
 
 
 def stdout_console() -> Console:
@@ -89,12 +94,20 @@ def backtest_text(result: dict) -> str:
     columns = [c for c in BACKTEST_COLUMNS if c in result["mean"]]
     header = ["fold", "test rows", "samples", *columns]
     rows = [
-        [str(f["fold"]), f"{f['test_rows'][0] + 1}-{f['test_rows'][1]}", str(f.get("samples", "")), *(format_number(f.get(c)) for c in columns)]
+        [
+            str(f["fold"]),
+            f"{f['test_rows'][0] + 1}-{f['test_rows'][1]}",
+            str(f.get("samples", "")),
+            *(format_number(f.get(c)) for c in columns),
+        ]
         for f in result["folds"]
     ]
     rows.append(["mean", "", "", *(format_number(result["mean"][c]) for c in columns)])
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(r, widths))) for r in [header, *rows]]
+    lines = [
+        "  ".join(cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(r, widths)))
+        for r in [header, *rows]
+    ]
     return "\n".join(lines) + f"\nseed {result['seed']}\n"
 
 
@@ -110,7 +123,9 @@ def validation_note(summary: dict) -> str | None:
     """How fit chose its validation samples, or None without validation."""
     how = summary.get("validation") or {}
     words = VALIDATION_WORDS.get(how.get("method"))
-    return None if words is None else "validation: " + words.format(n=summary["validation_samples"], seed=how.get("seed"))
+    return (
+        None if words is None else "validation: " + words.format(n=summary["validation_samples"], seed=how.get("seed"))
+    )
 
 
 def fit_report(summary: dict, path) -> list[str]:
@@ -118,7 +133,9 @@ def fit_report(summary: dict, path) -> list[str]:
     lines = [summary["stopped"]] if summary.get("stopped") else []
     if summary.get("transforms") is not None:
         reasons = "; ".join(summary["transforms"]["reasons"])
-        lines.append(f"transforms: {', '.join(summary['transforms']['chosen']) or 'none'}" + (f" ({reasons})" if reasons else ""))
+        lines.append(
+            f"transforms: {', '.join(summary['transforms']['chosen']) or 'none'}" + (f" ({reasons})" if reasons else "")
+        )
     if validation_note(summary):
         lines.append(validation_note(summary))
     return lines + [("smoke run: " if summary.get("smoke") else "") + fit_summary(summary, path)]
@@ -134,7 +151,8 @@ def fit_summary(summary: dict, path) -> str:
     if summary.get("restored_epoch") is not None:
         monitored = "".join(
             f", {key.removeprefix('restored_')} {format_number(value)}"
-            for key, value in summary.items() if key.startswith("restored_val_")
+            for key, value in summary.items()
+            if key.startswith("restored_val_")
         )
         return (
             f"{done}: kept epoch {summary['restored_epoch']}'s weights (loss {format_number(summary['restored_loss'])}"
@@ -156,7 +174,7 @@ def sparkline(values: list, width: int = 40) -> str:
     if not finite:
         return ""
     n = min(width, len(values))
-    buckets = [values[i * len(values) // n:(i + 1) * len(values) // n] for i in range(n)]
+    buckets = [values[i * len(values) // n : (i + 1) * len(values) // n] for i in range(n)]
     points = [min((v for v in b if isinstance(v, (int, float)) and math.isfinite(v)), default=None) for b in buckets]
     log = min(finite) > 0 and max(finite) / min(finite) > 10
     scale = (lambda v: math.log10(v)) if log else (lambda v: v)  # noqa: E731
@@ -214,7 +232,10 @@ def inspect_view(summary: dict) -> list:
             continue
         row(f"history {name}", f"{sparkline(values)}  {format_number(values[0])} → {format_number(values[-1])}")
     if history["best_epoch"] is not None:
-        row("best epoch", f"{history['best_epoch']} of {history['epochs']} ({history['monitor']} {format_number(history['best'])})")
+        row(
+            "best epoch",
+            f"{history['best_epoch']} of {history['epochs']} ({history['monitor']} {format_number(history['best'])})",
+        )
     row("seed", str(summary["seed"]))
     for i, entry in enumerate(summary["lineage"]):
         row("lineage" if i == 0 else "", _lineage_line(entry))
@@ -225,7 +246,11 @@ def inspect_view(summary: dict) -> list:
         for column, justify in (("name", "left"), ("type", "left"), ("output shape", "left"), ("parameters", "right")):
             layers.add_column(column, justify=justify)
         for layer in summary["layers"]:
-            shape = "(" + ", ".join("None" if d is None else str(d) for d in layer["output_shape"]) + ")" if layer["output_shape"] else "?"
+            shape = (
+                "(" + ", ".join("None" if d is None else str(d) for d in layer["output_shape"]) + ")"
+                if layer["output_shape"]
+                else "?"
+            )
             layers.add_row(Text(layer["name"]), layer["type"], shape, f"{layer['parameters']:,}")
         total = sum(layer["parameters"] for layer in summary["layers"])
         layers.add_row("total", "", "", f"{total:,}", style="bold")

@@ -19,23 +19,56 @@ from lstmcli.errors import DataError
 
 # pandas' offset name (its prefix before any '-') → what people call it
 _KINDS = {
-    "YS": "yearly", "YE": "yearly", "Y": "yearly", "BYS": "yearly", "BYE": "yearly", "A": "yearly", "AS": "yearly",
-    "QS": "quarterly", "QE": "quarterly", "Q": "quarterly", "BQS": "quarterly", "BQE": "quarterly",
-    "MS": "monthly", "ME": "monthly", "M": "monthly", "BMS": "monthly", "BME": "monthly",
+    "YS": "yearly",
+    "YE": "yearly",
+    "Y": "yearly",
+    "BYS": "yearly",
+    "BYE": "yearly",
+    "A": "yearly",
+    "AS": "yearly",
+    "QS": "quarterly",
+    "QE": "quarterly",
+    "Q": "quarterly",
+    "BQS": "quarterly",
+    "BQE": "quarterly",
+    "MS": "monthly",
+    "ME": "monthly",
+    "M": "monthly",
+    "BMS": "monthly",
+    "BME": "monthly",
     "W": "weekly",
-    "D": "daily", "B": "business-daily",
-    "h": "hourly", "H": "hourly",
-    "min": "minutely", "T": "minutely",
-    "s": "secondly", "S": "secondly",
+    "D": "daily",
+    "B": "business-daily",
+    "h": "hourly",
+    "H": "hourly",
+    "min": "minutely",
+    "T": "minutely",
+    "s": "secondly",
+    "S": "secondly",
 }
 SEASONS = {"monthly": 12, "quarterly": 4, "weekly": 52, "daily": 7, "business-daily": 5, "hourly": 24, "minutely": 60}
 
 _QUARTER = re.compile(r"^(\d{4})\s*-?\s*Q([1-4])$", re.IGNORECASE)
 # Candidate spellings of a date, tried in order: the first that writes every value back exactly wins.
 _DATE_FORMATS = (
-    "%Y-%m", "%Y-%m-%d", "%Y/%m/%d", "%Y/%m", "%Y%m%d", "%Y%m", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M",
-    "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%b %Y", "%Y %b", "%Y-%b",
-    "%B %Y", "%Y",
+    "%Y-%m",
+    "%Y-%m-%d",
+    "%Y/%m/%d",
+    "%Y/%m",
+    "%Y%m%d",
+    "%Y%m",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%dT%H:%M",
+    "%d/%m/%Y",
+    "%m/%d/%Y",
+    "%d.%m.%Y",
+    "%b %Y",
+    "%Y %b",
+    "%Y-%b",
+    "%B %Y",
+    "%Y",
 )
 
 

@@ -21,6 +21,7 @@ from lstmcli.errors import ConfigError
 
 MASK_VALUE = -1e9  # masked steps: far outside any scaled value, so no real step looks like padding
 
+
 @dataclass
 class DataSpec:
     """How a table becomes model inputs and targets.
@@ -71,9 +72,13 @@ def spec_from_options(opts) -> DataSpec:
     """
     features = opts.features
     timesteps = opts.timesteps or 1
-    if opts.timesteps is not None and (opts.input_shape is not None or (opts.layout == "samples" and opts.reshape != "grid")):
+    if opts.timesteps is not None and (
+        opts.input_shape is not None or (opts.layout == "samples" and opts.reshape != "grid")
+    ):
         decides = "--input-shape" if opts.input_shape is not None else f"--reshape {opts.reshape}"
-        raise ConfigError(f"--timesteps {opts.timesteps} is ignored when {decides} decides the time steps; drop one of them")
+        raise ConfigError(
+            f"--timesteps {opts.timesteps} is ignored when {decides} decides the time steps; drop one of them"
+        )
     if opts.input_shape is not None:
         if len(opts.input_shape) != 2:
             raise ConfigError(f"--input-shape takes TIMESTEPS,FEATURES. Received: {opts.input_shape}")

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from lstmcli.data import dataspec
+from lstmcli.errors import ConfigError
 from lstmcli.model import tasks
 from lstmcli.model.record import Record
-from lstmcli.errors import ConfigError
 from lstmcli.steps.options import DEFAULT_SCALING, SPEC_KEYS
 
 
@@ -70,7 +70,7 @@ def read(record: Record, source: Path, data_path: Path, opts) -> FitData:
     where = dataspec.describe_source(data_path)
     selected = rowindex.select_rows(frame, spec, opts.rows)
     if selected is not None:
-        frame = frame.iloc[selected[0]:selected[1]].reset_index(drop=True)  # fit learns from these rows alone
+        frame = frame.iloc[selected[0] : selected[1]].reset_index(drop=True)  # fit learns from these rows alone
         where = f"{where} (rows {selected[0] + 1} to {selected[1]})"
     kept = record.preprocessing
     if kept is not None and opts.scaling not in (None, kept.get("scaling_kind")):
@@ -94,7 +94,7 @@ def read(record: Record, source: Path, data_path: Path, opts) -> FitData:
     if task.classification:
         labels = parsed.labels
         if spec.layout == "series":
-            labels = labels[spec.timesteps + context:]  # each window's label: the row after it
+            labels = labels[spec.timesteps + context :]  # each window's label: the row after it
         if kept is not None:
             classes = kept["classes"]
         else:
@@ -108,8 +108,21 @@ def read(record: Record, source: Path, data_path: Path, opts) -> FitData:
         digests["validation_data"] = vframe.attrs[readers.DIGEST]
         vwhere = dataspec.describe_source(vpath)
         validation = (vframe, parsing.parse(vframe, spec, task=task, where=vwhere), vwhere)
-    return FitData(spec, task, frame, where, parsed, kept, opts.scaling or DEFAULT_SCALING, units, loss,
-                   classes, codes, validation, digests)
+    return FitData(
+        spec,
+        task,
+        frame,
+        where,
+        parsed,
+        kept,
+        opts.scaling or DEFAULT_SCALING,
+        units,
+        loss,
+        classes,
+        codes,
+        validation,
+        digests,
+    )
 
 
 VALIDATION_BY_LAYOUT = {"series": "tail", "samples": "stratified"}
@@ -149,6 +162,7 @@ def split(data: FitData, opts, seed: int):
         fraction = opts.validation_split
         method = VALIDATION_BY_LAYOUT[spec.layout]
         if method == "tail":
+
             def tail_rows(context):  # the rows the training windows use: their inputs and targets
                 cut = prepared.tail_cut(prepared.window_count(len(data.frame), spec, context, data.where), fraction)
                 return np.arange(cut + spec.timesteps + context + spec.horizon - 1)
@@ -176,13 +190,24 @@ def split(data: FitData, opts, seed: int):
         how = {"method": method, "fraction": fraction, "seed": seed}
     learned = data.kept
     if learned is None:
-        learned = windowing.learn(data.parsed, spec, task=task, scaling=data.scaling, units=data.units, where=data.where, rows=rows)
+        learned = windowing.learn(
+            data.parsed, spec, task=task, scaling=data.scaling, units=data.units, where=data.where, rows=rows
+        )
         if callable(rows):
             rows = rows(learned["context"])
 
     def prepared(frame, parsed, where):
-        return windowing.prepare(frame, spec, task=task, prep=learned, loss=data.loss, units=data.units, need_target=True,
-                                 where=where, parsed=parsed)
+        return windowing.prepare(
+            frame,
+            spec,
+            task=task,
+            prep=learned,
+            loss=data.loss,
+            units=data.units,
+            need_target=True,
+            where=where,
+            parsed=parsed,
+        )
 
     train = prepared(data.frame, data.parsed, data.where)
     validation = None

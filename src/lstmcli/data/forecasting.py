@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from lstmcli.data import dataspec
+from lstmcli.errors import ConfigError
 from lstmcli.model import tasks
 from lstmcli.model.record import Record
-from lstmcli.errors import ConfigError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,16 +42,25 @@ def recursive_forecast(trainer, record: Record, data, frame, opts, batch_size):
     selected = rowindex.select_rows(frame, spec, opts.rows)
     end = selected[1] if selected else len(frame)
     columns = ([spec.index] if spec.index else []) + features
-    keep = max(spec.timesteps + record.preprocessing.get("context", 0), 3)  # a window and its differencing; an index shows its frequency in three values
-    series = frame.iloc[max(0, end - keep):end][columns].reset_index(drop=True)
+    keep = max(
+        spec.timesteps + record.preprocessing.get("context", 0), 3
+    )  # a window and its differencing; an index shows its frequency in three values
+    series = frame.iloc[max(0, end - keep) : end][columns].reset_index(drop=True)
     if spec.index is None:  # row numbers carry on from the file's
         series.insert(0, windowing.ROW_KEY, np.arange(end - len(series), end) + 1)
         spec.index = windowing.ROW_KEY
     forecasts, keys = [], []
     while sum(len(k) for k in keys) < opts.steps:
         window = windowing.prepare(
-            series, spec, task=tasks.get_task(record.task), prep=record.preprocessing, loss=record.compile["loss"],
-            units=record.architecture["units"], need_target=False, where="the forecast so far", future=True,
+            series,
+            spec,
+            task=tasks.get_task(record.task),
+            prep=record.preprocessing,
+            loss=record.compile["loss"],
+            units=record.architecture["units"],
+            need_target=False,
+            where="the forecast so far",
+            future=True,
         )
         step = trainer.predict(window, batch_size).reshape(spec.horizon, len(target))
         forecasts.append(step)

@@ -74,7 +74,9 @@ def parse(frame: pd.DataFrame, spec: DataSpec, *, task, where: str) -> Parsed:
         label_rows = np.arange(spec.timesteps, len(frame)) if spec.layout == "series" else np.arange(len(frame))
         bad = pd.isna(labels[label_rows])
         if bad.any():
-            raise DataError(f"{where}, row {int(label_rows[bad.argmax()]) + 1}: the label column {target[0]!r} is empty; fill or drop the row")
+            raise DataError(
+                f"{where}, row {int(label_rows[bad.argmax()]) + 1}: the label column {target[0]!r} is empty; fill or drop the row"
+            )
     elif not masked and all(name in features for name in target):
         y = x[:, [features.index(name) for name in target]]  # the same cells, parsed once
     else:
@@ -92,7 +94,9 @@ def class_indices(y: np.ndarray) -> np.ndarray:
     return np.round(y.reshape(len(y))).astype(np.int64)
 
 
-def resolve_columns(frame: pd.DataFrame, spec: DataSpec, where: str, *, need_target: bool = True) -> tuple[list[str], list[str]]:
+def resolve_columns(
+    frame: pd.DataFrame, spec: DataSpec, where: str, *, need_target: bool = True
+) -> tuple[list[str], list[str]]:
     """The feature and target columns of `frame` under `spec`.
 
     Args:
@@ -201,11 +205,15 @@ def mask_trailing(x: np.ndarray, where: str) -> np.ndarray:
     partial = empty.any(axis=2) & ~step_empty
     if partial.any():
         row, step = np.argwhere(partial)[0]
-        raise DataError(f"{where}, row {row + 1}: time step {step + 1} is partly empty; a masked row may only end early, with whole time steps empty")
+        raise DataError(
+            f"{where}, row {row + 1}: time step {step + 1} is partly empty; a masked row may only end early, with whole time steps empty"
+        )
     gap = step_empty[:, :-1] & ~step_empty[:, 1:]
     if gap.any():
         row, step = np.argwhere(gap)[0]
-        raise DataError(f"{where}, row {row + 1}: time step {step + 1} is empty but a later one is not; only trailing steps can be masked")
+        raise DataError(
+            f"{where}, row {row + 1}: time step {step + 1} is empty but a later one is not; only trailing steps can be masked"
+        )
     if step_empty[:, 0].any():
         row = int(np.argmax(step_empty[:, 0]))
         raise DataError(f"{where}, row {row + 1} has no values at all; drop the row")

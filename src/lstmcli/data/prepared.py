@@ -115,8 +115,15 @@ class Prepared:
         """The samples `sel` (a slice, positions or a boolean mask) picks."""
         pick = lambda a: None if a is None else a[sel]  # noqa: E731
         return Prepared(
-            self.inputs.subset(sel), pick(self.y), pick(self.y_raw), self.keys[sel], self.key_name, self.target_names,
-            pick(self.step_keys), pick(self.target_rows), self.history,
+            self.inputs.subset(sel),
+            pick(self.y),
+            pick(self.y_raw),
+            self.keys[sel],
+            self.key_name,
+            self.target_names,
+            pick(self.step_keys),
+            pick(self.target_rows),
+            self.history,
         )
 
     def head(self, n: int) -> "Prepared":
@@ -166,7 +173,9 @@ def check_split_size(n: int, fraction: float, n_val: int | None = None) -> None:
         )
 
 
-def window_count(n_rows: int, spec: DataSpec, context: int, where: str, *, future: bool = False, selected: bool = False) -> int:
+def window_count(
+    n_rows: int, spec: DataSpec, context: int, where: str, *, future: bool = False, selected: bool = False
+) -> int:
     """How many windows a series of `n_rows` gives (1 for a `future` forecast).
 
     Raises:
@@ -177,9 +186,11 @@ def window_count(n_rows: int, spec: DataSpec, context: int, where: str, *, futur
     if n < 1 or n_rows < window:
         needed = window if future else window + spec.horizon
         raise DataError(
-            f"{where} has {n_rows} rows" + (" in the selected range (with its context)" if selected else "")
+            f"{where} has {n_rows} rows"
+            + (" in the selected range (with its context)" if selected else "")
             + f" but one window needs {needed} (timesteps {spec.timesteps}"
             + (f" + {context} for the differencing" if context else "")
-            + ("" if future else f" + horizon {spec.horizon}") + "); give a longer series"
+            + ("" if future else f" + horizon {spec.horizon}")
+            + "); give a longer series"
         )
     return n

@@ -13,6 +13,7 @@ import numpy as np
 
 from lstmcli.errors import DataError
 
+
 def learn_scaling(kind: str, values: np.ndarray) -> dict | None:
     """Learn one (offset, scale) pair per channel so that scaled = (x - offset) / scale.
 

@@ -146,12 +146,15 @@ def _read_csv(source) -> pd.DataFrame:
     # The header and the first row, read alone first: pandas reads a first row
     # with one field more than the header as an unnamed index column, shifting
     # every column by one, and silently renames a repeated column name.
-    head = pd.read_csv(source, header=None, nrows=2, skipinitialspace=True, dtype=str,
-                       keep_default_na=False, skip_blank_lines=False)  # a longer row 1: ParserError, named in read_table
+    head = pd.read_csv(
+        source, header=None, nrows=2, skipinitialspace=True, dtype=str, keep_default_na=False, skip_blank_lines=False
+    )  # a longer row 1: ParserError, named in read_table
     names = head.iloc[0].tolist()
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
-        raise DataError(f"{source.name} has two columns named {repeated[0]!r}; rename one so each column has its own name")
+        raise DataError(
+            f"{source.name} has two columns named {repeated[0]!r}; rename one so each column has its own name"
+        )
     source.seek(0)
     # A blank line in a one-column series is a missing value, not nothing:
     # skipping it would silently shift every window after it.
@@ -174,7 +177,9 @@ def _array_frame(array: np.ndarray, name: str) -> pd.DataFrame:
 def _check_dtype(array: np.ndarray, name: str) -> None:
     """Refuse arrays whose values are not plain numbers or labels (complex, records, dates)."""
     if array.dtype.kind == "c":
-        raise DataError(f"{name} holds complex numbers ({array.dtype}); lstmcli reads real numbers, so save the real and imaginary parts as two columns")
+        raise DataError(
+            f"{name} holds complex numbers ({array.dtype}); lstmcli reads real numbers, so save the real and imaginary parts as two columns"
+        )
     if array.dtype.kind not in "biufUS":
         raise DataError(f"{name} holds {array.dtype} values; lstmcli reads arrays of numbers or label strings")
 

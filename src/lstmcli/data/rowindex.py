@@ -61,7 +61,9 @@ def select_rows(frame: pd.DataFrame, spec: DataSpec, text: str | tuple[int, int]
     if isinstance(text, tuple):  # positions chosen by the core itself (backtest's folds)
         return text
     if ":" not in text:
-        raise ConfigError(f"--rows takes START:END (either may be empty, as in :2019-12 or 2020-01:). Received: {text!r}")
+        raise ConfigError(
+            f"--rows takes START:END (either may be empty, as in :2019-12 or 2020-01:). Received: {text!r}"
+        )
     start, end = (part.strip() or None for part in text.split(":", 1))
     if spec.index is None:
         try:
@@ -86,7 +88,9 @@ def select_rows(frame: pd.DataFrame, spec: DataSpec, text: str | tuple[int, int]
             except (ValueError, TypeError):
                 index = pd.Index(column.astype(str))
         if not index.is_monotonic_increasing:
-            raise DataError(f"--rows selects by the index {spec.index!r}, whose values are not in increasing order; sort the file by it")
+            raise DataError(
+                f"--rows selects by the index {spec.index!r}, whose values are not in increasing order; sort the file by it"
+            )
         try:
             positions = pd.Series(np.arange(len(frame)), index=index).loc[start:end]
         except (KeyError, ValueError, TypeError) as exc:

@@ -37,7 +37,9 @@ def parse(items: list[str] | None) -> list[str]:
         if name.startswith("seasonal-diff"):
             _, _, period = name.partition(":")
             if not period.isdigit() or int(period) < 2:
-                raise ConfigError(f"seasonal-diff needs its period, e.g. seasonal-diff:12 for monthly data. Received: {item!r}")
+                raise ConfigError(
+                    f"seasonal-diff needs its period, e.g. seasonal-diff:12 for monthly data. Received: {item!r}"
+                )
             name = f"seasonal-diff:{int(period)}"
         elif name not in ("log", "diff", AUTO):
             from lstmcli.model.tasks import did_you_mean
@@ -45,7 +47,9 @@ def parse(items: list[str] | None) -> list[str]:
             raise ConfigError(f"unknown transform {item!r}{did_you_mean(name, NAMES)}; use {', '.join(NAMES)}")
         chosen.append(name)
     if AUTO in chosen and len(chosen) > 1:
-        raise ConfigError(f"--transform auto chooses the transforms itself; give auto alone or name them. Received: {','.join(chosen)}")
+        raise ConfigError(
+            f"--transform auto chooses the transforms itself; give auto alone or name them. Received: {','.join(chosen)}"
+        )
     if chosen.count("log") > 1:
         raise ConfigError("--transform log is given twice; a series is logged once")
     return chosen

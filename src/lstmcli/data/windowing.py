@@ -11,17 +11,15 @@ DataError naming the row and column.
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 
-from lstmcli.data import preprocessing, transforms
+from lstmcli.data import parsing, preprocessing, transforms
 from lstmcli.data.dataspec import DataSpec
-from lstmcli.errors import ConfigError, DataError
-from lstmcli.data import parsing
 from lstmcli.data.parsing import Parsed
 from lstmcli.data.prepared import Prepared, Samples, Windows, window_count
 from lstmcli.data.rowindex import row_keys
+from lstmcli.errors import ConfigError, DataError
 
 ROW_KEY = "row"
 
@@ -67,10 +65,16 @@ def prepare(
         DataError: for any problem with the file's content.
     """
     if future and spec.layout != "series":
-        raise ConfigError("--future forecasts past the end of a series; the model's layout is samples, where every row is already a sample")
+        raise ConfigError(
+            "--future forecasts past the end of a series; the model's layout is samples, where every row is already a sample"
+        )
     if parsed is not None and (rows is not None or future or len(parsed) != len(frame)):
         raise ValueError("a parsed table is prepared whole")
-    features, target = (parsed.features, parsed.target) if parsed is not None else parsing.resolve_columns(frame, spec, where, need_target=need_target)
+    features, target = (
+        (parsed.features, parsed.target)
+        if parsed is not None
+        else parsing.resolve_columns(frame, spec, where, need_target=need_target)
+    )
     has_target = all(t in frame.columns for t in target) and not future
     if need_target and not has_target:
         raise DataError(f"{where} has no target column {target!r}; evaluate and fit need the true values")
@@ -80,16 +84,22 @@ def prepare(
     part = frame.iloc[first:hi]
     chosen = prep.get("transforms") or []
     x = parsed.inputs if parsed is not None else _inputs(part, features, target, spec, chosen, where)
-    inputs, keys, step_keys, target_rows = _arranged(x, frame, spec, first, hi, window, where, future=future, selected=rows is not None)
+    inputs, keys, step_keys, target_rows = _arranged(
+        x, frame, spec, first, hi, window, where, future=future, selected=rows is not None
+    )
     y = y_raw = history = None
     if has_target and task.classification:
         y, y_raw = _labels(frame, target, target_rows, first, hi, task, prep, loss, units, where)
     elif has_target:
-        y, y_raw, history = _values(frame, part, target, target_rows, first, hi, prep, chosen, need_target, parsed, where)
+        y, y_raw, history = _values(
+            frame, part, target, target_rows, first, hi, prep, chosen, need_target, parsed, where
+        )
     return Prepared(inputs, y, y_raw, keys, spec.index or ROW_KEY, target, step_keys, target_rows, history)
 
 
-def _inputs(part: pd.DataFrame, features: list[str], target: list[str], spec: DataSpec, chosen: list[str], where: str) -> np.ndarray:
+def _inputs(
+    part: pd.DataFrame, features: list[str], target: list[str], spec: DataSpec, chosen: list[str], where: str
+) -> np.ndarray:
     """The feature cells of `part`, parsed and checked (padding, masked steps, log's positive values)."""
     masked = spec.layout == "samples" and spec.mask
     parsing.check_padding(part, features, spec, where)
@@ -102,7 +112,18 @@ def _inputs(part: pd.DataFrame, features: list[str], target: list[str], spec: Da
     return x
 
 
-def _arranged(x: np.ndarray, frame: pd.DataFrame, spec: DataSpec, first: int, hi: int, window: int, where: str, *, future: bool, selected: bool):
+def _arranged(
+    x: np.ndarray,
+    frame: pd.DataFrame,
+    spec: DataSpec,
+    first: int,
+    hi: int,
+    window: int,
+    where: str,
+    *,
+    future: bool,
+    selected: bool,
+):
     """The inputs as series windows (views) or samples, with each sample's key, step keys and target rows."""
     n_rows = hi - first
     if spec.layout != "series":
@@ -123,8 +144,14 @@ def _labels(frame, target, target_rows, first, hi, task, prep, loss, units, wher
         raise DataError(f"a {task.name} task takes one label column; name it with --target. Received: {target}")
     bad = pd.isna(y_raw)
     if bad.any():
-        raise DataError(f"{where}, row {int(label_rows[bad.argmax()]) + 1}: the label column {target[0]!r} is empty; fill or drop the row")
-    y = preprocessing.encode_labels(y_raw, prep["classes"], loss or task.loss, units, where) if "classes" in prep else None
+        raise DataError(
+            f"{where}, row {int(label_rows[bad.argmax()]) + 1}: the label column {target[0]!r} is empty; fill or drop the row"
+        )
+    y = (
+        preprocessing.encode_labels(y_raw, prep["classes"], loss or task.loss, units, where)
+        if "classes" in prep
+        else None
+    )
     return y, y_raw
 
 
@@ -140,7 +167,11 @@ def _values(frame, part, target, target_rows, first, hi, prep, chosen, need_targ
     at = target_rows - base
     y_raw = values[at].reshape(len(at), -1)  # step-major: unit h*k + j is step h+1 of target j
     if chosen:
-        forward = parsed.transformed(chosen, where) if parsed is not None else transforms.forward(values, chosen, where, target)
+        forward = (
+            parsed.transformed(chosen, where)
+            if parsed is not None
+            else transforms.forward(values, chosen, where, target)
+        )
         values = forward.astype(np.float32)
     return preprocessing.scale(values[at].reshape(len(at), -1), prep.get("targets")), y_raw, history
 

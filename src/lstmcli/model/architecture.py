@@ -59,8 +59,7 @@ def _parse_one(spec: str) -> dict:
             raise ValueError
     except ValueError:
         raise ConfigError(
-            f"cannot read layer {spec!r}; use lstm:UNITS, dense:UNITS[:ACTIVATION], "
-            f"dropout:RATE or activation:NAME"
+            f"cannot read layer {spec!r}; use lstm:UNITS, dense:UNITS[:ACTIVATION], dropout:RATE or activation:NAME"
         ) from None
     if layer.get("units", 1) < 1:
         raise ConfigError(f"layer {spec!r} needs at least one unit")
@@ -76,7 +75,9 @@ def check_activation(name: str, where: str) -> None:
     try:
         keras.activations.get(name)
     except (ValueError, TypeError):
-        known = [n for n in dir(keras.activations) if not n.startswith("_") and n not in ("get", "serialize", "deserialize")]
+        known = [
+            n for n in dir(keras.activations) if not n.startswith("_") and n not in ("get", "serialize", "deserialize")
+        ]
         raise ConfigError(f"unknown activation {name!r} in {where}{did_you_mean(name, known)}") from None
 
 
@@ -104,7 +105,9 @@ def build_model(
     for i, layer in enumerate(stack):
         kind = layer["kind"]
         if kind == "lstm":
-            model.add(keras.layers.LSTM(layer["units"], return_sequences=i < last_lstm, recurrent_dropout=recurrent_dropout))
+            model.add(
+                keras.layers.LSTM(layer["units"], return_sequences=i < last_lstm, recurrent_dropout=recurrent_dropout)
+            )
         elif kind == "dense":
             check_activation(layer["activation"], "--layers")
             model.add(keras.layers.Dense(layer["units"], activation=layer["activation"]))

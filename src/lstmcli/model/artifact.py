@@ -30,9 +30,6 @@ KERAS_CONFIG_MEMBER = "config.json"
 SUFFIX = ".keras"
 
 
-
-
-
 class ForeignModel(ArtifactError):
     """A Keras archive that lstmcli did not write (no lstmcli record)."""
 
@@ -54,11 +51,13 @@ def check_out_path(out: Path | None, step: str, *, source: Path | None = None) -
             under a file, or the step's own input.
     """
     if out is None:
-        raise ArtifactError(f"{step} needs --out PATH.keras (or out = \"…\" in the config's [{step}] table)")
+        raise ArtifactError(f'{step} needs --out PATH.keras (or out = "…" in the config\'s [{step}] table)')
     out = Path(out)
     outputs.check([outputs.Output("--out", out)], {"MODEL": source})
     if out.suffix != SUFFIX and not outputs.is_special(out):
-        raise ArtifactError(f"artifact names end in {SUFFIX}; use --out {out.with_suffix(SUFFIX)}. Received: --out {out}")
+        raise ArtifactError(
+            f"artifact names end in {SUFFIX}; use --out {out.with_suffix(SUFFIX)}. Received: --out {out}"
+        )
     return out
 
 
@@ -116,27 +115,39 @@ def open_artifact(path: Path) -> tuple[Record, str]:
         raise ArtifactError(f"{path} could not be read ({exc.strerror or exc})") from None
     file_sha256 = hashlib.sha256(content).hexdigest()
     if not zipfile.is_zipfile(io.BytesIO(content)):
-        raise ArtifactError(f"{path} is not a .keras archive (it is empty, truncated or another kind of file); write it again with the step that made it")
+        raise ArtifactError(
+            f"{path} is not a .keras archive (it is empty, truncated or another kind of file); write it again with the step that made it"
+        )
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
             check_sizes(archive, path)
             names = set(archive.namelist())
             if KERAS_CONFIG_MEMBER not in names:
-                raise ArtifactError(f"{path} is a zip file but not a Keras model (no {KERAS_CONFIG_MEMBER}); give an artifact written by lstmcli")
+                raise ArtifactError(
+                    f"{path} is a zip file but not a Keras model (no {KERAS_CONFIG_MEMBER}); give an artifact written by lstmcli"
+                )
             if RECORD_MEMBER not in names:
-                foreign = ForeignModel(f"{path} is a Keras model without an lstmcli record; compile and fit adopt such models, the other steps need one written by lstmcli")
+                foreign = ForeignModel(
+                    f"{path} is a Keras model without an lstmcli record; compile and fit adopt such models, the other steps need one written by lstmcli"
+                )
                 foreign.sha256 = file_sha256
                 raise foreign
             raw_bytes = archive.read(RECORD_MEMBER)
             raw = json.loads(raw_bytes)
-            digest = archive.read(RECORD_DIGEST_MEMBER).decode("ascii", "replace").strip() if RECORD_DIGEST_MEMBER in names else None
+            digest = (
+                archive.read(RECORD_DIGEST_MEMBER).decode("ascii", "replace").strip()
+                if RECORD_DIGEST_MEMBER in names
+                else None
+            )
             actual = {name: _member_sha256(archive, name) for name in names - {RECORD_MEMBER, RECORD_DIGEST_MEMBER}}
     except ArtifactError:
         raise
     except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError) as exc:
         raise ArtifactError(f"{path} is a damaged archive ({exc}); write it again with the step that made it") from None
     except (ValueError, TypeError, KeyError) as exc:
-        raise ArtifactError(f"{path} has an unreadable lstmcli record ({exc}); write it again with the step that made it") from None
+        raise ArtifactError(
+            f"{path} has an unreadable lstmcli record ({exc}); write it again with the step that made it"
+        ) from None
     version = raw.get("format_version") if isinstance(raw, dict) else None
     if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
         raise ArtifactError(
@@ -169,14 +180,21 @@ def check_sizes(archive: zipfile.ZipFile, path: Path) -> None:
     """
     infos = archive.infolist()
     if len(infos) > MAX_MEMBERS:
-        raise ArtifactError(f"{path} holds {len(infos)} members; an artifact has a handful, so it is not one lstmcli will open")
+        raise ArtifactError(
+            f"{path} holds {len(infos)} members; an artifact has a handful, so it is not one lstmcli will open"
+        )
     for info in infos:
-        if info.filename in (RECORD_MEMBER, RECORD_DIGEST_MEMBER, KERAS_CONFIG_MEMBER) and info.file_size > MAX_RECORD_BYTES:
+        if (
+            info.filename in (RECORD_MEMBER, RECORD_DIGEST_MEMBER, KERAS_CONFIG_MEMBER)
+            and info.file_size > MAX_RECORD_BYTES
+        ):
             raise ArtifactError(
                 f"{path}: {info.filename} declares {info.file_size:,} bytes, more than the {MAX_RECORD_BYTES:,} "
                 f"any artifact needs; refused unread"
             )
-        if info.compress_type != zipfile.ZIP_STORED and info.file_size > MAX_RATIO * max(info.compress_size, 1) + (1 << 16):
+        if info.compress_type != zipfile.ZIP_STORED and info.file_size > MAX_RATIO * max(info.compress_size, 1) + (
+            1 << 16
+        ):
             raise ArtifactError(
                 f"{path}: {info.filename} would inflate from {info.compress_size:,} to {info.file_size:,} bytes "
                 f"(a decompression bomb?); refused unread"
@@ -191,67 +209,10 @@ def _member_sha256(archive: zipfile.ZipFile, name: str) -> str:
     return digest.hexdigest()
 
 
-def adopt(path: Path, *, unsafe: bool = False, sha256: str | None = None):
-    """Load a Keras model saved outside lstmcli and give it a record.
-
-    The task is inferred from the output layer (one sigmoid unit: binary;
-    softmax: multiclass; anything else: regression). A regression model reads
-    a series of its input width; a classifier reads samples with the label in
-    the last column. The stage is "compiled" when the archive carries an
-    optimizer, else "defined".
-
-    Args:
-        sha256: The file's sha256, when `open_artifact` read it (raising
-            ForeignModel, its sizes checked): the file is not read again.
-
-    Returns:
-        (model, record)
-    """
-    from lstmcli.model.architecture import output_of
-
-    model = _load_keras(path, unsafe=unsafe, compile=True, checked=sha256 is not None)
-    shape = model.input_shape
-    if not isinstance(shape, tuple) or len(shape) != 3 or None in shape[1:]:
-        raise ArtifactError(
-            f"{path} takes input of shape {shape}; lstmcli adopts models with one (timesteps, features) input"
-        )
-    check_output_shape(model, path)
-    units, activation = output_of(model)
-    task = "binary" if units == 1 and activation == "sigmoid" else "multiclass" if activation == "softmax" else "regression"
-    layout = "series" if task == "regression" else "samples"
-    record = Record(
-        stage="compiled" if getattr(model, "optimizer", None) is not None and model.compiled else "defined",
-        task=task,
-        data_spec={"layout": layout, "timesteps": int(shape[1]), "n_features": int(shape[2])},
-        architecture={"units": units, "activation": activation, "adopted": True},
-        lineage=[{"step": "adopt", "parent": {"path": str(path), "sha256": sha256 or sha256_file(path)}}],
-    )
-    if record.stage == "compiled":
-        loss = model.loss if isinstance(model.loss, str) else getattr(model.loss, "name", None)
-        if not isinstance(loss, str):
-            raise ArtifactError(f"{path} is compiled with a loss lstmcli cannot name; compile it with 'lstmcli compile'")
-        record.compile = {"optimizer": type(model.optimizer).__name__.lower(), "loss": loss, "metrics": [], "jit_compile": None}
-    return model, record
-
-
-def check_output_shape(model, path: Path) -> None:
-    """Refuse a model whose output is not one (batch, units) tensor, which predict could not use.
-
-    Raises:
-        ArtifactError: with the shape the model gives.
-    """
-    shape = getattr(model, "output_shape", None)
-    if not isinstance(shape, tuple) or len(shape) != 2 or not isinstance(shape[1], int):
-        raise ArtifactError(
-            f"{path} gives output of shape {shape}; lstmcli uses models with one (batch, units) output, "
-            f"so end the model with a Dense layer after an LSTM without return_sequences"
-        )
-
-
 UNKNOWN_CLASS = re.compile(r"Could not locate (?:class|function) '([^']+)'")
 
 
-def _load_keras(path: Path, *, unsafe: bool, compile: bool, checked: bool = False):
+def load_keras(path: Path, *, unsafe: bool, compile: bool, checked: bool = False):
     """keras.saving.load_model, its errors turned into one-line ArtifactErrors that say what to do.
 
     Args:
@@ -304,9 +265,7 @@ def require_stage(record: Record, needed: str, path: Path, command: str) -> None
     missing = STAGES[STAGES.index(record.stage) + 1]
     step = STEP_FOR_STAGE[missing]
     hint = f"lstmcli {step} {path}" + (" --data …" if step == "fit" else "") + " --out …"
-    raise StageError(
-        f"cannot {command} {path}: the model is {record.stage} but not {missing}; run '{hint}' first"
-    )
+    raise StageError(f"cannot {command} {path}: the model is {record.stage} but not {missing}; run '{hint}' first")
 
 
 def load(path: Path, *, unsafe: bool = False, compile: bool = True, record: Record | None = None):
@@ -327,7 +286,7 @@ def load(path: Path, *, unsafe: bool = False, compile: bool = True, record: Reco
     """
     checked = record is not None
     record = record if checked else read_record(path)
-    model = _load_keras(path, unsafe=unsafe, compile=compile and record.stage != "defined", checked=checked)
+    model = load_keras(path, unsafe=unsafe, compile=compile and record.stage != "defined", checked=checked)
     return model, record
 
 
@@ -359,8 +318,9 @@ def save(model, record: Record, path: Path) -> Path:
     return path
 
 
-def lineage_entry(step: str, parent: Path | None, data: dict[str, tuple[Path, str]] | None = None,
-                  *, parent_sha256: str | None = None) -> dict:
+def lineage_entry(
+    step: str, parent: Path | None, data: dict[str, tuple[Path, str]] | None = None, *, parent_sha256: str | None = None
+) -> dict:
     """One lineage line: the step, its parent artifact's hash, and each data file's path and hash.
 
     Args:

@@ -17,8 +17,8 @@ import json
 import time
 from pathlib import Path
 
-from lstmcli.model import artifact
 from lstmcli.errors import ConfigError
+from lstmcli.model import artifact
 
 CHECKPOINT_NAME = "checkpoint.keras"
 MIN_SECONDS = 1.0

@@ -6,15 +6,17 @@ model is loaded or compiled.
 
 from __future__ import annotations
 
-from lstmcli.model import tasks
 from lstmcli.errors import ConfigError
+from lstmcli.model import tasks
 
 SHORT_NAMES = ("mse", "mae", "mape", "msle", "acc", "accuracy", "rmse", "auc", "bce", "cce", "kld", "logcosh", "huber")
 
 
 def known(module) -> list[str]:
     """The names a Keras module (`keras.losses`, `keras.metrics`) answers to, for "did you mean"."""
-    names = [n for n in dir(module) if n.islower() and not n.startswith("_") and n not in ("get", "serialize", "deserialize")]
+    names = [
+        n for n in dir(module) if n.islower() and not n.startswith("_") and n not in ("get", "serialize", "deserialize")
+    ]
     return names + [n for n in SHORT_NAMES if n not in names]
 
 
@@ -23,7 +25,9 @@ def check_name(getter, name: str, what: str, known: list[str]) -> None:
     try:
         getter(name)
     except (ValueError, TypeError):
-        raise ConfigError(f"unknown {what} {name!r}{tasks.did_you_mean(name, known)}; see the Keras docs for the names it accepts") from None
+        raise ConfigError(
+            f"unknown {what} {name!r}{tasks.did_you_mean(name, known)}; see the Keras docs for the names it accepts"
+        ) from None
 
 
 def optimizer(keras, name: str, learning_rate: float | None, momentum: float | None):
@@ -32,7 +36,9 @@ def optimizer(keras, name: str, learning_rate: float | None, momentum: float | N
         base = keras.optimizers.get(name)
     except (ValueError, TypeError):
         known = [n.lower() for n in dir(keras.optimizers) if n[:1].isupper() and n != "Optimizer"]
-        raise ConfigError(f"unknown optimizer {name!r}{tasks.did_you_mean(name.lower(), known)}; use one of {', '.join(sorted(known))}") from None
+        raise ConfigError(
+            f"unknown optimizer {name!r}{tasks.did_you_mean(name.lower(), known)}; use one of {', '.join(sorted(known))}"
+        ) from None
     config = base.get_config()
     if learning_rate is not None:
         config["learning_rate"] = learning_rate

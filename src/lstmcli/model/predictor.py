@@ -40,7 +40,9 @@ def network_of(model):
         return model
     nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
     if len(nested) != 1:
-        raise ArtifactError(f"the predictor wraps {len(nested)} networks where lstmcli writes one; write it again with lstmcli")
+        raise ArtifactError(
+            f"the predictor wraps {len(nested)} networks where lstmcli writes one; write it again with lstmcli"
+        )
     return nested[0]
 
 
@@ -65,7 +67,9 @@ def assemble(network, prep: dict, spec: DataSpec) -> "Views":
     inputs, targets = prep.get("inputs"), prep.get("targets")
     scaler = unscaler = None
     if inputs:
-        scaler = keras.layers.Normalization(axis=-1, mean=inputs["offset"], variance=_variance(inputs), name=INPUT_SCALER)
+        scaler = keras.layers.Normalization(
+            axis=-1, mean=inputs["offset"], variance=_variance(inputs), name=INPUT_SCALER
+        )
     if targets:
         reps = int(network.output_shape[-1]) // len(targets["offset"])
         unscaler = keras.layers.Normalization(
@@ -266,8 +270,10 @@ def check_agrees(model, record, path) -> None:
             for part in ("offset", "scale"):
                 want = np.asarray(stated[part], dtype=np.float64)
                 got = np.asarray(applied[part], dtype=np.float64)
-                agree = agree and got.size % max(want.size, 1) == 0 and np.allclose(
-                    got, np.tile(want, got.size // max(want.size, 1)), rtol=1e-5, atol=1e-6
+                agree = (
+                    agree
+                    and got.size % max(want.size, 1) == 0
+                    and np.allclose(got, np.tile(want, got.size // max(want.size, 1)), rtol=1e-5, atol=1e-6)
                 )
         if not agree:
             raise ArtifactError(

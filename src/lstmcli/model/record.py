@@ -96,6 +96,7 @@ REQUIRED_KEYS = [
     ({"stage": "fitted", "task": "multiclass"}, "preprocessing", "classes", list),
 ]
 
+
 def record_from_json(raw: Any, path: Path) -> Record:
     """A Record from its JSON, checked against the schema (see CHOICES, REQUIRED_KEYS).
 
@@ -106,7 +107,9 @@ def record_from_json(raw: Any, path: Path) -> Record:
     from lstmcli.data.dataspec import DataSpec
 
     def refuse(field_name: str, problem: str) -> ArtifactError:
-        return ArtifactError(f"{path} has an invalid lstmcli record: {field_name} {problem}; write it again with lstmcli")
+        return ArtifactError(
+            f"{path} has an invalid lstmcli record: {field_name} {problem}; write it again with lstmcli"
+        )
 
     def check_fields(obj: Any, cls, prefix: str) -> None:
         if not isinstance(obj, dict):
@@ -123,7 +126,9 @@ def record_from_json(raw: Any, path: Path) -> Record:
                     raise refuse(where, "is missing")
                 continue
             if not _conforms(obj[name], hints[name]):
-                raise refuse(where, f"must be {_describe(hints[name])}, not {_json_type(obj[name])} {_short(obj[name])}")
+                raise refuse(
+                    where, f"must be {_describe(hints[name])}, not {_json_type(obj[name])} {_short(obj[name])}"
+                )
             if where in CHOICES and obj[name] not in CHOICES[where]:
                 raise refuse(where, f"must be one of {', '.join(CHOICES[where])}, not {_short(obj[name])}")
 
@@ -133,7 +138,11 @@ def record_from_json(raw: Any, path: Path) -> Record:
         if raw.get(name) is None:
             raise refuse(name, f"is missing, but a {raw['stage']} model needs it")
     for when, name, key, kind in REQUIRED_KEYS:
-        if raw.get(name) is not None and all(raw.get(k) == v for k, v in when.items()) and not _conforms(raw[name].get(key), kind):
+        if (
+            raw.get(name) is not None
+            and all(raw.get(k) == v for k, v in when.items())
+            and not _conforms(raw[name].get(key), kind)
+        ):
             raise refuse(f"{name}.{key}", f"must be {_describe(kind)}, not {_short(raw[name].get(key))}")
     try:
         tasks.check_output(tasks.get_task(raw["task"]), raw["architecture"]["units"], raw["architecture"]["activation"])
@@ -165,8 +174,15 @@ def _conforms(value: Any, hint: Any) -> bool:
 
 
 def _describe(hint: Any) -> str:
-    names = {int: "a whole number", float: "a number", str: "a string", bool: "true or false", type(None): "null",
-             list: "a list", dict: "an object"}
+    names = {
+        int: "a whole number",
+        float: "a number",
+        str: "a string",
+        bool: "true or false",
+        type(None): "null",
+        list: "a list",
+        dict: "an object",
+    }
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         return " or ".join(_describe(arg) for arg in typing.get_args(hint))
@@ -176,7 +192,14 @@ def _describe(hint: Any) -> str:
 def _json_type(value: Any) -> str:
     if value is None:
         return "null"
-    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list", dict: "an object"}.get(type(value), type(value).__name__)
+    return {
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "an object",
+    }.get(type(value), type(value).__name__)
 
 
 def _short(value: Any) -> str:

@@ -42,15 +42,15 @@ class Task:
 TASKS: dict[str, Task] = {
     "regression": Task("regression", "linear", "mean_squared_error", (), False),
     "binary": Task("binary", "sigmoid", "binary_crossentropy", ("accuracy",), True),
-    "multiclass": Task(
-        "multiclass", "softmax", "categorical_crossentropy", ("accuracy",), True
-    ),
+    "multiclass": Task("multiclass", "softmax", "categorical_crossentropy", ("accuracy",), True),
 }
 
 CATEGORICAL_LOSSES = frozenset({"categorical_crossentropy", "categorical_focal_crossentropy"})
 SPARSE_LOSSES = frozenset({"sparse_categorical_crossentropy"})
 BINARY_LOSSES = frozenset({"binary_crossentropy", "binary_focal_crossentropy"})
-CLASSIFICATION_LOSSES = CATEGORICAL_LOSSES | SPARSE_LOSSES | BINARY_LOSSES | {"hinge", "squared_hinge", "categorical_hinge"}
+CLASSIFICATION_LOSSES = (
+    CATEGORICAL_LOSSES | SPARSE_LOSSES | BINARY_LOSSES | {"hinge", "squared_hinge", "categorical_hinge"}
+)
 PROBABILITY_ACTIVATIONS = frozenset({"sigmoid", "softmax"})
 
 
@@ -59,10 +59,7 @@ def get_task(name: str) -> Task:
     try:
         return TASKS[name]
     except KeyError:
-        raise ConfigError(
-            f"unknown task {name!r}; use one of {', '.join(TASKS)}"
-            + did_you_mean(name, TASKS)
-        ) from None
+        raise ConfigError(f"unknown task {name!r}; use one of {', '.join(TASKS)}" + did_you_mean(name, TASKS)) from None
 
 
 def did_you_mean(name: str, choices) -> str:
@@ -107,8 +104,7 @@ def check_loss(task: Task, loss: str, units: int, activation: str) -> None:
     """
     if loss in CATEGORICAL_LOSSES | SPARSE_LOSSES and units == 1:
         raise ConfigError(
-            f"{loss} needs one output unit per class, but the model has 1; "
-            f"use binary_crossentropy for a binary target"
+            f"{loss} needs one output unit per class, but the model has 1; use binary_crossentropy for a binary target"
         )
     if loss in BINARY_LOSSES and task.name == "multiclass":
         raise ConfigError(
@@ -123,14 +119,8 @@ def check_loss(task: Task, loss: str, units: int, activation: str) -> None:
             f"with --task binary/multiclass"
         )
     if task.classification and loss not in CLASSIFICATION_LOSSES:
-        raise ConfigError(
-            f"{loss} is a regression loss but the task is {task.name}; use "
-            f"{task.loss}"
-        )
-    if (
-        loss in CATEGORICAL_LOSSES | SPARSE_LOSSES | BINARY_LOSSES
-        and activation not in PROBABILITY_ACTIVATIONS
-    ):
+        raise ConfigError(f"{loss} is a regression loss but the task is {task.name}; use {task.loss}")
+    if loss in CATEGORICAL_LOSSES | SPARSE_LOSSES | BINARY_LOSSES and activation not in PROBABILITY_ACTIVATIONS:
         raise ConfigError(
             f"{loss} expects probabilities but the output activation is "
             f"{activation!r}; define the model with --output-activation "

@@ -36,7 +36,9 @@ def format_for(out: Path | None, as_json: bool) -> str:
             f"such as {Path(out).with_suffix('.json')}. Received: --out {out}"
         )
     if as_json and FORMATS[suffix] != "json":
-        raise ConfigError(f"--json asks for JSON but --out {out} is a {FORMATS[suffix]} file; drop --json or name a .json file")
+        raise ConfigError(
+            f"--json asks for JSON but --out {out} is a {FORMATS[suffix]} file; drop --json or name a .json file"
+        )
     return FORMATS[suffix]
 
 
@@ -69,4 +71,3 @@ def _flatten(metrics: dict, prefix: str = "") -> dict:
         else:
             flat[f"{prefix}{name}"] = value
     return flat
-

@@ -46,8 +46,17 @@ _WHERE = {  # each step's function, by the module that holds it
 
 __all__ = [
     *_WHERE,
-    "BacktestOptions", "CompileOptions", "DefineOptions", "EvaluateOptions", "ExportOptions", "FitOptions",
-    "InspectOptions", "PlotOptions", "PredictOptions", "RunOptions", "VerifyOptions",
+    "BacktestOptions",
+    "CompileOptions",
+    "DefineOptions",
+    "EvaluateOptions",
+    "ExportOptions",
+    "FitOptions",
+    "InspectOptions",
+    "PlotOptions",
+    "PredictOptions",
+    "RunOptions",
+    "VerifyOptions",
 ]
 
 

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from lstmcli.model import artifact
 from lstmcli.data import dataspec
-from lstmcli.steps import evaluating, lifecycle
-from lstmcli.options import carried
-from lstmcli.steps.options import SPEC_KEYS, EvaluateOptions, FitOptions
 from lstmcli.errors import ConfigError, DataError
+from lstmcli.model import artifact
+from lstmcli.options import carried
+from lstmcli.steps import evaluating, lifecycle
+from lstmcli.steps.options import SPEC_KEYS, EvaluateOptions, FitOptions
 
 # Metrics averaged over the folds: those every fold reports.
 _NOT_AVERAGED = ("season", "samples")
@@ -56,7 +56,9 @@ def origins(n_rows: int, spec: dataspec.DataSpec, folds: int, fold_size: int | N
     """
     size = fold_size or max(spec.horizon, (n_rows // 3) // folds)
     if size < spec.horizon:
-        raise ConfigError(f"--fold-size {size} is shorter than the horizon {spec.horizon}; a fold must hold one whole forecast")
+        raise ConfigError(
+            f"--fold-size {size} is shorter than the horizon {spec.horizon}; a fold must hold one whole forecast"
+        )
     first = n_rows - folds * size
     needed = spec.timesteps + spec.horizon + 1
     if first < needed:
@@ -78,7 +80,9 @@ def backtest(source: Path, opts, *, on_fold: Callable[[dict], None] | None = Non
     if spec.layout != "series":
         raise ConfigError("backtest rolls a forecast origin along a series; this model's layout is samples")
     if record.stage != "compiled":
-        raise ConfigError(f"{source} is {record.stage}; backtest starts every fold from the compiled weights, so give it the compiled artifact")
+        raise ConfigError(
+            f"{source} is {record.stage}; backtest starts every fold from the compiled weights, so give it the compiled artifact"
+        )
     from lstmcli.data import readers
 
     with readers.held(opts.data, opts.validation_data):  # every fold reads them: a FIFO can be read only once
@@ -96,8 +100,9 @@ def backtest(source: Path, opts, *, on_fold: Callable[[dict], None] | None = Non
                 result.preprocessing.append(artifact.read_record(fitted).preprocessing)
                 if on_fold is not None:
                     on_fold(fold)
-    shared = [k for k, v in result.folds[0].items() if isinstance(v, (int, float)) and k not in ("fold", *_NOT_AVERAGED)]
+    shared = [
+        k for k, v in result.folds[0].items() if isinstance(v, (int, float)) and k not in ("fold", *_NOT_AVERAGED)
+    ]
     shared = [k for k in shared if all(k in f for f in result.folds)]
     result.mean = {k: sum(f[k] for f in result.folds) / len(result.folds) for k in shared}
     return result
-

@@ -38,7 +38,9 @@ def compile(source: Path, opts) -> Written:
     record.stage = "compiled"
     record.compile = {
         "optimizer": keras.optimizers.serialize(optimizer)["class_name"].lower(),
-        "optimizer_config": {k: v for k, v in optimizer.get_config().items() if isinstance(v, (int, float, str, bool, type(None)))},
+        "optimizer_config": {
+            k: v for k, v in optimizer.get_config().items() if isinstance(v, (int, float, str, bool, type(None)))
+        },
         "loss": loss,
         "metrics": metrics,
         "jit_compile": opts.jit_compile,

@@ -27,7 +27,9 @@ def define(opts) -> Written:
     if task.name == "multiclass" and not (opts.num_classes or opts.output_units):
         raise ConfigError("a multiclass task needs the number of classes; give --num-classes N")
     if task.classification and opts.horizon > 1:
-        raise ConfigError(f"--horizon {opts.horizon} forecasts {opts.horizon} steps of a regression target; a {task.name} model predicts one label per sample")
+        raise ConfigError(
+            f"--horizon {opts.horizon} forecasts {opts.horizon} steps of a regression target; a {task.name} model predicts one label per sample"
+        )
     if opts.num_classes and task.name != "multiclass":
         raise ConfigError(f"--num-classes is for the multiclass task; the task is {task.name}")
     n_targets = len(spec.target) if spec.target else (spec.n_features if spec.layout == "series" else 1)
@@ -50,9 +52,16 @@ def define(opts) -> Written:
         stage="defined",
         task=task.name,
         data_spec=spec.to_dict(),
-        architecture={"layers": stack, "units": units, "activation": activation, "recurrent_dropout": opts.recurrent_dropout},
+        architecture={
+            "layers": stack,
+            "units": units,
+            "activation": activation,
+            "recurrent_dropout": opts.recurrent_dropout,
+        },
         seed=opts.seed,
         lineage=[artifact.lineage_entry("define", None)],
     )
     artifact.save(model, record, out)
-    return Written(out, "defined", {"parameters": int(model.count_params()), "input_shape": list(spec.input_shape), "units": units})
+    return Written(
+        out, "defined", {"parameters": int(model.count_params()), "input_shape": list(spec.input_shape), "units": units}
+    )

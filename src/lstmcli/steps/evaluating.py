@@ -34,7 +34,9 @@ def evaluate(source: Path, opts) -> dict[str, float]:
         compile_views(views, record, model)
     jit = bool(record.compile.get("jit_compile")) and dist.strategy is None
     batch_size = None if opts.batch_size == ALL else opts.batch_size
-    scaled, predicted = views.split(Trainer(views.evaluation or views.predictor, jit_compile=jit, distribution=dist).predict(data, batch_size))
+    scaled, predicted = views.split(
+        Trainer(views.evaluation or views.predictor, jit_compile=jit, distribution=dist).predict(data, batch_size)
+    )
     metrics = Trainer(views.training, distribution=dist).score(data, scaled)
     if tasks.get_task(record.task).classification:
         metrics.update(_class_metrics(scaled, record, data))
@@ -42,10 +44,16 @@ def evaluate(source: Path, opts) -> dict[str, float]:
         from lstmcli.scoring import baselines
 
         scale = (record.fit or {}).get("naive_scale")
-        metrics.update(baselines.forecast_metrics(
-            predicted, data.y_raw, data.history, data.target_rows,
-            season=_season(opts.season, record, frame), scale=scale,
-        ))
+        metrics.update(
+            baselines.forecast_metrics(
+                predicted,
+                data.y_raw,
+                data.history,
+                data.target_rows,
+                season=_season(opts.season, record, frame),
+                scale=scale,
+            )
+        )
     else:
         error = predicted - data.y_raw
         metrics["original_rmse"] = float(np.sqrt(np.mean(error.astype(np.float64) ** 2)))
@@ -76,4 +84,6 @@ def _class_metrics(outputs, record: Record, data) -> dict[str, float]:
 
     true = class_indices(data.y)
     counts = (record.fit or {}).get("class_counts") or np.bincount(true, minlength=len(record.preprocessing["classes"]))
-    return imbalance.class_metrics(true, chosen_classes(outputs), record.preprocessing["classes"], int(np.argmax(counts)))
+    return imbalance.class_metrics(
+        true, chosen_classes(outputs), record.preprocessing["classes"], int(np.argmax(counts))
+    )

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lstmcli.errors import ArtifactError
+from lstmcli.outputs import Output
+from lstmcli.outputs import check as check_outputs
 from lstmcli.steps.options import EXPORT_FORMATS as FORMATS
-from lstmcli.outputs import Output, check as check_outputs
 
 ENDPOINT = "serve"
 INPUT_NAME = "windows"
@@ -81,6 +82,7 @@ def _serving_function(model, classes, spec):
     import tensorflow as tf
 
     if classes is None:
+
         @tf.function(input_signature=[spec])
         def serve(windows):
             return {"predictions": model(windows, training=False)}
@@ -111,7 +113,9 @@ def _check_directory(out: Path | None, source: Path) -> Path:
     if out.exists() and not out.is_dir():
         raise ArtifactError(f"--out {out} is a file; a SavedModel is a directory, so give a new directory path")
     if out.is_dir() and any(out.iterdir()) and not (out / SAVED_MODEL_MARKER).exists():
-        raise ArtifactError(f"--out {out} is a directory with other files in it; give a new or empty directory, or an earlier export to replace")
+        raise ArtifactError(
+            f"--out {out} is a directory with other files in it; give a new or empty directory, or an earlier export to replace"
+        )
     if out.resolve() == Path(source).resolve().parent and out.is_dir() and any(out.iterdir()):
         raise ArtifactError(f"--out {out} holds the input artifact; give a new directory")
     check_outputs([Output("--out", out, directory=True)], {"MODEL": source})  # the input at any depth

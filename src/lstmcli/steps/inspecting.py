@@ -57,7 +57,11 @@ def history_summary(history: dict[str, list]) -> dict:
     """The history with its epoch count and best epoch (1-based), by val_loss if present, else loss."""
     monitor = "val_loss" if "val_loss" in history else "loss"
     values = history.get(monitor, [])
-    finite = [(value, epoch) for epoch, value in enumerate(values, 1) if isinstance(value, (int, float)) and math.isfinite(value)]
+    finite = [
+        (value, epoch)
+        for epoch, value in enumerate(values, 1)
+        if isinstance(value, (int, float)) and math.isfinite(value)
+    ]
     best_value, best_epoch = min(finite) if finite else (None, None)
     return {
         "epochs": len(values),
@@ -80,5 +84,12 @@ def layer_table(source: Path, *, unsafe: bool = False) -> list[dict]:
             shape = list(layer.output.shape)
         except (AttributeError, ValueError):
             shape = None
-        rows.append({"name": layer.name, "type": type(layer).__name__, "output_shape": shape, "parameters": int(layer.count_params())})
+        rows.append(
+            {
+                "name": layer.name,
+                "type": type(layer).__name__,
+                "output_shape": shape,
+                "parameters": int(layer.count_params()),
+            }
+        )
     return rows

@@ -12,16 +12,15 @@ import random
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from lstmcli.model import artifact, checkpoints, predictor, tasks
-from lstmcli.train import callbacks, distribution, imbalance
-from lstmcli.steps.loading import Written, compile_views, need_data, open_for_training
+from lstmcli import outputs, quiet
 from lstmcli.data import fitdata
-from lstmcli import outputs
-from lstmcli.model.record import Record
 from lstmcli.errors import ConfigError, Interrupted
-from lstmcli import quiet
-from lstmcli.quiet import load_tensorflow
+from lstmcli.model import adoption, artifact, checkpoints, predictor, tasks
+from lstmcli.model.record import Record
 from lstmcli.options import ALL, inputs_of, outputs_of
+from lstmcli.quiet import load_tensorflow
+from lstmcli.steps.loading import Written, compile_views, need_data, open_for_training
+from lstmcli.train import callbacks, distribution, imbalance
 
 SMOKE_ENV = "LSTMCLI_SMOKE"
 SMOKE_BATCHES = 3  # a smoke fit trains one epoch on at most this many batches …
@@ -82,7 +81,11 @@ def _fit(source: Path, opts, *, given, should_stop, on_stuck) -> Written:
     learned, train, validation, how, trained_rows = fitdata.split(data, opts, seed)
     with dist.scope():
         # The views around the model make layers and compiled metrics: variables, so in the scope too.
-        views = predictor.views(model, spec, learned) if record.stage == "fitted" else predictor.assemble(model, learned, spec)
+        views = (
+            predictor.views(model, spec, learned)
+            if record.stage == "fitted"
+            else predictor.assemble(model, learned, spec)
+        )
         compile_views(views, record, model)
     if smoke:  # after the split, so the validation samples are the ones a full fit would hold out
         train, validation = _smoke_parts(train, validation, opts.batch_size)
@@ -99,20 +102,70 @@ def _fit(source: Path, opts, *, given, should_stop, on_stuck) -> Written:
 
     # XLA compiles no collectives on CPU; a distributed fit runs its steps as graphs.
     xla = use_xla(record.compile.get("jit_compile"), len(train) * spec.timesteps) and dist.strategy is None
-    monitor, chosen_callbacks, every_callback = _callbacks(opts, views.training, dist, base_epochs, epochs, given, should_stop)
+    monitor, chosen_callbacks, every_callback = _callbacks(
+        opts, views.training, dist, base_epochs, epochs, given, should_stop
+    )
     batch_size = None if opts.batch_size == ALL else opts.batch_size
     with dist.watch("training"):
-        result = Trainer(views.training, jit_compile=xla, distribution=dist).fit(
-            train, epochs=base_epochs + epochs, batch_size=batch_size, initial_epoch=done, shuffle=opts.shuffle, seed=seed,
-            validation=validation, callbacks=every_callback, on_chunk_end=snapshot if checkpoint else None,
+        trainer = Trainer(views.training, jit_compile=xla, distribution=dist)
+        result = trainer.fit(
+            train,
+            epochs=base_epochs + epochs,
+            batch_size=batch_size,
+            initial_epoch=done,
+            shuffle=opts.shuffle,
+            seed=seed,
+            validation=validation,
+            callbacks=every_callback,
+            on_chunk_end=snapshot if checkpoint else None,
             sample_weight=sample_weight,
         )
     if result.stopped == "interrupted" or (should_stop is not None and should_stop(final=True) == "interrupted"):
         # (a Ctrl-C after the last step is one too: still no --out)
         raise _interrupted(done - base_epochs + result.epochs_run, epochs, out, source, checkpoint)
     _merge_history(record, history_before, done, result.history)
+    restored = callbacks.restored_epoch(chosen_callbacks, record, done)
+    facts = dict(
+        batch_size=batch_size, train=train, validation=validation, how=how, xla=xla, dist=dist, monitor=monitor
+    )
+    record.fit = _summary(
+        record, result, opts, base_epochs, done, resumed is not None, learned, restored, class_summary, smoke, **facts
+    )
+    if train.history is not None:
+        from lstmcli.scoring.baselines import naive_scale
+
+        rows = train.history if trained_rows is None else train.history[trained_rows]
+        record.fit["naive_scale"] = naive_scale(rows)  # MASE's scale, from the training rows only
+    _add_lineage(
+        record, source, source_sha256, {"data": data_path, "validation_data": opts.validation_data}, data.digests, smoke
+    )
+    _commit(dist, opts, record, views.predictor, out, checkpoint)
+    return Written(out, "fitted", record.fit, record.history)
+
+
+def _summary(
+    record: Record,
+    result,
+    opts,
+    *,
+    base_epochs,
+    done,
+    batch_size,
+    train,
+    validation,
+    how,
+    xla,
+    dist,
+    monitor,
+    resumed: bool,
+    learned: dict,
+    restored: dict,
+    classes: dict,
+    smoke: bool,
+) -> dict:
+    """The fit's summary for the record (`record.fit`): what was trained, on what, how, and how it ended."""
     losses = record.history.get("loss", [])[base_epochs:]
-    record.fit = {
+    return {
         "epochs": len(losses),
         "total_epochs": record.epochs,
         "batch_size": batch_size or len(train),
@@ -129,21 +182,14 @@ def _fit(source: Path, opts, *, given, should_stop, on_stuck) -> Written:
         "stopped": result.stopped,
         **({"monitor": monitor} if opts.early_stopping or opts.reduce_lr_on_plateau else {}),
         **({"lr_schedule": opts.lr_schedule} if opts.lr_schedule else {}),
-        "resumed_from_epoch": done if resumed is not None else None,
+        "resumed_from_epoch": done if resumed else None,
         "transforms": {"chosen": learned["transforms"], "reasons": learned.get("transform_reasons", [])}
-        if "transforms" in learned else None,
-        **callbacks.restored_epoch(chosen_callbacks, record, done),
-        **class_summary,
+        if "transforms" in learned
+        else None,
+        **restored,
+        **classes,
         "smoke": smoke,
     }
-    if train.history is not None:
-        from lstmcli.scoring.baselines import naive_scale
-
-        rows = train.history if trained_rows is None else train.history[trained_rows]
-        record.fit["naive_scale"] = naive_scale(rows)  # MASE's scale, from the training rows only
-    _add_lineage(record, source, source_sha256, {"data": data_path, "validation_data": opts.validation_data}, data.digests, smoke)
-    _commit(dist, opts, record, views.predictor, out, checkpoint)
-    return Written(out, "fitted", record.fit, record.history)
 
 
 def _callbacks(opts, model, dist, base_epochs: int, epochs: int, given, should_stop):
@@ -205,7 +251,9 @@ def _model_and_seed(source: Path, opts, record: Record, adopted, source_sha256: 
             model, record = artifact.load(resumed, unsafe=opts.unsafe)
             seed = record.seed
         elif adopted is not None and dist.strategy is not None:
-            model = artifact.adopt(source, unsafe=opts.unsafe, sha256=source_sha256)[0]  # again, its variables made in the scope
+            model = adoption.adopt(source, unsafe=opts.unsafe, sha256=source_sha256)[
+                0
+            ]  # again, its variables made in the scope
             seed = _seed(opts.seed, record.seed)
         else:
             model = adopted if adopted is not None else artifact.load(source, unsafe=opts.unsafe, record=record)[0]
@@ -226,15 +274,23 @@ def _class_weights(task, train, learned: dict, chosen_weights) -> tuple[dict, ob
     counts = [int(n) for n in np.bincount(indices, minlength=len(learned["classes"]))]
     weights = imbalance.class_weights(chosen_weights, learned["classes"], counts)
     sample_weight = imbalance.sample_weights(indices, weights) if weights else None
-    return {"class_counts": counts, "class_weight": {str(learned["classes"][i]): w for i, w in (weights or {}).items()}}, sample_weight
+    return {
+        "class_counts": counts,
+        "class_weight": {str(learned["classes"][i]): w for i, w in (weights or {}).items()},
+    }, sample_weight
 
 
 def _interrupted(trained: int, epochs: int, out: Path, source: Path, checkpoint) -> Interrupted:
     resume = ""
     if checkpoint:
-        resume = (f"; run the same command again to resume from epoch {checkpoint.epochs_done}"
-                  if checkpoint.epochs_done else "; no checkpoint was written yet")
-    return Interrupted(f"interrupted after {trained} of {epochs} epochs; nothing was written to {out} and {source} is unchanged{resume}")
+        resume = (
+            f"; run the same command again to resume from epoch {checkpoint.epochs_done}"
+            if checkpoint.epochs_done
+            else "; no checkpoint was written yet"
+        )
+    return Interrupted(
+        f"interrupted after {trained} of {epochs} epochs; nothing was written to {out} and {source} is unchanged{resume}"
+    )
 
 
 def _commit(dist, opts, record: Record, predictor_model, out: Path, checkpoint) -> None:
@@ -295,5 +351,3 @@ def write_history(history: dict[str, list], path: Path) -> None:
     """Write `history_csv` to `path` atomically."""
     with outputs.atomic_output(Path(path)) as handle:
         handle.write(history_csv(history))
-
-

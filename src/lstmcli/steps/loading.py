@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from lstmcli import outputs
 from lstmcli.data import dataspec
 from lstmcli.errors import DataError
-from lstmcli.model import artifact, predictor, tasks
+from lstmcli.model import adoption, artifact, predictor, tasks
 from lstmcli.model.record import Record
 from lstmcli.options import inputs_of, outputs_of
 from lstmcli.quiet import load_tensorflow
@@ -37,14 +37,14 @@ def open_for_training(source: Path, opts):
     The file is read once for the record and its digest (`artifact.open_artifact`);
     Keras opens it once more to load the model. A Keras model saved outside
     lstmcli has no record; compile and fit adopt it with its task inferred from
-    its output layer (see `artifact.adopt`).
+    its output layer (see `adoption.adopt`).
     """
     try:
         record, sha256 = artifact.open_artifact(source)
         return record, None, sha256
     except artifact.ForeignModel as foreign:
         load_tensorflow()
-        model, record = artifact.adopt(source, unsafe=opts.unsafe, sha256=foreign.sha256)
+        model, record = adoption.adopt(source, unsafe=opts.unsafe, sha256=foreign.sha256)
         return record, model, foreign.sha256
 
 
@@ -68,7 +68,9 @@ def compile_views(views, record: Record, loaded) -> None:
     optimizer = loaded.optimizer
     for model in {id(v): v for v in (views.predictor, views.training)}.values():
         if model is not loaded:
-            model.compile(optimizer=optimizer, loss=settings["loss"], metrics=list(settings.get("metrics") or []) or None)
+            model.compile(
+                optimizer=optimizer, loss=settings["loss"], metrics=list(settings.get("metrics") or []) or None
+            )
     network = predictor.network_of(views.predictor)
     if network is not views.predictor and network.compiled:
         # The optimizer now belongs to the predictor. Left on the nested network
@@ -98,9 +100,16 @@ def load_with_data(source, opts, command, *, need_target, future=False):
     frame = readers.read_table(data_path, opts.format)
     task = tasks.get_task(record.task)
     data = windowing.prepare(
-        frame, spec, task=task, prep=record.preprocessing, loss=record.compile["loss"],
-        units=record.architecture["units"], need_target=need_target, where=dataspec.describe_source(data_path),
-        future=future, rows=rowindex.select_rows(frame, spec, opts.rows),
+        frame,
+        spec,
+        task=task,
+        prep=record.preprocessing,
+        loss=record.compile["loss"],
+        units=record.architecture["units"],
+        need_target=need_target,
+        where=dataspec.describe_source(data_path),
+        future=future,
+        rows=rowindex.select_rows(frame, spec, opts.rows),
     )
     load_tensorflow()
     dist = distribution.start(opts.strategy, devices=opts.devices)
@@ -111,5 +120,5 @@ def load_with_data(source, opts, command, *, need_target, future=False):
 
 def need_data(path, command: str) -> Path:
     if path is None:
-        raise DataError(f"{command} needs --data FILE (or data = \"…\" in the config's [{command}] table)")
+        raise DataError(f'{command} needs --data FILE (or data = "…" in the config\'s [{command}] table)')
     return path

@@ -4,6 +4,9 @@ These classes are the Python API's arguments (`steps.fit(model, FitOptions(...))
 only declaration of each option: the command line's flags, the config keys, `--help`,
 `--print-config`, the checks, the checkpoint fingerprint and the input/output lists all come
 from their fields (see `lstmcli.options`). Light: no numpy, pandas or TensorFlow.
+
+This module is longer on purpose: it is the table of every option of every command, about a
+hundred fields with their help text, and the shared groups are what keep them declared once.
 """
 
 from dataclasses import dataclass
@@ -25,12 +28,19 @@ VERBOSE = ("auto", "0", "1", "2")
 class StepOptions(Options):
     """What every step has: the config its options came from (an input no output may overwrite)."""
 
-    config: Path | None = option(None, "The TOML file the options were read from.", role=INPUT, hidden=True, fingerprint=False)
+    config: Path | None = option(
+        None, "The TOML file the options were read from.", role=INPUT, hidden=True, fingerprint=False
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
 class UnsafeOption(Options):
-    unsafe: bool = option(False, "Load archives that carry code (Lambda layers). Only for files you trust.", off="--safe", fingerprint=False)
+    unsafe: bool = option(
+        False,
+        "Load archives that carry code (Lambda layers). Only for files you trust.",
+        off="--safe",
+        fingerprint=False,
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,15 +48,21 @@ class DataOptions(Options):
     """The data file a step reads, and which of its rows."""
 
     data: Path | None = option(
-        None, "Data file: CSV, Parquet, .npy or .npz; '-' reads CSV from stdin.", aliases=("-d",), role=INPUT,
+        None,
+        "Data file: CSV, Parquet, .npy or .npz; '-' reads CSV from stdin.",
+        aliases=("-d",),
+        role=INPUT,
         fingerprint=False,  # the bytes' sha256 is fingerprinted instead
     )
-    format: str | None = option(None, "Data format when the extension does not say.", choices=("csv", "parquet", "npy", "npz"))
+    format: str | None = option(
+        None, "Data format when the extension does not say.", choices=("csv", "parquet", "npy", "npz")
+    )
     rows: str | None = option(
         None,
         "Only these rows: index values, both ends included (like .loc: ':2019-12', '2020-01:'), or 0-based row numbers, "
         "END excluded (like .iloc), without an index. evaluate and predict take a window's context from before START.",
-        kind="rows", metavar="START:END",
+        kind="rows",
+        metavar="START:END",
     )
 
 
@@ -70,62 +86,98 @@ class TrainingOptions(Options):
     """How a model is trained: fit's, and each of backtest's folds'."""
 
     epochs: int = option(1, "Epochs to train; on a fitted model, more epochs (see README, Training).", low=1)
-    batch_size: int | str = option(32, "Samples per step, or 'all' for one batch.", kind="batch", low=1, metavar="N|all")
+    batch_size: int | str = option(
+        32, "Samples per step, or 'all' for one batch.", kind="batch", low=1, metavar="N|all"
+    )
     seed: int | None = option(
-        None, "Seed for shuffling and dropout; recorded in the artifact. Defaults to the artifact's seed, else a random one (recorded too).",
-        low=0, high=SEED_RANGE,
+        None,
+        "Seed for shuffling and dropout; recorded in the artifact. Defaults to the artifact's seed, else a random one (recorded too).",
+        low=0,
+        high=SEED_RANGE,
     )
     shuffle: bool = option(True, "Reshuffle the samples every epoch.", off="--no-shuffle")
     scaling: str | None = option(
-        None, "Per feature channel, learned on the training data and saved as layers of the model. Defaults to standard; "
-        "continued training keeps what the model learned.", choices=SCALINGS,
+        None,
+        "Per feature channel, learned on the training data and saved as layers of the model. Defaults to standard; "
+        "continued training keeps what the model learned.",
+        choices=SCALINGS,
     )
     validation_split: float = option(
-        0.0, "Fraction of samples held out for validation: series, the last ones (time's order); samples, a random draw "
-        "within each class (seeded by --seed, recorded).", low=0.0, high=1.0,
+        0.0,
+        "Fraction of samples held out for validation: series, the last ones (time's order); samples, a random draw "
+        "within each class (seeded by --seed, recorded).",
+        low=0.0,
+        high=1.0,
     )
     validation_data: Path | None = option(
-        None, "A separate data file for validation.", role=INPUT, fingerprint=False,  # its bytes' sha256 is fingerprinted instead
+        None,
+        "A separate data file for validation.",
+        role=INPUT,
+        fingerprint=False,  # its bytes' sha256 is fingerprinted instead
     )
     class_weight: str = option(
-        "none", "Classifiers: none, balanced (each class weighs n/(classes×count)), or LABEL=W,... (others 1), as Keras's class_weight.",
+        "none",
+        "Classifiers: none, balanced (each class weighs n/(classes×count)), or LABEL=W,... (others 1), as Keras's class_weight.",
         metavar="WEIGHTS",
     )
     early_stopping: int | None = option(
-        None, "Stop when --monitor has not improved for PATIENCE epochs, keeping the best weights (Keras's EarlyStopping).",
-        low=1, metavar="PATIENCE",
+        None,
+        "Stop when --monitor has not improved for PATIENCE epochs, keeping the best weights (Keras's EarlyStopping).",
+        low=1,
+        metavar="PATIENCE",
     )
     reduce_lr_on_plateau: int | None = option(
-        None, "Multiply the learning rate by --lr-factor after PATIENCE epochs without improvement of --monitor "
-        "(Keras's ReduceLROnPlateau).", low=1, metavar="PATIENCE",
+        None,
+        "Multiply the learning rate by --lr-factor after PATIENCE epochs without improvement of --monitor "
+        "(Keras's ReduceLROnPlateau).",
+        low=1,
+        metavar="PATIENCE",
     )
     monitor: str | None = option(
-        None, "The log --early-stopping and --reduce-lr-on-plateau watch: loss, a compiled metric, or its val_ twin "
-        "(e.g. val_mae); accuracy-like metrics improve upwards. Defaults to val_loss with validation, else loss.", metavar="LOG",
+        None,
+        "The log --early-stopping and --reduce-lr-on-plateau watch: loss, a compiled metric, or its val_ twin "
+        "(e.g. val_mae); accuracy-like metrics improve upwards. Defaults to val_loss with validation, else loss.",
+        metavar="LOG",
     )
     min_delta: float = option(0.0, "The smallest change of --monitor that counts as an improvement.", low=0.0)
-    lr_factor: float = option(0.1, "--reduce-lr-on-plateau multiplies the learning rate by this (above 0, below 1).", low=0.0, high=1.0)
+    lr_factor: float = option(
+        0.1, "--reduce-lr-on-plateau multiplies the learning rate by this (above 0, below 1).", low=0.0, high=1.0
+    )
     lr_cooldown: int = option(
-        0, "Epochs --reduce-lr-on-plateau waits after a reduction before it counts epochs without improvement again.",
-        low=0, metavar="EPOCHS",
+        0,
+        "Epochs --reduce-lr-on-plateau waits after a reduction before it counts epochs without improvement again.",
+        low=0,
+        metavar="EPOCHS",
     )
     min_lr: float = option(0.0, "--reduce-lr-on-plateau never takes the learning rate below this.", low=0.0)
     lr_schedule: str | None = option(
-        None, "The learning rate by epoch of this fit (Keras's LearningRateScheduler), from the rate it starts with: cosine "
+        None,
+        "The learning rate by epoch of this fit (Keras's LearningRateScheduler), from the rate it starts with: cosine "
         "(decays towards 0 over the fit's epochs), exponential:RATE (× RATE every epoch) or step:EVERY:FACTOR (× FACTOR "
-        "every EVERY epochs).", metavar="SCHEDULE",
+        "every EVERY epochs).",
+        metavar="SCHEDULE",
     )
     strategy: str = option(
-        "auto", "tf.distribute: mirrored over local GPUs (or --devices CPUs), multi-worker over the cluster in TF_CONFIG "
-        "(only the chief writes); auto is mirrored when more than one GPU is visible.", choices=STRATEGIES, fingerprint=False,
+        "auto",
+        "tf.distribute: mirrored over local GPUs (or --devices CPUs), multi-worker over the cluster in TF_CONFIG "
+        "(only the chief writes); auto is mirrored when more than one GPU is visible.",
+        choices=STRATEGIES,
+        fingerprint=False,
     )
     devices: int | None = option(
-        None, "--strategy mirrored: use N devices: the first N GPUs, or N logical CPU devices where there is no GPU. "
-        "Defaults to every GPU.", low=1, metavar="N", fingerprint=False,
+        None,
+        "--strategy mirrored: use N devices: the first N GPUs, or N logical CPU devices where there is no GPU. "
+        "Defaults to every GPU.",
+        low=1,
+        metavar="N",
+        fingerprint=False,
     )
     timeout: float = option(
-        float(DEFAULT_TIMEOUT), "multi-worker: fail when a peer has not joined or answered for this long.", low=1.0,
-        metavar="SECONDS", fingerprint=False,
+        float(DEFAULT_TIMEOUT),
+        "multi-worker: fail when a peer has not joined or answered for this long.",
+        low=1.0,
+        metavar="SECONDS",
+        fingerprint=False,
     )
 
 
@@ -134,12 +186,16 @@ class LocalDevices(Options):
     """evaluate's and predict's devices."""
 
     strategy: str = option(
-        "auto", "tf.distribute over the local GPUs or --devices CPUs; auto is mirrored when more than one GPU is visible.",
+        "auto",
+        "tf.distribute over the local GPUs or --devices CPUs; auto is mirrored when more than one GPU is visible.",
         choices=LOCAL_STRATEGIES,
     )
     devices: int | None = option(
-        None, "--strategy mirrored: use N devices: the first N GPUs, or N logical CPU devices where there is no GPU. "
-        "Defaults to every GPU.", low=1, metavar="N",
+        None,
+        "--strategy mirrored: use N devices: the first N GPUs, or N logical CPU devices where there is no GPU. "
+        "Defaults to every GPU.",
+        low=1,
+        metavar="N",
     )
 
 
@@ -147,34 +203,61 @@ class LocalDevices(Options):
 class DefineOptions(StepOptions):
     """Options of `define`: the task, the data spec and the layers."""
 
-    out: Path | None = option(None, "Where to write the defined artifact (written atomically).", aliases=("-o",), role=OUTPUT)
+    out: Path | None = option(
+        None, "Where to write the defined artifact (written atomically).", aliases=("-o",), role=OUTPUT
+    )
     task: str = option("regression", "What the output predicts.", choices=tuple(TASKS))
     num_classes: int | None = option(None, "Classes of a multiclass task (its output units).", low=2)
-    layout: str = option("series", "series: rows are time steps and samples are windows; samples: one row per sample.", choices=("series", "samples"))
+    layout: str = option(
+        "series",
+        "series: rows are time steps and samples are windows; samples: one row per sample.",
+        choices=("series", "samples"),
+    )
     timesteps: int | None = option(None, "Time steps per sample. Defaults to 1, or what --input-shape says.", low=1)
     horizon: int = option(1, "series: forecast the next H steps (1..H) at once, one output per step and target.", low=1)
     features: list[str] | None = option(None, "Feature columns, comma-separated or repeated.", metavar="COLUMNS")
-    target: list[str] | None = option(None, "Target column(s). Defaults to the features (series) or the last column (samples).", metavar="COLUMNS")
-    index: str | None = option(None, "A key column (a date, an id) carried to the predictions, never a feature.", metavar="COLUMN")
+    target: list[str] | None = option(
+        None, "Target column(s). Defaults to the features (series) or the last column (samples).", metavar="COLUMNS"
+    )
+    index: str | None = option(
+        None, "A key column (a date, an id) carried to the predictions, never a feature.", metavar="COLUMN"
+    )
     reshape: str = option(
-        "grid", "samples: grid (time-major t0_f0,t0_f1,…), timesteps (columns are time steps of one feature) or features "
-        "(columns are features of one step).", choices=("grid", "timesteps", "features"),
+        "grid",
+        "samples: grid (time-major t0_f0,t0_f1,…), timesteps (columns are time steps of one feature) or features "
+        "(columns are features of one step).",
+        choices=("grid", "timesteps", "features"),
     )
     mask: bool = option(False, "samples: rows may end early; empty trailing time steps are masked.")
     transform: list[str] | None = option(
-        None, "series: target transforms, applied in order and inverted inside the model: log, diff, seasonal-diff:P, or auto "
-        "(chosen at fit from the training data). Comma-separated or repeated.", metavar="NAMES",
+        None,
+        "series: target transforms, applied in order and inverted inside the model: log, diff, seasonal-diff:P, or auto "
+        "(chosen at fit from the training data). Comma-separated or repeated.",
+        metavar="NAMES",
     )
-    season: int | None = option(None, "series: the season length in rows (12 for monthly data), for --transform auto and seasonal baselines.", low=2, metavar="ROWS")
-    input_shape: list[int] | None = option(None, "TIMESTEPS,FEATURES when the feature columns are not named.", low=1, metavar="T,F")
-    lstm: list[int] | None = option(None, "Units of each stacked LSTM layer, e.g. 32,16. Defaults to 32.", low=1, metavar="UNITS")
+    season: int | None = option(
+        None,
+        "series: the season length in rows (12 for monthly data), for --transform auto and seasonal baselines.",
+        low=2,
+        metavar="ROWS",
+    )
+    input_shape: list[int] | None = option(
+        None, "TIMESTEPS,FEATURES when the feature columns are not named.", low=1, metavar="T,F"
+    )
+    lstm: list[int] | None = option(
+        None, "Units of each stacked LSTM layer, e.g. 32,16. Defaults to 32.", low=1, metavar="UNITS"
+    )
     layers: list[str] | None = option(
-        None, "The full stack instead of --lstm: lstm:UNITS, dense:UNITS[:ACTIVATION], dropout:RATE, activation:NAME.", metavar="SPECS",
+        None,
+        "The full stack instead of --lstm: lstm:UNITS, dense:UNITS[:ACTIVATION], dropout:RATE, activation:NAME.",
+        metavar="SPECS",
     )
     dropout: float = option(0.0, "Dropout rate after each --lstm layer.", low=0.0, high=1.0)
     recurrent_dropout: float = option(0.0, "Dropout on the LSTMs' recurrent state.", low=0.0, high=1.0)
     output_units: int | None = option(None, "Units of the output Dense layer. Defaults to the task's.", low=1)
-    output_activation: str | None = option(None, "Activation of the output layer. Defaults to the task's (linear, sigmoid, softmax).", metavar="NAME")
+    output_activation: str | None = option(
+        None, "Activation of the output layer. Defaults to the task's (linear, sigmoid, softmax).", metavar="NAME"
+    )
     seed: int | None = option(None, "Seed for the initial weights.", low=0, high=SEED_RANGE)
 
 
@@ -182,15 +265,26 @@ class DefineOptions(StepOptions):
 class CompileOptions(UnsafeOption, StepOptions):
     """Options of `compile`: optimizer, loss and metrics; defaults follow the task."""
 
-    out: Path | None = option(None, "Where to write the compiled artifact (written atomically).", aliases=("-o",), role=OUTPUT)
+    out: Path | None = option(
+        None, "Where to write the compiled artifact (written atomically).", aliases=("-o",), role=OUTPUT
+    )
     optimizer: str = option("adam", "sgd, adam, rmsprop, adamw, adagrad, nadam, …", metavar="NAME")
-    learning_rate: float | None = option(None, "The optimizer's learning rate. Defaults to the optimizer's.", low=0.0, aliases=("--lr",))
+    learning_rate: float | None = option(
+        None, "The optimizer's learning rate. Defaults to the optimizer's.", low=0.0, aliases=("--lr",)
+    )
     momentum: float | None = option(None, "Momentum, for sgd and rmsprop.", low=0.0, high=1.0)
     loss: str | None = option(None, "Loss name. Defaults to the task's.", metavar="NAME")
-    metrics: list[str] | None = option(None, "Metric names, repeatable or comma-separated. Defaults to the task's.", metavar="NAMES", aliases=("--metric",))
+    metrics: list[str] | None = option(
+        None,
+        "Metric names, repeatable or comma-separated. Defaults to the task's.",
+        metavar="NAMES",
+        aliases=("--metric",),
+    )
     jit_compile: bool | None = option(
-        None, "Compile training steps with XLA. Defaults to deciding per fit: on when the fit is big enough to repay XLA's compile time.",
-        kind="bool", off="--no-jit-compile",
+        None,
+        "Compile training steps with XLA. Defaults to deciding per fit: on when the fit is big enough to repay XLA's compile time.",
+        kind="bool",
+        off="--no-jit-compile",
     )
 
 
@@ -198,21 +292,37 @@ class CompileOptions(UnsafeOption, StepOptions):
 class FitOptions(UnsafeOption, SpecOptions, TrainingOptions, DataOptions, StepOptions):
     """Options of `fit`: the data, how to train, and what to write besides the artifact."""
 
-    out: Path | None = option(None, "Where to write the fitted artifact (written atomically).", aliases=("-o",), role=OUTPUT)
-    verbose: str = option(
-        "auto", "0 silent, 1 a progress bar, 2 Keras's epoch lines ('Epoch e/N', then 'n/n - … - loss: …'); auto is 1.",
-        choices=VERBOSE, fingerprint=False,
+    out: Path | None = option(
+        None, "Where to write the fitted artifact (written atomically).", aliases=("-o",), role=OUTPUT
     )
-    history: Path | None = option(None, "Also write the per-epoch history to this CSV file ('-' for stdout).", role=OUTPUT)
+    verbose: str = option(
+        "auto",
+        "0 silent, 1 a progress bar, 2 Keras's epoch lines ('Epoch e/N', then 'n/n - … - loss: …'); auto is 1.",
+        choices=VERBOSE,
+        fingerprint=False,
+    )
+    history: Path | None = option(
+        None, "Also write the per-epoch history to this CSV file ('-' for stdout).", role=OUTPUT
+    )
     tensorboard: Path | None = option(
-        None, "Write TensorBoard logs of every epoch to DIR.", metavar="DIR", role=OUTPUT, directory=True, manages=("train", "validation"),
+        None,
+        "Write TensorBoard logs of every epoch to DIR.",
+        metavar="DIR",
+        role=OUTPUT,
+        directory=True,
+        manages=("train", "validation"),
     )
     checkpoint_dir: Path | None = option(
-        None, "Checkpoint to DIR at epoch ends; the same command resumes after a crash.", metavar="DIR", role=OUTPUT, directory=True,
+        None,
+        "Checkpoint to DIR at epoch ends; the same command resumes after a crash.",
+        metavar="DIR",
+        role=OUTPUT,
+        directory=True,
         manages=(CHECKPOINT_NAME,),
     )
     smoke: bool = option(
-        False, "A smoke test: one epoch on at most 3 batches, the artifact marked as a smoke artifact. LSTMCLI_SMOKE=1 in the "
+        False,
+        "A smoke test: one epoch on at most 3 batches, the artifact marked as a smoke artifact. LSTMCLI_SMOKE=1 in the "
         "environment does the same for every fit.",
     )
 
@@ -231,12 +341,16 @@ class EvaluateOptions(UnsafeOption, SpecOptions, LocalDevices, DataOptions, Step
     batch_size: int | str = option(4096, "Samples per step, or 'all'.", kind="batch", low=1, metavar="N|all")
     json: bool = option(False, "Print the metrics as JSON.")
     out: Path | None = option(
-        None, "Write the metrics to this file instead of stdout: .json, .yaml/.yml, .csv or .txt (a table), by extension.",
-        aliases=("-o",), role=OUTPUT,
+        None,
+        "Write the metrics to this file instead of stdout: .json, .yaml/.yml, .csv or .txt (a table), by extension.",
+        aliases=("-o",),
+        role=OUTPUT,
     )
     fail_if: list[str] | None = option(
-        None, "Exit 3 if a metric meets this condition, e.g. 'loss>0.01' or 'accuracy<0.9' (<, <=, >, >=); repeatable. "
-        "The metrics are still printed or written.", metavar="GATE",
+        None,
+        "Exit 3 if a metric meets this condition, e.g. 'loss>0.01' or 'accuracy<0.9' (<, <=, >, >=); repeatable. "
+        "The metrics are still printed or written.",
+        metavar="GATE",
     )
 
 
@@ -246,36 +360,65 @@ class PredictOptions(UnsafeOption, SpecOptions, LocalDevices, DataOptions, StepO
 
     batch_size: int | str = option(4096, "Samples per step, or 'all'.", kind="batch", low=1, metavar="N|all")
     classes: bool = option(False, "Classification: only the predicted label, as predict_classes gave.")
-    future: bool = option(False, "Series: only the forecast past the last (selected) row, keyed by the index continued at its frequency.")
-    steps: int | None = option(
-        None, "With --future: forecast N steps; beyond the horizon, recursively (feeding forecasts back), where the features "
-        "are the targets. Defaults to the horizon.", low=1, metavar="N",
+    future: bool = option(
+        False, "Series: only the forecast past the last (selected) row, keyed by the index continued at its frequency."
     )
-    wide: bool = option(False, "Series: one row per window with a column per step, instead of one row per (window, step).")
-    out: Path | None = option(None, "Write the predictions CSV to this file instead of stdout.", aliases=("-o",), role=OUTPUT)
+    steps: int | None = option(
+        None,
+        "With --future: forecast N steps; beyond the horizon, recursively (feeding forecasts back), where the features "
+        "are the targets. Defaults to the horizon.",
+        low=1,
+        metavar="N",
+    )
+    wide: bool = option(
+        False, "Series: one row per window with a column per step, instead of one row per (window, step)."
+    )
+    out: Path | None = option(
+        None, "Write the predictions CSV to this file instead of stdout.", aliases=("-o",), role=OUTPUT
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
 class BacktestOptions(UnsafeOption, SpecOptions, TrainingOptions, StepOptions):
     """Options of `backtest`: the folds, and the training options every fold's fit shares."""
 
-    data: Path | None = option(None, "Data file: CSV, Parquet, .npy or .npz; '-' reads CSV from stdin.", aliases=("-d",), role=INPUT)
-    format: str | None = option(None, "Data format when the extension does not say.", choices=("csv", "parquet", "npy", "npz"))
-    folds: int = option(3, "Test blocks at the end of the series, each evaluated by a model fitted on every row before it.", low=1)
+    data: Path | None = option(
+        None, "Data file: CSV, Parquet, .npy or .npz; '-' reads CSV from stdin.", aliases=("-d",), role=INPUT
+    )
+    format: str | None = option(
+        None, "Data format when the extension does not say.", choices=("csv", "parquet", "npy", "npz")
+    )
+    folds: int = option(
+        3, "Test blocks at the end of the series, each evaluated by a model fitted on every row before it.", low=1
+    )
     fold_size: int | None = option(
-        None, "Rows per test block. Defaults to the folds sharing the last third of the series (at least one horizon each).", low=1, metavar="ROWS",
+        None,
+        "Rows per test block. Defaults to the folds sharing the last third of the series (at least one horizon each).",
+        low=1,
+        metavar="ROWS",
     )
     season: int | None = option(None, SEASON_HELP, low=2, metavar="ROWS")
     json: bool = option(False, "Print the folds and their means as JSON.")
     epochs: int = option(1, "Epochs each fold trains.", low=1)
     seed: int | None = option(
-        None, "Seed of every fold's fit, so a backtest repeats exactly. Defaults to the artifact's seed, else a random one (printed).",
-        low=0, high=SEED_RANGE,
+        None,
+        "Seed of every fold's fit, so a backtest repeats exactly. Defaults to the artifact's seed, else a random one (printed).",
+        low=0,
+        high=SEED_RANGE,
     )
-    scaling: str | None = option(None, "Per feature channel, learned inside each fold from its training rows. Defaults to standard.", choices=SCALINGS)
-    validation_split: float = option(0.0, "Fraction of each fold's training samples, from its end, held out for validation.", low=0.0, high=1.0)
+    scaling: str | None = option(
+        None,
+        "Per feature channel, learned inside each fold from its training rows. Defaults to standard.",
+        choices=SCALINGS,
+    )
+    validation_split: float = option(
+        0.0, "Fraction of each fold's training samples, from its end, held out for validation.", low=0.0, high=1.0
+    )
     early_stopping: int | None = option(
-        None, "Stop a fold's fit when --monitor has not improved for PATIENCE epochs.", low=1, metavar="PATIENCE",
+        None,
+        "Stop a fold's fit when --monitor has not improved for PATIENCE epochs.",
+        low=1,
+        metavar="PATIENCE",
     )
     smoke: bool = option(False, "Fit every fold as a smoke test (see fit --smoke).")
     verbose: str = option("auto", "0 prints only the result; otherwise one line per fold on stderr.", choices=VERBOSE)
@@ -293,17 +436,25 @@ class ExportOptions(UnsafeOption):
     """Options of `export`."""
 
     out: Path | None = option(
-        None, "The SavedModel directory to write (built beside it, renamed into place; an earlier export there is replaced).",
-        aliases=("-o",), metavar="DIR", role=OUTPUT, directory=True,
+        None,
+        "The SavedModel directory to write (built beside it, renamed into place; an earlier export there is replaced).",
+        aliases=("-o",),
+        metavar="DIR",
+        role=OUTPUT,
+        directory=True,
     )
-    format: str = option(EXPORT_FORMATS[0], "The export format: saved-model is TensorFlow Serving's SavedModel.", choices=EXPORT_FORMATS)
+    format: str = option(
+        EXPORT_FORMATS[0], "The export format: saved-model is TensorFlow Serving's SavedModel.", choices=EXPORT_FORMATS
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
 class InspectOptions(UnsafeOption):
     """Options of `inspect`."""
 
-    layers: bool = option(False, "Also show the layer table (name, type, output shape, parameters); this loads TensorFlow.")
+    layers: bool = option(
+        False, "Also show the layer table (name, type, output shape, parameters); this loads TensorFlow."
+    )
     json: bool = option(False, "Print everything as JSON, the full history included.")
 
 
@@ -312,32 +463,57 @@ class PlotOptions(UnsafeOption):
     """Options of `plot`."""
 
     out_dir: Path = option(
-        None, "Folder for the PNG files: history.png, and predictions.png or confusion.png with --data.", metavar="DIR",
-        required=True, role=OUTPUT, directory=True,
+        None,
+        "Folder for the PNG files: history.png, and predictions.png or confusion.png with --data.",
+        metavar="DIR",
+        required=True,
+        role=OUTPUT,
+        directory=True,
     )
     data: Path | None = option(
-        None, "Also draw the predictions for this data file against its actual values (a confusion matrix for classification).",
-        aliases=("-d",), role=INPUT,
+        None,
+        "Also draw the predictions for this data file against its actual values (a confusion matrix for classification).",
+        aliases=("-d",),
+        role=INPUT,
     )
-    format: str | None = option(None, "Data format when the extension does not say.", choices=("csv", "parquet", "npy", "npz"))
+    format: str | None = option(
+        None, "Data format when the extension does not say.", choices=("csv", "parquet", "npy", "npz")
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
 class RunOptions(Options):
     """Options of `run`: the config with every step's table, and the folder for the five outputs."""
 
-    config: Path = option(None, "A TOML file with [define], [compile], [fit] (and [evaluate], [predict]) tables.", required=True, role=INPUT)
+    config: Path = option(
+        None,
+        "A TOML file with [define], [compile], [fit] (and [evaluate], [predict]) tables.",
+        required=True,
+        role=INPUT,
+    )
     workdir: Path = option(
-        None, "Folder for defined.keras, compiled.keras, fitted.keras, metrics.json and predictions.csv.", metavar="DIR",
-        required=True, role=OUTPUT, directory=True,
+        None,
+        "Folder for defined.keras, compiled.keras, fitted.keras, metrics.json and predictions.csv.",
+        metavar="DIR",
+        required=True,
+        role=OUTPUT,
+        directory=True,
     )
     smoke: bool = option(False, "Fit as a smoke test (see fit --smoke).")
 
 
 BY_COMMAND = {
-    "define": DefineOptions, "compile": CompileOptions, "fit": FitOptions, "evaluate": EvaluateOptions,
-    "predict": PredictOptions, "backtest": BacktestOptions, "verify": VerifyOptions, "export": ExportOptions,
-    "inspect": InspectOptions, "plot": PlotOptions, "run": RunOptions,
+    "define": DefineOptions,
+    "compile": CompileOptions,
+    "fit": FitOptions,
+    "evaluate": EvaluateOptions,
+    "predict": PredictOptions,
+    "backtest": BacktestOptions,
+    "verify": VerifyOptions,
+    "export": ExportOptions,
+    "inspect": InspectOptions,
+    "plot": PlotOptions,
+    "run": RunOptions,
 }
 
 

@@ -8,15 +8,15 @@ the functions, so no other command pays for it.
 
 from __future__ import annotations
 
-from dataclasses import replace
 import math
+from dataclasses import replace
 from pathlib import Path
 
-from lstmcli.options import carried
-from lstmcli.steps.options import PredictOptions
 from lstmcli import outputs
 from lstmcli.model import artifact
+from lstmcli.options import carried
 from lstmcli.steps import predicting
+from lstmcli.steps.options import PredictOptions
 
 TRAIN_COLOR = "#1f77b4"
 VALIDATION_COLOR = "#ff7f0e"
@@ -74,10 +74,18 @@ def plot(source: Path, opts) -> list[Path]:
     future = None
     if series:
         ahead = predicting.predict(source, replace(predict_opts, future=True))
-        future = (ahead[actual.key_name].to_numpy(), [ahead[f"predicted_{name}"].to_numpy() for name in actual.target_names])
+        future = (
+            ahead[actual.key_name].to_numpy(),
+            [ahead[f"predicted_{name}"].to_numpy() for name in actual.target_names],
+        )
     figure = predictions_figure(
-        actual.keys, actual.key_name, actual.y_raw[:, : len(actual.target_names)], columns, actual.target_names,
-        future=future, horizon=horizon,
+        actual.keys,
+        actual.key_name,
+        actual.y_raw[:, : len(actual.target_names)],
+        columns,
+        actual.target_names,
+        future=future,
+        horizon=horizon,
     )
     return written + [_save(figure, out_dir / PREDICTIONS)]
 
@@ -122,7 +130,9 @@ def history_figure(history: dict[str, list]):
     return figure
 
 
-def predictions_figure(keys, key_name: str, actual, predicted: list, target_names: list[str], *, future=None, horizon: int = 1):
+def predictions_figure(
+    keys, key_name: str, actual, predicted: list, target_names: list[str], *, future=None, horizon: int = 1
+):
     """One panel per target: actual and predicted values along the data's keys (dates when they are dates).
 
     Args:
@@ -139,13 +149,29 @@ def predictions_figure(keys, key_name: str, actual, predicted: list, target_name
     plt = _pyplot()
     all_keys = np.concatenate([np.asarray(keys), np.asarray(future[0])]) if future is not None else np.asarray(keys)
     x_all = _as_dates(all_keys)
-    x, x_future = x_all[: len(keys)], x_all[len(keys):]
-    figure, axes = plt.subplots(len(target_names), 1, figsize=(SIZE[0], SIZE[1] * len(target_names)), dpi=DPI, squeeze=False)
+    x, x_future = x_all[: len(keys)], x_all[len(keys) :]
+    figure, axes = plt.subplots(
+        len(target_names), 1, figsize=(SIZE[0], SIZE[1] * len(target_names)), dpi=DPI, squeeze=False
+    )
     for i, (ax, name) in enumerate(zip(axes[:, 0], target_names)):
         ax.plot(x, np.asarray(actual)[:, i], color=ACTUAL_COLOR, linewidth=1.5, label="actual")
-        ax.plot(x, predicted[i], color=PREDICTED_COLOR, linewidth=1.5, label="predicted" + (" (1 step ahead)" if horizon > 1 else ""))
+        ax.plot(
+            x,
+            predicted[i],
+            color=PREDICTED_COLOR,
+            linewidth=1.5,
+            label="predicted" + (" (1 step ahead)" if horizon > 1 else ""),
+        )
         if future is not None and len(x_future):
-            ax.plot(x_future, future[1][i], color=PREDICTED_COLOR, linewidth=1.5, linestyle="--", marker=".", label="forecast")
+            ax.plot(
+                x_future,
+                future[1][i],
+                color=PREDICTED_COLOR,
+                linewidth=1.5,
+                linestyle="--",
+                marker=".",
+                label="forecast",
+            )
         ax.set_title(name)
         ax.set_xlabel(key_name)
         ax.legend(fontsize="small")
@@ -174,7 +200,9 @@ def confusion_figure(actual: list[str], predicted: list[str], classes: list[str]
     accuracy = np.trace(counts) / max(counts.sum(), 1)
     ax.set_title(f"accuracy {accuracy:.3f} on {counts.sum()} samples")
     for (row, column), count in np.ndenumerate(counts):
-        ax.text(column, row, str(count), ha="center", va="center", color="white" if count > counts.max() / 2 else "black")
+        ax.text(
+            column, row, str(count), ha="center", va="center", color="white" if count > counts.max() / 2 else "black"
+        )
     figure.colorbar(image, ax=ax)
     figure.tight_layout()
     return figure

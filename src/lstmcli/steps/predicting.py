@@ -31,7 +31,9 @@ def predict(source: Path, opts) -> pd.DataFrame:
     model, record, data, frame, dist = load_with_data(source, opts, "predict", need_target=False, future=opts.future)
     from lstmcli.train.loop import Trainer
 
-    trainer = Trainer(model, jit_compile=bool(record.compile.get("jit_compile")) and dist.strategy is None, distribution=dist)
+    trainer = Trainer(
+        model, jit_compile=bool(record.compile.get("jit_compile")) and dist.strategy is None, distribution=dist
+    )
     batch_size = None if opts.batch_size == ALL else opts.batch_size
     task = tasks.get_task(record.task)
     if opts.wide and (task.classification or data.step_keys is None):

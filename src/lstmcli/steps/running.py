@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from lstmcli import outputs
+from lstmcli.errors import ConfigError
 from lstmcli.scoring import gates, metrics_file
 from lstmcli.steps import compiling, defining, evaluating, lifecycle, predicting
 from lstmcli.steps.options import for_command
-from lstmcli.errors import ConfigError
 
 DEFINED = "defined.keras"
 COMPILED = "compiled.keras"
@@ -85,7 +85,7 @@ def run(
     evaluate_opts = for_command("evaluate", {"out": paths[METRICS]}, config)
     predict_opts = for_command("predict", {"out": paths[PREDICTIONS]}, config)
     if fit_opts.data is None:
-        raise ConfigError(f"{config}: run needs the training data as data = \"…\" in the [fit] table")
+        raise ConfigError(f'{config}: run needs the training data as data = "…" in the [fit] table')
     if evaluate_opts.data is None:
         evaluate_opts = replace(evaluate_opts, data=fit_opts.data, format=evaluate_opts.format or fit_opts.format)
     if predict_opts.data is None:
@@ -100,9 +100,7 @@ def run(
 
     wrote(defining.define(define_opts).path, "defined")
     wrote(compiling.compile(paths[DEFINED], compile_opts).path, "compiled")
-    fitted = lifecycle.fit(
-        paths[COMPILED], fit_opts, callbacks=callbacks, should_stop=should_stop
-    )
+    fitted = lifecycle.fit(paths[COMPILED], fit_opts, callbacks=callbacks, should_stop=should_stop)
     result.fit = fitted.summary
     wrote(fitted.path, "fitted")
     result.metrics = evaluating.evaluate(paths[FITTED], evaluate_opts)

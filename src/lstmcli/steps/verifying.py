@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from lstmcli.data import dataspec
 from lstmcli.errors import ArtifactError
-from lstmcli.model import architecture, artifact, predictor
+from lstmcli.model import adoption, architecture, artifact, predictor
 from lstmcli.model.record import smoke_fit
 from lstmcli.quiet import load_tensorflow
 
@@ -27,23 +27,31 @@ def verify(source: Path, opts=None) -> dict:
     record = artifact.read_record(source)
     missing = {"lstmcli", "keras", "tensorflow"} - set(record.versions)
     if missing:
-        raise ArtifactError(f"{source}'s record does not say which {', '.join(sorted(missing))} wrote it; write it again with lstmcli")
+        raise ArtifactError(
+            f"{source}'s record does not say which {', '.join(sorted(missing))} wrote it; write it again with lstmcli"
+        )
     keras = load_tensorflow()
     if record.versions["keras"].split(".")[0] != keras.__version__.split(".")[0]:
-        raise ArtifactError(f"{source} was written by Keras {record.versions['keras']}; this is Keras {keras.__version__}")
+        raise ArtifactError(
+            f"{source} was written by Keras {record.versions['keras']}; this is Keras {keras.__version__}"
+        )
     predictor.require_in_graph(record, source)
     model, _ = artifact.load(source, unsafe=bool(opts and opts.unsafe), record=record)
     spec = dataspec.DataSpec.from_dict(record.data_spec)
     history = (record.preprocessing or {}).get("context", 0) if record.stage == "fitted" else 0
     expected = (spec.timesteps + history, spec.n_features)
     if tuple(model.input_shape[1:]) != expected:
-        raise ArtifactError(f"{source}: the model takes {model.input_shape[1:]} but its record says {expected}; write it again with lstmcli")
+        raise ArtifactError(
+            f"{source}: the model takes {model.input_shape[1:]} but its record says {expected}; write it again with lstmcli"
+        )
     if record.stage == "fitted":
         predictor.check_agrees(model, record, source)
-    artifact.check_output_shape(model, source)
+    adoption.check_output_shape(model, source)
     units, _ = architecture.output_of(predictor.network_of(model))
     if units != record.architecture.get("units"):
-        raise ArtifactError(f"{source}: the model has {units} outputs but its record says {record.architecture.get('units')}; write it again with lstmcli")
+        raise ArtifactError(
+            f"{source}: the model has {units} outputs but its record says {record.architecture.get('units')}; write it again with lstmcli"
+        )
     return {
         "path": str(source),
         "stage": record.stage,

@@ -23,7 +23,9 @@ from pathlib import Path
 
 from lstmcli.errors import ConfigError
 
-SCHEDULES = "cosine, exponential:RATE (the learning rate × RATE every epoch) or step:EVERY:FACTOR (× FACTOR every EVERY epochs)"
+SCHEDULES = (
+    "cosine, exponential:RATE (the learning rate × RATE every epoch) or step:EVERY:FACTOR (× FACTOR every EVERY epochs)"
+)
 
 
 def logged_metrics(compiled_metrics, validation: bool) -> list[str]:
@@ -39,9 +41,13 @@ def check_options(opts, logged: list[str]) -> None:
         ConfigError: one line saying what is wrong and what would do.
     """
     if opts.monitor is not None and opts.monitor not in logged:
-        raise ConfigError(f"--monitor {opts.monitor} is not logged by this fit; the logged metrics are {', '.join(logged)}")
+        raise ConfigError(
+            f"--monitor {opts.monitor} is not logged by this fit; the logged metrics are {', '.join(logged)}"
+        )
     if not opts.lr_factor > 0:
-        raise ConfigError(f"--lr-factor must be above 0 (the learning rate is multiplied by it, so below 1). Received: {opts.lr_factor!r}")
+        raise ConfigError(
+            f"--lr-factor must be above 0 (the learning rate is multiplied by it, so below 1). Received: {opts.lr_factor!r}"
+        )
     if opts.lr_schedule is not None:
         parse_schedule(opts.lr_schedule)
 
@@ -120,18 +126,33 @@ def chosen(opts, model, monitor: str, *, writes: bool = True, first_epoch: int =
     picked = [keras.callbacks.TerminateOnNaN()]
     if opts.tensorboard is not None and writes:
         # Before the plateau's reduction, so epoch_learning_rate is the rate the epoch trained with.
-        picked.append(keras.callbacks.TensorBoard(log_dir=str(Path(opts.tensorboard)), write_graph=False, profile_batch=0))
+        picked.append(
+            keras.callbacks.TensorBoard(log_dir=str(Path(opts.tensorboard)), write_graph=False, profile_batch=0)
+        )
     if opts.early_stopping:
-        picked.append(keras.callbacks.EarlyStopping(
-            monitor=monitor, min_delta=opts.min_delta, patience=opts.early_stopping, restore_best_weights=True,
-        ))
+        picked.append(
+            keras.callbacks.EarlyStopping(
+                monitor=monitor,
+                min_delta=opts.min_delta,
+                patience=opts.early_stopping,
+                restore_best_weights=True,
+            )
+        )
     if opts.reduce_lr_on_plateau:
-        picked.append(keras.callbacks.ReduceLROnPlateau(
-            monitor=monitor, factor=opts.lr_factor, patience=opts.reduce_lr_on_plateau, min_delta=opts.min_delta,
-            cooldown=opts.lr_cooldown, min_lr=opts.min_lr,
-        ))
+        picked.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor=monitor,
+                factor=opts.lr_factor,
+                patience=opts.reduce_lr_on_plateau,
+                min_delta=opts.min_delta,
+                cooldown=opts.lr_cooldown,
+                min_lr=opts.min_lr,
+            )
+        )
     if opts.lr_schedule is not None:
-        picked.append(keras.callbacks.LearningRateScheduler(schedule(opts.lr_schedule, first_epoch, epochs or opts.epochs)))
+        picked.append(
+            keras.callbacks.LearningRateScheduler(schedule(opts.lr_schedule, first_epoch, epochs or opts.epochs))
+        )
     return picked
 
 

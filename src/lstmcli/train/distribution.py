@@ -109,10 +109,11 @@ class Distribution:
             return ctx.all_reduce(tf.distribute.ReduceOp.SUM, values * mask)
 
         with self.strategy.scope():
-            out = self.strategy.experimental_local_results(self.strategy.run(tf.function(replica, autograph=False), args=(values,)))
+            out = self.strategy.experimental_local_results(
+                self.strategy.run(tf.function(replica, autograph=False), args=(values,))
+            )
         agreed = out[0].numpy().tolist()
-        return agreed[: len(from_chief)], agreed[len(chief):][: len(from_all)]
-
+        return agreed[: len(from_chief)], agreed[len(chief) :][: len(from_all)]
 
     def finish(self, ok: bool) -> bool:
         """Multi-worker: the chief tells every worker whether it wrote the artifact.
@@ -126,7 +127,9 @@ class Distribution:
         """
         if not self.multi_worker:
             return ok
-        from tensorflow.python.eager import context  # noqa: the coordination service's key-value store has no public API
+        from tensorflow.python.eager import (
+            context,  # private: the coordination service's key-value store has no public API
+        )
 
         store = context.context()
         millis = int(self.timeout * 1000)
@@ -185,7 +188,9 @@ def start(
 def _local_devices(tf, gpus: list, devices: int | None) -> list[str]:
     if gpus:
         if devices is not None and devices > len(gpus):
-            raise ConfigError(f"--devices {devices} asks for more GPUs than the {len(gpus)} visible; use at most {len(gpus)}")
+            raise ConfigError(
+                f"--devices {devices} asks for more GPUs than the {len(gpus)} visible; use at most {len(gpus)}"
+            )
         return [f"/gpu:{i}" for i in range(devices or len(gpus))]
     count = devices or 1
     cpu = tf.config.list_physical_devices("CPU")[0]
@@ -229,16 +234,18 @@ def cluster_from_env() -> tuple[dict, str, int]:
         members = cluster[kind]
     except (ValueError, KeyError, TypeError):
         raise ConfigError(
-            "TF_CONFIG must be JSON with a cluster ({\"worker\": [\"host:port\", …]}) and this process's task "
-            f"({{\"type\": \"worker\", \"index\": N}}) naming one of its members. Received: {raw!r}"
+            'TF_CONFIG must be JSON with a cluster ({"worker": ["host:port", …]}) and this process\'s task '
+            f'({{"type": "worker", "index": N}}) naming one of its members. Received: {raw!r}'
         ) from None
     if not 0 <= index < len(members):
-        raise ConfigError(f"TF_CONFIG's task is {kind} {index}, but the cluster has {len(members)} {kind}(s). Received: {raw!r}")
+        raise ConfigError(
+            f"TF_CONFIG's task is {kind} {index}, but the cluster has {len(members)} {kind}(s). Received: {raw!r}"
+        )
     return cluster, kind, index
 
 
 def _multi_worker(tf, timeout: float, watchdog: Watchdog) -> Distribution:
-    from tensorflow.python.eager import context  # noqa: the only way to bound the wait for peers to join
+    from tensorflow.python.eager import context  # private: the only way to bound the wait for peers to join
 
     cluster, kind, index = cluster_from_env()
     workers = sum(len(cluster.get(job, [])) for job in ("chief", "worker"))
@@ -255,7 +262,9 @@ def _multi_worker(tf, timeout: float, watchdog: Watchdog) -> Distribution:
         cluster_register_timeout_in_ms=millis,
         heartbeat_timeout_in_ms=max(1000, min(millis, 10_000)),
         shutdown_barrier_timeout_in_ms=millis,
-        coordinated_jobs=[coordination_config_pb2.CoordinatedJob(name=job, num_tasks=len(cluster[job])) for job in jobs],
+        coordinated_jobs=[
+            coordination_config_pb2.CoordinatedJob(name=job, num_tasks=len(cluster[job])) for job in jobs
+        ],
     )
     options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=timeout)
     tasks = [f"{job}:{i}" for job in jobs for i in range(len(cluster[job]))]
@@ -273,17 +282,30 @@ def _multi_worker(tf, timeout: float, watchdog: Watchdog) -> Distribution:
         first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
         if "Could not start gRPC server" in first:
             address = cluster[kind][index]
-            raise DistributionError(f"{me} could not listen on {address} (TF_CONFIG): the port is in use or the address is not this machine's; free it or choose another") from None
+            raise DistributionError(
+                f"{me} could not listen on {address} (TF_CONFIG): the port is in use or the address is not this machine's; free it or choose another"
+            ) from None
         raise DistributionError(peer_message(exc, timeout)) from None
-    return Distribution("multi-worker", strategy, is_chief=me == tasks[0], workers=workers, task=me,
-                        peers=tuple(t for t in tasks if t != me), timeout=timeout, watchdog=watchdog)
+    return Distribution(
+        "multi-worker",
+        strategy,
+        is_chief=me == tasks[0],
+        workers=workers,
+        task=me,
+        peers=tuple(t for t in tasks if t != me),
+        timeout=timeout,
+        watchdog=watchdog,
+    )
 
 
 def peer_message(exc, timeout: float) -> str:
     """One line for a collective or cluster failure: what TensorFlow said, and what to do."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     telling = re.compile(r"unhealthy|abort|deadline|connect|reset|unavailable|heartbeat|timed? ?out", re.I)
-    said = next((line for line in lines if telling.search(line) and "Graph execution error" not in line), lines[-1] if lines else "")
+    said = next(
+        (line for line in lines if telling.search(line) and "Graph execution error" not in line),
+        lines[-1] if lines else "",
+    )
     said = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", said)[:240]
     return (
         f"multi-worker training failed: a peer stopped, failed or did not answer within {timeout:g} s "
@@ -301,7 +323,9 @@ def agree_on_start(dist, seed: int, resumed_epochs: int, timeout: float) -> int:
     if not dist.multi_worker:
         return seed
     with dist.watch("agreeing on the seed and checkpoint"):
-        (chief_seed, chief_epochs), (total, squares) = dist.sync([seed, resumed_epochs], [resumed_epochs, resumed_epochs**2])
+        (chief_seed, chief_epochs), (total, squares) = dist.sync(
+            [seed, resumed_epochs], [resumed_epochs, resumed_epochs**2]
+        )
     if total != dist.workers * chief_epochs or squares != dist.workers * chief_epochs**2:
         raise DistributionError(
             f"the workers found different checkpoints (this one: epoch {resumed_epochs}, the chief's: epoch "

@@ -58,7 +58,6 @@ class GraphData:
         return order[start:stop]
 
 
-
 def replica_share(indices):
     """This replica's contiguous share of a global batch's `indices` (in a replica context)."""
     import tensorflow as tf
@@ -67,4 +66,4 @@ def replica_share(indices):
     replica = tf.cast(ctx.replica_id_in_sync_group, tf.int64)
     n = tf.size(indices, out_type=tf.int64)
     count = ctx.num_replicas_in_sync
-    return indices[n * replica // count: n * (replica + 1) // count]
+    return indices[n * replica // count : n * (replica + 1) // count]

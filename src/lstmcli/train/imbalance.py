@@ -73,7 +73,9 @@ def class_weights(chosen: str | dict[str, float], classes: list, counts: list[in
     for label, weight in chosen.items():
         if label not in names:
             shown = ", ".join(map(str, classes[:20]))
-            raise ConfigError(f"--class-weight names class {label!r}, which the model does not have; its classes are {shown}")
+            raise ConfigError(
+                f"--class-weight names class {label!r}, which the model does not have; its classes are {shown}"
+            )
         weights[names[label]] = weight
     return weights
 

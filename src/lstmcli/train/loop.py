@@ -181,14 +181,22 @@ class Trainer:
 
         model = self.model
         data = GraphData(train, batch_size, sample_weight)
-        val = GraphData(validation, None if batch_size is None else max(batch_size, 1024)) if validation is not None else None
+        val = (
+            GraphData(validation, None if batch_size is None else max(batch_size, 1024))
+            if validation is not None
+            else None
+        )
         run, keys = self._fused(data, val, shuffle and data.n_batches > 1, seed)
         names_of = lambda: keys + [VALIDATION_PREFIX + k for k in keys] * (val is not None) + ["learning_rate"]  # noqa: E731
         given, callbacks, per_epoch = callback_list(callbacks, model, epochs, data.n_batches)
         nb, result = data.n_batches, FitResult()
         step, end = initial_epoch * nb, epochs * nb
         chunk = 1  # the first call traces; keep it short so Ctrl-C is heard at once
-        started, calls, failed = time.perf_counter(), 0, None  # failed: (epoch, loss) where the loss stopped being finite
+        started, calls, failed = (
+            time.perf_counter(),
+            0,
+            None,
+        )  # failed: (epoch, loss) where the loss stopped being finite
         model.stop_training = False
         callbacks.on_train_begin()
         while step < end:
@@ -286,7 +294,11 @@ class Trainer:
                 logs = tf.cond(tf.equal(b, nb - 1), lambda: logs.write(logs.size(), epoch_logs()), lambda: logs)
                 return step + 1, perm, logs
 
-            state = (first, tf.cast(order(first // nb), tf.int64), tf.TensorArray(tf.float32, size=0, dynamic_size=True, infer_shape=False))
+            state = (
+                first,
+                tf.cast(order(first // nb), tf.int64),
+                tf.TensorArray(tf.float32, size=0, dynamic_size=True, infer_shape=False),
+            )
             _, _, logs = tf.while_loop(lambda step, *_: step < first + count, body, state)
             width = len(keys) * (2 if val is not None else 1) + 1  # keys are known once the body is traced
             return tf.cond(logs.size() > 0, logs.stack, lambda: tf.zeros([0, width]))
@@ -370,4 +382,3 @@ class Trainer:
             return out.concat()
 
         return run().numpy()
-
