@@ -26,7 +26,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from common import BATCH_SIZE, SEED, TIMESTEPS, UNITS, emit  # noqa: E402
 
-from lstmcli.steps import compiling, defining, lifecycle, predicting
+from lstmcli.steps import compiling, defining, fitting, predicting
 from lstmcli.steps.options import for_command  # noqa: E402
 from lstmcli.train.loop import Trainer  # noqa: E402
 
@@ -67,7 +67,7 @@ def fit(data: Path, workdir: Path, epochs: int, scaling: str = "none", strategy:
     compiling.compile(
         defined, for_command("compile", {"out": compiled, "optimizer": "adam", "loss": "mean_squared_error"}, None)
     )
-    written = lifecycle.fit(
+    written = fitting.fit(
         compiled,
         for_command(
             "fit",

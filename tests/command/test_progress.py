@@ -52,7 +52,7 @@ def fit(source, out, data, verbose, *, terminal, epochs=EPOCHS, **flags):
     from rich.console import Console
 
     from lstmcli.cli import progress
-    from lstmcli.steps import lifecycle
+    from lstmcli.steps import fitting
     from lstmcli.steps.options import for_command
 
     console = Console(record=True, force_terminal=terminal, width=200, color_system=None, soft_wrap=True)
@@ -60,7 +60,7 @@ def fit(source, out, data, verbose, *, terminal, epochs=EPOCHS, **flags):
         "fit", dict(data=data, out=out, epochs=epochs, seed=2, batch_size="16", verbose=verbose, **flags), None
     )
     with progress.FitReporter(int(verbose), console=console) as reporter:
-        written = lifecycle.fit(source, opts, callbacks=[reporter.keras_callback])
+        written = fitting.fit(source, opts, callbacks=[reporter.keras_callback])
     return written.history, console.export_text()
 
 

@@ -204,11 +204,11 @@ def test_mirrored_on_one_device_matches_default_in_process(cli, mid_size, tmp_pa
 MIRRORED_CHILD = """
 import json, sys
 from pathlib import Path
-from lstmcli.steps import evaluating, lifecycle, predicting
+from lstmcli.steps import evaluating, fitting, predicting
 from lstmcli.steps.options import for_command
 model, data, out = map(Path, sys.argv[1:4])
 opts = dict(strategy="mirrored", devices=2)
-written = lifecycle.fit(model, for_command("fit", dict(opts, data=data, out=out, epochs={epochs}, seed=3,
+written = fitting.fit(model, for_command("fit", dict(opts, data=data, out=out, epochs={epochs}, seed=3,
                         batch_size="32", verbose="0"), None))
 metrics = evaluating.evaluate(out, for_command("evaluate", dict(opts, data=data), None))
 predicted = predicting.predict(out, for_command("predict", dict(opts, data=data, batch_size="100"), None))

@@ -77,11 +77,11 @@ def fit(model: Path, opts, call: bridge.Call) -> None:
     """Train a compiled model on data and write a fitted artifact."""
     from lstmcli.cli import progress, render
     from lstmcli.cli.boundary import first_interrupt_stops, stuck
-    from lstmcli.steps import lifecycle
+    from lstmcli.steps import fitting
 
     level = progress.resolve_verbose(opts.verbose)
     with progress.FitReporter(level) as reporter, first_interrupt_stops() as stop:
-        written = lifecycle.fit(
+        written = fitting.fit(
             model,
             opts,
             callbacks=[reporter.keras_callback],
@@ -89,7 +89,7 @@ def fit(model: Path, opts, call: bridge.Call) -> None:
             on_stuck=stuck,
         )
     if opts.history is not None and str(opts.history) == "-":
-        sys.stdout.write(lifecycle.history_csv(written.history))
+        sys.stdout.write(fitting.history_csv(written.history))
     if level:
         for line in render.fit_report(written.summary, written.path):
             render.stderr_console().print(line, markup=False)

@@ -105,7 +105,7 @@ class FitReporter:
             self.progress.__exit__(*exc)
 
     def keras_callback(self):
-        """This reporter as a `keras.callbacks.Callback`, for `lifecycle.fit(callbacks=…)`.
+        """This reporter as a `keras.callbacks.Callback`, for `fitting.fit(callbacks=…)`.
 
         Made when called, once TensorFlow is loaded: this module is imported
         by commands that never load it. `on_epoch_begin` of the fit's first

@@ -33,7 +33,7 @@ from lstmcli.steps.options import (
 _WHERE = {  # each step's function, by the module that holds it
     "define": "defining",
     "compile": "compiling",
-    "fit": "lifecycle",
+    "fit": "fitting",
     "evaluate": "evaluating",
     "predict": "predicting",
     "verify": "verifying",

@@ -17,7 +17,7 @@ from lstmcli.data import dataspec
 from lstmcli.errors import ConfigError, DataError
 from lstmcli.model import artifact
 from lstmcli.options import carried
-from lstmcli.steps import evaluating, lifecycle
+from lstmcli.steps import evaluating, fitting
 from lstmcli.steps.options import SPEC_KEYS, EvaluateOptions, FitOptions
 
 # Metrics averaged over the folds: those every fold reports.
@@ -88,12 +88,12 @@ def backtest(source: Path, opts, *, on_fold: Callable[[dict], None] | None = Non
     with readers.held(opts.data, opts.validation_data):  # every fold reads them: a FIFO can be read only once
         n_rows = len(readers.read_table(opts.data, opts.format))
         blocks = origins(n_rows, spec, opts.folds, opts.fold_size)
-        seed = lifecycle._seed(opts.seed, record.seed)
+        seed = fitting._seed(opts.seed, record.seed)
         result = Backtest(seed=seed)
         with tempfile.TemporaryDirectory(prefix="lstmcli-backtest-") as scratch:
             for number, (first, end) in enumerate(blocks, 1):
                 fitted = Path(scratch) / f"fold{number}.keras"
-                lifecycle.fit(source, carried(FitOptions, opts, out=fitted, rows=(0, first), seed=seed, verbose="0"))
+                fitting.fit(source, carried(FitOptions, opts, out=fitted, rows=(0, first), seed=seed, verbose="0"))
                 metrics = evaluating.evaluate(fitted, carried(EvaluateOptions, opts, rows=(first, end), out=None))
                 fold = {"fold": number, "train_rows": [0, first], "test_rows": [first, end], **metrics}
                 result.folds.append(fold)

@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 from lstmcli import outputs
 from lstmcli.errors import ConfigError
 from lstmcli.scoring import gates, metrics_file
-from lstmcli.steps import compiling, defining, evaluating, lifecycle, predicting
+from lstmcli.steps import compiling, defining, evaluating, fitting, predicting
 from lstmcli.steps.options import for_command
 
 DEFINED = "defined.keras"
@@ -59,11 +59,11 @@ def run(
     Args:
         opts: A `RunOptions`: `config`, the TOML file with [define], [compile],
             [fit] … tables; `workdir`, the folder for the five outputs (made if
-            missing); `smoke`, to make the fit a smoke run (see `lifecycle.smoke_requested`).
+            missing); `smoke`, to make the fit a smoke run (see `fitting.smoke_requested`).
         on_written: Called with (path, what) after each output is written.
         on_metrics: Called with evaluate's metrics once they are written.
-        callbacks: fit's Keras callbacks, or functions that make them (see `lifecycle.fit`).
-        should_stop: Polled during fit for a reason to stop (see `lifecycle.fit`).
+        callbacks: fit's Keras callbacks, or functions that make them (see `fitting.fit`).
+        should_stop: Polled during fit for a reason to stop (see `fitting.fit`).
 
     Returns:
         A RunResult.
@@ -100,7 +100,7 @@ def run(
 
     wrote(defining.define(define_opts).path, "defined")
     wrote(compiling.compile(paths[DEFINED], compile_opts).path, "compiled")
-    fitted = lifecycle.fit(paths[COMPILED], fit_opts, callbacks=callbacks, should_stop=should_stop)
+    fitted = fitting.fit(paths[COMPILED], fit_opts, callbacks=callbacks, should_stop=should_stop)
     result.fit = fitted.summary
     wrote(fitted.path, "fitted")
     result.metrics = evaluating.evaluate(paths[FITTED], evaluate_opts)
