@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from lstmcli.data.dataspec import DataSpec
-from lstmcli.data.parsing import class_indices
 from lstmcli.errors import ConfigError, DataError
 
 
@@ -94,23 +93,6 @@ class Prepared:
         cut = tail_cut(len(self), fraction)
         return self.subset(slice(0, cut)), self.subset(slice(cut, None))
 
-    def split_random(self, fraction: float, seed: int, *, stratify: bool) -> tuple["Prepared", "Prepared"]:
-        """Hold out `fraction` of the samples, drawn at random with `seed` (see `held_out`).
-
-        Both parts keep the file's order.
-        """
-        held = self.held_out(fraction, seed, stratify=stratify)
-        return self.subset(np.flatnonzero(~held)), self.subset(np.flatnonzero(held))
-
-    def held_out(self, fraction: float, seed: int, *, stratify: bool) -> np.ndarray:
-        """Which samples a random split with `seed` holds out: a boolean mask (see `held_out`).
-
-        Args:
-            stratify: Draw within each class (of the encoded targets).
-        """
-        groups = class_indices(self.y) if stratify else np.zeros(len(self), np.int64)
-        return held_out(groups, fraction, seed)
-
     def subset(self, sel) -> "Prepared":
         """The samples `sel` (a slice, positions or a boolean mask) picks."""
         pick = lambda a: None if a is None else a[sel]  # noqa: E731
@@ -142,7 +124,7 @@ def held_out(groups: np.ndarray, fraction: float, seed: int) -> np.ndarray:
 
     The one implementation of the random and stratified draws: fit chooses
     its validation samples with it before anything is learned (see
-    `trainingdata.split`), `Prepared.split_random` on prepared samples.
+    `fitdata.split`).
 
     Args:
         groups: One group per sample, drawn within: a classifier's class

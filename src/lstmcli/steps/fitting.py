@@ -147,9 +147,14 @@ def _summary(
     record: Record,
     result,
     opts,
+    base_epochs: int,
+    done: int,
+    resumed: bool,
+    learned: dict,
+    restored: dict,
+    classes: dict,
+    smoke: bool,
     *,
-    base_epochs,
-    done,
     batch_size,
     train,
     validation,
@@ -157,11 +162,6 @@ def _summary(
     xla,
     dist,
     monitor,
-    resumed: bool,
-    learned: dict,
-    restored: dict,
-    classes: dict,
-    smoke: bool,
 ) -> dict:
     """The fit's summary for the record (`record.fit`): what was trained, on what, how, and how it ended."""
     losses = record.history.get("loss", [])[base_epochs:]
