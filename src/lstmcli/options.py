@@ -19,6 +19,7 @@ import functools
 import math
 import os
 import tomllib
+import types
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,20 +110,11 @@ _KINDS = {int: "int", float: "float", str: "str", bool: "bool", Path: "path", li
 
 
 def _kind(hint: Any) -> str:
-    args = (
-        [a for a in typing.get_args(hint) if a is not type(None)]
-        if typing.get_origin(hint) in (typing.Union, _union())
-        else [hint]
-    )
+    union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    args = [a for a in typing.get_args(hint) if a is not type(None)] if union else [hint]
     if len(args) == 1 and args[0] in _KINDS:
         return _KINDS[args[0]]
     raise TypeError(f"say the kind of an option of type {hint}")
-
-
-def _union():
-    import types
-
-    return types.UnionType
 
 
 @functools.cache
