@@ -22,6 +22,11 @@ EXPORT_FORMATS = ("saved-model",)  # see lstmcli.steps.exporting for why not ONN
 DEFAULT_SCALING = "standard"
 FIXED = "Part of the data spec fixed at define time: given here it must match it, or fills in what it left open."
 VERBOSE = ("auto", "0", "1", "2")
+DATA_FORMATS = ("csv", "parquet", "npy", "npz")
+DEVICES_HELP = (
+    "--strategy mirrored: use N devices: the first N GPUs, or N logical CPU devices where there is no GPU. "
+    "Defaults to every GPU."
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,8 +49,8 @@ class UnsafeOption(Options):
 
 
 @dataclass(frozen=True, kw_only=True)
-class DataOptions(Options):
-    """The data file a step reads, and which of its rows."""
+class DataFileOptions(Options):
+    """The data file a step reads."""
 
     data: Path | None = option(
         None,
@@ -54,9 +59,13 @@ class DataOptions(Options):
         role=INPUT,
         fingerprint=False,  # the bytes' sha256 is fingerprinted instead
     )
-    format: str | None = option(
-        None, "Data format when the extension does not say.", choices=("csv", "parquet", "npy", "npz")
-    )
+    format: str | None = option(None, "Data format when the extension does not say.", choices=DATA_FORMATS)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataOptions(DataFileOptions):
+    """The data file a step reads, and which of its rows."""
+
     rows: str | None = option(
         None,
         "Only these rows: index values, both ends included (like .loc: ':2019-12', '2020-01:'), or 0-based row numbers, "
@@ -164,14 +173,7 @@ class TrainingOptions(Options):
         choices=STRATEGIES,
         fingerprint=False,
     )
-    devices: int | None = option(
-        None,
-        "--strategy mirrored: use N devices: the first N GPUs, or N logical CPU devices where there is no GPU. "
-        "Defaults to every GPU.",
-        low=1,
-        metavar="N",
-        fingerprint=False,
-    )
+    devices: int | None = option(None, DEVICES_HELP, low=1, metavar="N", fingerprint=False)
     timeout: float = option(
         float(DEFAULT_TIMEOUT),
         "multi-worker: fail when a peer has not joined or answered for this long.",
@@ -190,13 +192,7 @@ class LocalDevices(Options):
         "tf.distribute over the local GPUs or --devices CPUs; auto is mirrored when more than one GPU is visible.",
         choices=LOCAL_STRATEGIES,
     )
-    devices: int | None = option(
-        None,
-        "--strategy mirrored: use N devices: the first N GPUs, or N logical CPU devices where there is no GPU. "
-        "Defaults to every GPU.",
-        low=1,
-        metavar="N",
-    )
+    devices: int | None = option(None, DEVICES_HELP, low=1, metavar="N")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -379,15 +375,9 @@ class PredictOptions(UnsafeOption, SpecOptions, LocalDevices, DataOptions, StepO
 
 
 @dataclass(frozen=True, kw_only=True)
-class BacktestOptions(UnsafeOption, SpecOptions, TrainingOptions, StepOptions):
+class BacktestOptions(UnsafeOption, SpecOptions, TrainingOptions, DataFileOptions, StepOptions):
     """Options of `backtest`: the folds, and the training options every fold's fit shares."""
 
-    data: Path | None = option(
-        None, "Data file: CSV, Parquet, .npy or .npz; '-' reads CSV from stdin.", aliases=("-d",), role=INPUT
-    )
-    format: str | None = option(
-        None, "Data format when the extension does not say.", choices=("csv", "parquet", "npy", "npz")
-    )
     folds: int = option(
         3, "Test blocks at the end of the series, each evaluated by a model fitted on every row before it.", low=1
     )
@@ -476,9 +466,7 @@ class PlotOptions(UnsafeOption):
         aliases=("-d",),
         role=INPUT,
     )
-    format: str | None = option(
-        None, "Data format when the extension does not say.", choices=("csv", "parquet", "npy", "npz")
-    )
+    format: str | None = option(None, "Data format when the extension does not say.", choices=DATA_FORMATS)
 
 
 @dataclass(frozen=True, kw_only=True)
