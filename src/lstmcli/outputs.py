@@ -145,6 +145,7 @@ def _check_place(output: Output) -> None:
             if not os.access(path, os.W_OK):
                 raise ArtifactError(f"cannot write {path}: it is not writable")
             return
+    _check_reachable(path, flag)
     ancestor = path.parent if not path.exists() or not output.directory else path
     while not ancestor.exists() and ancestor != ancestor.parent:
         ancestor = ancestor.parent
@@ -152,6 +153,34 @@ def _check_place(output: Output) -> None:
         raise ArtifactError(f"cannot write {path}: {ancestor} is a file, not a directory")
     if not os.access(ancestor, os.W_OK):
         raise ArtifactError(f"cannot write {path}: {ancestor} is not writable")
+
+
+def _check_reachable(path: Path, flag: str) -> None:
+    """Refuse a path the system cannot resolve: a symlink loop or a dangling link on the way, an unsearchable folder.
+
+    `Path.exists` says False for all of these, so without this check the
+    step would do its work and fail only when it writes.
+    """
+    for place in (*reversed(path.parents), path):
+        try:
+            os.stat(place)
+        except FileNotFoundError:
+            if os.path.islink(place) and place != path:
+                raise ArtifactError(
+                    f"cannot write {path}: {place} is a symbolic link to nothing ({os.readlink(place)}); "
+                    f"fix or remove the link, or choose another {flag}"
+                ) from None
+            return  # the rest is made when written
+        except NotADirectoryError:
+            return  # a file on the way, which the caller names
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise ArtifactError(
+                    f"cannot write {path}: {place} is a symbolic link loop; fix the link or choose another {flag}"
+                ) from None
+            if exc.errno == errno.ENAMETOOLONG:
+                return  # refused where the name is used, with its own message
+            raise ArtifactError(f"cannot write {path}: {exc.strerror or exc}; choose another {flag}") from None
 
 
 def _same(a: Path, b: Path) -> bool:
