@@ -13,7 +13,7 @@ from lstmcli.model.artifact import load_keras, sha256_file
 from lstmcli.model.record import Record
 
 
-def adopt(path: Path, *, unsafe: bool = False, sha256: str | None = None):
+def adopt(path: Path, *, unsafe: bool = False, sha256: str | None = None, content: bytes | None = None):
     """Load a Keras model saved outside lstmcli and give it a record.
 
     The task is inferred from the output layer (one sigmoid unit: binary;
@@ -23,15 +23,16 @@ def adopt(path: Path, *, unsafe: bool = False, sha256: str | None = None):
     optimizer, else "defined".
 
     Args:
-        sha256: The file's sha256, when `open_artifact` read it (raising
+        sha256: The file's sha256, when `read_artifact` read it (raising
             ForeignModel, its sizes checked): the file is not read again.
+        content: The bytes `read_artifact` read, with `sha256`: the model is loaded from them.
 
     Returns:
         (model, record)
     """
     from lstmcli.model.architecture import output_of
 
-    model = load_keras(path, unsafe=unsafe, compile=True, checked=sha256 is not None)
+    model = load_keras(path, unsafe=unsafe, compile=True, checked=sha256 is not None, content=content)
     shape = model.input_shape
     if not isinstance(shape, tuple) or len(shape) != 3 or None in shape[1:]:
         raise ArtifactError(

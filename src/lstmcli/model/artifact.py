@@ -16,7 +16,7 @@ import re
 import warnings
 import zipfile
 import zlib
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -79,27 +79,39 @@ MAX_RATIO = 100  # Keras stores members uncompressed (ratio 1); a bomb inflates 
 
 
 def read_record(path: Path) -> Record:
-    """Open an artifact's archive and return its record, checking its integrity (see `open_artifact`)."""
-    return open_artifact(path)[0]
+    """Open an artifact's archive and return its record, checking its integrity (see `read_artifact`)."""
+    return read_artifact(path).record
 
 
 def open_artifact(path: Path) -> tuple[Record, str]:
-    """An artifact's record, checked, and the sha256 of its bytes: one read of the file.
+    """An artifact's record, checked, and the sha256 of its bytes (see `read_artifact`)."""
+    opened = read_artifact(path)
+    return opened.record, opened.sha256
+
+
+@dataclass(frozen=True)
+class Opened:
+    """An artifact read once: its record, the sha256 of its bytes, and the bytes, which Keras loads from."""
+
+    record: Record
+    sha256: str
+    content: bytes
+
+
+def read_artifact(path: Path) -> Opened:
+    """An artifact's record, checked, the sha256 of its bytes, and the bytes: one read of the file.
 
     The file is read once, as bytes, which are hashed (the lineage's parent
-    digest, a checkpoint's fingerprint) and opened as the archive, so a step
-    that needs both opens its input once before Keras loads the model (see
-    `load(record=…)`). This needs no TensorFlow, so it is cheap and runs
-    before any model loads. Members are size-checked before anything is
-    inflated and hashed in chunks, so a decompression bomb is refused without
-    being inflated.
-
-    Returns:
-        (record, sha256 of the file's bytes)
+    digest, a checkpoint's fingerprint), opened as the archive, and given to
+    Keras to load the model from (`load(content=…)`): a file replaced while a
+    step runs cannot give it one artifact's record and another's model. This
+    needs no TensorFlow, so it is cheap and runs before any model loads.
+    Members are size-checked before anything is inflated and hashed in
+    chunks, so a decompression bomb is refused without being inflated.
 
     Raises:
-        ForeignModel: for a Keras archive without a record; its `sha256` is the
-            file's, its sizes are checked (see `adopt(sha256=…)`).
+        ForeignModel: for a Keras archive without a record; its `sha256` and
+            `content` are the file's, its sizes are checked (see `adopt(content=…)`).
         ArtifactError: if the file is missing, not a `.keras` archive, has no
             lstmcli record, was changed or edited since it was written, breaks
             the record's schema, or is newer.
@@ -130,7 +142,7 @@ def open_artifact(path: Path) -> tuple[Record, str]:
                 foreign = ForeignModel(
                     f"{path} is a Keras model without an lstmcli record; compile and fit adopt such models, the other steps need one written by lstmcli"
                 )
-                foreign.sha256 = file_sha256
+                foreign.sha256, foreign.content = file_sha256, content
                 raise foreign
             raw_bytes = archive.read(RECORD_MEMBER)
             raw = json.loads(raw_bytes)
@@ -168,7 +180,7 @@ def open_artifact(path: Path) -> tuple[Record, str]:
             f"{path} was changed after lstmcli wrote it ({', '.join(changed)} no longer match the record); "
             f"write it again with the step that made it"
         )
-    return record, file_sha256
+    return Opened(record, file_sha256, content)
 
 
 def check_sizes(archive: zipfile.ZipFile, path: Path) -> None:
@@ -212,23 +224,34 @@ def _member_sha256(archive: zipfile.ZipFile, name: str) -> str:
 UNKNOWN_CLASS = re.compile(r"Could not locate (?:class|function) '([^']+)'")
 
 
-def load_keras(path: Path, *, unsafe: bool, compile: bool, checked: bool = False):
+def load_keras(path: Path, *, unsafe: bool, compile: bool, checked: bool = False, content: bytes | None = None):
     """keras.saving.load_model, its errors turned into one-line ArtifactErrors that say what to do.
 
     Args:
-        checked: `open_artifact` already checked the archive's sizes; else they are checked here.
+        checked: `read_artifact` already checked the archive's sizes; else they are checked here.
+        content: The archive's bytes as `read_artifact` read them: the model is
+            loaded from these (Keras's own loader of a file object, which
+            `keras.saving.load_model` calls for a path), not from the path again.
     """
     import keras
 
+    if content is not None:
+        from keras.src.saving import saving_lib
+
+        source = io.BytesIO(content)
+        source.name = str(path)
+        load_model = saving_lib.load_model
+    else:
+        source, load_model = path, keras.saving.load_model
     if not checked:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(source) as archive:
             check_sizes(archive, path)
     with warnings.catch_warnings():
         # A compiled model that never trained has no optimizer variables yet;
         # Keras warns that it skips loading them, which is expected here.
         warnings.simplefilter("ignore")
         try:
-            return keras.saving.load_model(path, safe_mode=not unsafe, compile=compile)
+            return load_model(source, safe_mode=not unsafe, compile=compile)
         except ValueError as exc:
             if "lambda" in str(exc).lower() or "safe_mode" in str(exc):
                 raise ArtifactError(
@@ -268,15 +291,24 @@ def require_stage(record: Record, needed: str, path: Path, command: str) -> None
     raise StageError(f"cannot {command} {path}: the model is {record.stage} but not {missing}; run '{hint}' first")
 
 
-def load(path: Path, *, unsafe: bool = False, compile: bool = True, record: Record | None = None):
+def load(
+    path: Path,
+    *,
+    unsafe: bool = False,
+    compile: bool = True,
+    record: Record | None = None,
+    content: bytes | None = None,
+):
     """Load an artifact's Keras model and record.
 
     Args:
         path: The `.keras` file.
         unsafe: Allow archives that carry code (Lambda layers). Defaults to False.
         compile: Restore the compiled state (optimizer, loss). Defaults to True.
-        record: Its record, when the step already read it (`read_record`,
-            `open_artifact`: the archive was checked then); only Keras opens the file again.
+        record: Its record, when the step already read it (`read_artifact`:
+            the archive was checked then).
+        content: The bytes `read_artifact` read it from, with `record`: Keras
+            loads those, so record and model come from one read of the file.
 
     Returns:
         (model, record)
@@ -285,8 +317,12 @@ def load(path: Path, *, unsafe: bool = False, compile: bool = True, record: Reco
         ArtifactError: if the archive is damaged, foreign, or carries code.
     """
     checked = record is not None
-    record = record if checked else read_record(path)
-    model = load_keras(path, unsafe=unsafe, compile=compile and record.stage != "defined", checked=checked)
+    if not checked:
+        opened = read_artifact(path)
+        record, content = opened.record, opened.content
+    model = load_keras(
+        path, unsafe=unsafe, compile=compile and record.stage != "defined", checked=checked, content=content
+    )
     return model, record
 
 

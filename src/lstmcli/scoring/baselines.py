@@ -41,6 +41,22 @@ def naive_scale(values: np.ndarray) -> list[float]:
     return [float(v) for v in np.mean(np.abs(np.diff(values, axis=0)), axis=0)]
 
 
+# The names `forecast_metrics` reports (with a season and a MASE scale), and per step with a horizon.
+FORECAST_METRICS = (
+    "original_rmse",
+    "original_mae",
+    "naive_rmse",
+    "naive_mae",
+    "skill",
+    "mase",
+    "season",
+    "seasonal_naive_rmse",
+    "seasonal_naive_mae",
+    "seasonal_skill",
+)
+STEP_METRICS = ("step_{}_rmse", "step_{}_naive_rmse", "step_{}_skill")
+
+
 def forecast_metrics(
     predicted: np.ndarray,
     truth: np.ndarray,

@@ -103,6 +103,26 @@ def check_names(gates: list[Gate], metrics: dict) -> None:
             )
 
 
+def check_possible(gates: list[Gate], names: list[str], prefixes: tuple[str, ...] = ()) -> None:
+    """Refuse, before any work, a gate on a metric evaluate cannot report for this model.
+
+    Args:
+        names: The metrics it may report (see `evaluating.reportable`).
+        prefixes: Beginnings of names the data completes (a class's recall).
+
+    Raises:
+        ConfigError: naming the metric, the close match, and the metrics there can be.
+    """
+    for gate in gates:
+        if gate.metric not in names and not gate.metric.startswith(prefixes):
+            shown = [*names, *(p + "…" for p in prefixes)]
+            raise ConfigError(
+                f"--fail-if {str(gate)!r}: evaluate reports no metric {gate.metric!r} for this model"
+                + did_you_mean(gate.metric, names)
+                + f"; the metrics it can report are {', '.join(shown)}"
+            )
+
+
 def check(gates: list[Gate], metrics: dict) -> None:
     """Check every gate against evaluate's metrics.
 

@@ -71,7 +71,8 @@ def origins(n_rows: int, spec: dataspec.DataSpec, folds: int, fold_size: int | N
 
 def backtest(source: Path, opts, *, on_fold: Callable[[dict], None] | None = None) -> Backtest:
     """Rolling-origin evaluation of a compiled model: each fold fits on the past and evaluates the next block."""
-    record = artifact.read_record(source)
+    opened = artifact.read_artifact(source)
+    record = opened.record
     artifact.require_stage(record, "compiled", source, "backtest")
     if opts.data is None:
         raise DataError('backtest needs --data FILE (or data = "…" in the config\'s [backtest] table)')
@@ -91,9 +92,13 @@ def backtest(source: Path, opts, *, on_fold: Callable[[dict], None] | None = Non
         seed = fitting._seed(opts.seed, record.seed)
         result = Backtest(seed=seed)
         with tempfile.TemporaryDirectory(prefix="lstmcli-backtest-") as scratch:
+            # Every fold starts from the bytes read above, even if the file is replaced while the folds run.
+            start = Path(scratch) / "compiled.keras"
+            start.write_bytes(opened.content)
             for number, (first, end) in enumerate(blocks, 1):
                 fitted = Path(scratch) / f"fold{number}.keras"
-                fitting.fit(source, carried(FitOptions, opts, out=fitted, rows=(0, first), seed=seed, verbose="0"))
+                fold_opts = carried(FitOptions, opts, out=fitted, rows=(0, first), seed=seed, verbose="0")
+                fitting.fit(start, fold_opts, lineage_path=source)
                 metrics = evaluating.evaluate(fitted, carried(EvaluateOptions, opts, rows=(first, end), out=None))
                 fold = {"fold": number, "train_rows": [0, first], "test_rows": [first, end], **metrics}
                 result.folds.append(fold)

@@ -15,24 +15,47 @@ if TYPE_CHECKING:
     pass
 
 
-def compile(source: Path, opts) -> Written:
-    """Attach an optimizer, a loss and metrics; defaults follow the task."""
-    record, model, source_sha256 = open_for_training(source, opts)
-    out = artifact.check_out_path(opts.out, "compile", source=source)
-    outputs.check(outputs_of(opts, out=out), inputs_of(opts, source))
-    task = tasks.get_task(record.task)
-    units, activation = record.architecture["units"], record.architecture["activation"]
+def settings(opts, task, units: int, activation: str) -> tuple[str, list[str]]:
+    """The loss and metrics compile will use (the task's by default), checked against the output layer.
+
+    Raises:
+        ConfigError: for a loss that cannot work with the task's output layer.
+    """
     loss = opts.loss or task.loss
     metrics = list(opts.metrics or task.metrics)
     tasks.check_loss(task, loss, units, activation)
-    keras = load_tensorflow()
+    return loss, metrics
+
+
+def optimizer_for(keras, opts, loss: str, metrics: list[str]):
+    """compile's optimizer, once its loss and metrics are known to Keras.
+
+    Raises:
+        ConfigError: for an unknown loss, metric or optimizer, with the close match.
+    """
     optimizers.check_name(keras.losses.get, loss, "loss", optimizers.known(keras.losses))
     for metric in metrics:
         if metric not in ("accuracy", "acc"):
             optimizers.check_name(keras.metrics.get, metric, "metric", optimizers.known(keras.metrics))
-    optimizer = optimizers.optimizer(keras, opts.optimizer, opts.learning_rate, opts.momentum)
+    return optimizers.optimizer(keras, opts.optimizer, opts.learning_rate, opts.momentum)
+
+
+def compile(source: Path, opts, *, lineage_path: Path | None = None) -> Written:
+    """Attach an optimizer, a loss and metrics; defaults follow the task.
+
+    Args:
+        lineage_path: The parent's path for the lineage, when `source` is a
+            staged copy (`run` writes into a temporary folder). Defaults to `source`.
+    """
+    record, model, source_sha256, content = open_for_training(source, opts)
+    out = artifact.check_out_path(opts.out, "compile", source=source)
+    outputs.check(outputs_of(opts, out=out), inputs_of(opts, source))
+    task = tasks.get_task(record.task)
+    loss, metrics = settings(opts, task, record.architecture["units"], record.architecture["activation"])
+    keras = load_tensorflow()
+    optimizer = optimizer_for(keras, opts, loss, metrics)
     if model is None:
-        model, _ = artifact.load(source, unsafe=opts.unsafe, compile=False, record=record)
+        model, _ = artifact.load(source, unsafe=opts.unsafe, compile=False, record=record, content=content)
     # Keras's own "auto" resolves to no XLA for LSTMs on CPU; lstmcli decides per fit (see training.use_xla).
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics or None, jit_compile=bool(opts.jit_compile))
     record.stage = "compiled"
@@ -45,6 +68,6 @@ def compile(source: Path, opts) -> Written:
         "metrics": metrics,
         "jit_compile": opts.jit_compile,
     }
-    record.lineage.append(artifact.lineage_entry("compile", source, parent_sha256=source_sha256))
+    record.lineage.append(artifact.lineage_entry("compile", lineage_path or source, parent_sha256=source_sha256))
     artifact.save(model, record, out)
     return Written(out, "compiled", {"optimizer": record.compile["optimizer"], "loss": loss, "metrics": metrics})

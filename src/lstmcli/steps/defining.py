@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lstmcli import outputs
@@ -17,11 +18,24 @@ if TYPE_CHECKING:
     pass
 
 
-def define(opts) -> Written:
-    """Build an untrained model from a task, a data spec and layers."""
+@dataclass(frozen=True)
+class Plan:
+    """What define's options make, checked: the task, the data spec, the layers and the output layer."""
+
+    task: tasks.Task
+    spec: dataspec.DataSpec
+    stack: list
+    units: int
+    activation: str
+
+
+def plan(opts) -> Plan:
+    """define's checks of its options, before any work (`run` makes them before any step writes).
+
+    Raises:
+        ConfigError: for a spec, stack or output layer that cannot work, saying why.
+    """
     task = tasks.get_task(opts.task)
-    out = artifact.check_out_path(opts.out, "define")
-    outputs.check(outputs_of(opts, out=out), inputs_of(opts))
     spec = dataspec.spec_from_options(opts)
     stack = architecture.parse_layers(opts.lstm, opts.layers, opts.dropout)
     if task.name == "multiclass" and not (opts.num_classes or opts.output_units):
@@ -43,6 +57,15 @@ def define(opts) -> Written:
             f"a regression model has one output per target and step; the spec has {n_targets} but "
             f"--output-units is {units}: drop --output-units or name the targets with --target"
         )
+    return Plan(task, spec, stack, units, activation)
+
+
+def define(opts) -> Written:
+    """Build an untrained model from a task, a data spec and layers."""
+    out = artifact.check_out_path(opts.out, "define")
+    outputs.check(outputs_of(opts, out=out), inputs_of(opts))
+    planned = plan(opts)
+    task, spec, stack, units, activation = planned.task, planned.spec, planned.stack, planned.units, planned.activation
     keras = load_tensorflow()
     if opts.seed is not None:
         keras.utils.set_random_seed(opts.seed)

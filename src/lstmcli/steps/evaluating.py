@@ -62,6 +62,27 @@ def evaluate(source: Path, opts) -> dict[str, float]:
     return metrics
 
 
+def reportable(task, compiled_metrics: list[str], spec: dataspec.DataSpec) -> tuple[list[str], tuple[str, ...]]:
+    """The metrics `evaluate` can report for a model, known before it is fitted (for `run`'s gates).
+
+    Some appear only where the data allows (a season, MASE's scale, a class
+    with samples); the names here are every one that can.
+
+    Returns:
+        (names, prefixes of names the data completes: each class's recall)
+    """
+    from lstmcli.scoring.baselines import FORECAST_METRICS, STEP_METRICS
+    from lstmcli.train.imbalance import MAJORITY_ACCURACY, RECALL_PREFIX
+
+    names = ["loss", *compiled_metrics]
+    if task.classification:
+        return [*names, MAJORITY_ACCURACY, "samples"], (RECALL_PREFIX,)
+    if spec.layout != "series":
+        return [*names, "original_rmse", "original_mae", "samples"], ()
+    steps = [name.format(h) for h in range(1, spec.horizon + 1) for name in STEP_METRICS] if spec.horizon > 1 else []
+    return [*names, *FORECAST_METRICS, *steps, "samples"], ()
+
+
 def _season(explicit: int | None, record: Record, frame) -> int | None:
     """The seasonal naive's period: --season at evaluate, else define's, else the
     period of a seasonal difference fit chose, else the season of the index's frequency."""

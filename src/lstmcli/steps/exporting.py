@@ -51,7 +51,8 @@ def export(source: Path, opts) -> Exported:
     from lstmcli.model import artifact, predictor
     from lstmcli.quiet import load_tensorflow
 
-    record = artifact.read_record(source)
+    opened = artifact.read_artifact(source)  # once: the record and the model below come from these bytes
+    record = opened.record
     artifact.require_stage(record, "fitted", source, "export")
     predictor.require_in_graph(record, source)
     if opts.format not in FORMATS:
@@ -60,7 +61,7 @@ def export(source: Path, opts) -> Exported:
     load_tensorflow()
     import tensorflow as tf
 
-    model, _ = artifact.load(source, unsafe=opts.unsafe, compile=False)
+    model, _ = artifact.load(source, unsafe=opts.unsafe, compile=False, record=record, content=opened.content)
     classes = (record.preprocessing or {}).get("classes")
     timesteps, features = model.input_shape[1:]
     spec = tf.TensorSpec([None, timesteps, features], tf.float32, name=INPUT_NAME)
@@ -116,9 +117,9 @@ def _check_directory(out: Path | None, source: Path) -> Path:
         raise ArtifactError(
             f"--out {out} is a directory with other files in it; give a new or empty directory, or an earlier export to replace"
         )
+    check_outputs([Output("--out", out, directory=True)], {"MODEL": source})  # reachable, and the input at any depth
     if out.resolve() == Path(source).resolve().parent and out.is_dir() and any(out.iterdir()):
         raise ArtifactError(f"--out {out} holds the input artifact; give a new directory")
-    check_outputs([Output("--out", out, directory=True)], {"MODEL": source})  # the input at any depth
     return out
 
 

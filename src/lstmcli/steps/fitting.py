@@ -37,6 +37,7 @@ def fit(
     callbacks: Sequence = (),
     should_stop: Callable[..., str | None] | None = None,
     on_stuck: Callable[[str], None] | None = None,
+    lineage_path: Path | None = None,
 ) -> Written:
     """Train the model on a data file and keep the per-epoch history.
 
@@ -54,18 +55,20 @@ def fit(
             multi-worker peer stops answering inside TensorFlow (see
             `watchdog.Watchdog`). Not a callback: it must act while a
             call into TensorFlow has not returned, from the watchdog's thread.
+        lineage_path: The parent's path for the lineage, when `source` is a
+            staged copy (`run` writes into a temporary folder). Defaults to `source`.
     """
     if opts.strategy != "multi-worker":
-        return _fit(source, opts, given=callbacks, should_stop=should_stop, on_stuck=on_stuck)
+        return _fit(source, opts, given=callbacks, should_stop=should_stop, on_stuck=on_stuck, named=lineage_path)
     if not quiet.debug():
         distribution.quiet_peer_errors()
     with distribution.peer_errors(opts.timeout):
-        return _fit(source, opts, given=callbacks, should_stop=should_stop, on_stuck=on_stuck)
+        return _fit(source, opts, given=callbacks, should_stop=should_stop, on_stuck=on_stuck, named=lineage_path)
 
 
-def _fit(source: Path, opts, *, given, should_stop, on_stuck) -> Written:
-    record, adopted, source_sha256 = open_for_training(source, opts)
-    out, data_path, chosen_weights = _check(source, opts, record)
+def _fit(source: Path, opts, *, given, should_stop, on_stuck, named) -> Written:
+    record, adopted, source_sha256, content = open_for_training(source, opts)
+    out, data_path, chosen_weights = check(source, opts, record)
     data = fitdata.read(record, source, data_path, opts)  # read and checked: nothing learned yet
     spec, task, smoke = data.spec, data.task, smoke_requested(opts)
     epochs = 1 if smoke else opts.epochs
@@ -75,7 +78,7 @@ def _fit(source: Path, opts, *, given, should_stop, on_stuck) -> Written:
     checkpoint = checkpoints.Checkpoint(opts.checkpoint_dir, fingerprint) if opts.checkpoint_dir else None
     resumed = checkpoint.find() if checkpoint else None
     base_epochs = record.epochs
-    model, record, seed = _model_and_seed(source, opts, record, adopted, source_sha256, dist, resumed)
+    model, record, seed = _model_and_seed(source, opts, record, adopted, (source_sha256, content), dist, resumed)
     keras.utils.set_random_seed(seed)
     # The validation samples are chosen with the seed; then the preprocessing is learned once, on the training rows.
     learned, train, validation, how, trained_rows = fitdata.split(data, opts, seed)
@@ -136,9 +139,8 @@ def _fit(source: Path, opts, *, given, should_stop, on_stuck) -> Written:
 
         rows = train.history if trained_rows is None else train.history[trained_rows]
         record.fit["naive_scale"] = naive_scale(rows)  # MASE's scale, from the training rows only
-    _add_lineage(
-        record, source, source_sha256, {"data": data_path, "validation_data": opts.validation_data}, data.digests, smoke
-    )
+    paths = {"data": data_path, "validation_data": opts.validation_data}
+    _add_lineage(record, named or source, source_sha256, paths, data.digests, smoke)
     _commit(dist, opts, record, views.predictor, out, checkpoint)
     return Written(out, "fitted", record.fit, record.history)
 
@@ -219,8 +221,10 @@ def _smoke_parts(train, validation, batch_size):
     return train.head(keep), validation.head(keep) if validation is not None else None
 
 
-def _check(source: Path, opts, record: Record):
+def check(source: Path, opts, record: Record):
     """fit's checks before anything is read: the stage, the outputs, the options that must agree.
+
+    `run` makes them before any step writes, with the record compile will write.
 
     Returns:
         (out, data path, the parsed --class-weight).
@@ -241,22 +245,27 @@ def _check(source: Path, opts, record: Record):
     return out, data_path, chosen_weights
 
 
-def _model_and_seed(source: Path, opts, record: Record, adopted, source_sha256: str, dist, resumed: Path | None):
+def _model_and_seed(source: Path, opts, record: Record, adopted, read: tuple, dist, resumed: Path | None):
     """The model to train (made in the strategy's scope), its record, and the seed every worker agreed on.
 
-    A resumed fit takes the checkpoint's model, record and seed.
+    `read` is (sha256, bytes) of the source as it was read once; a resumed fit
+    takes the checkpoint's model, record and seed.
     """
+    source_sha256, content = read
     with dist.scope():
         if resumed is not None:
             model, record = artifact.load(resumed, unsafe=opts.unsafe)
             seed = record.seed
         elif adopted is not None and dist.strategy is not None:
-            model = adoption.adopt(source, unsafe=opts.unsafe, sha256=source_sha256)[
-                0
-            ]  # again, its variables made in the scope
+            # again, its variables made in the scope
+            model = adoption.adopt(source, unsafe=opts.unsafe, sha256=source_sha256, content=content)[0]
             seed = _seed(opts.seed, record.seed)
         else:
-            model = adopted if adopted is not None else artifact.load(source, unsafe=opts.unsafe, record=record)[0]
+            model = (
+                adopted
+                if adopted is not None
+                else artifact.load(source, unsafe=opts.unsafe, record=record, content=content)[0]
+            )
             seed = _seed(opts.seed, record.seed)
     seed = distribution.agree_on_start(dist, seed, record.epochs if resumed is not None else 0, opts.timeout)
     return model, record, seed

@@ -32,20 +32,20 @@ class Written:
 
 
 def open_for_training(source: Path, opts):
-    """The artifact's record, the model if it had to be loaded to adopt it, and the sha256 of the file.
+    """The artifact's record, the model if it had to be loaded to adopt it, the sha256 of the file and its bytes.
 
-    The file is read once for the record and its digest (`artifact.open_artifact`);
-    Keras opens it once more to load the model. A Keras model saved outside
-    lstmcli has no record; compile and fit adopt it with its task inferred from
-    its output layer (see `adoption.adopt`).
+    The file is read once (`artifact.read_artifact`): the record, its digest
+    and, later, the model (`artifact.load(content=…)`) all come from those
+    bytes. A Keras model saved outside lstmcli has no record; compile and fit
+    adopt it with its task inferred from its output layer (see `adoption.adopt`).
     """
     try:
-        record, sha256 = artifact.open_artifact(source)
-        return record, None, sha256
+        opened = artifact.read_artifact(source)
+        return opened.record, None, opened.sha256, opened.content
     except artifact.ForeignModel as foreign:
         load_tensorflow()
-        model, record = adoption.adopt(source, unsafe=opts.unsafe, sha256=foreign.sha256)
-        return record, model, foreign.sha256
+        model, record = adoption.adopt(source, unsafe=opts.unsafe, sha256=foreign.sha256, content=foreign.content)
+        return record, model, foreign.sha256, foreign.content
 
 
 def check_out(source: Path, opts) -> None:
@@ -87,8 +87,9 @@ def chosen_classes(outputs):
 
 
 def load_with_data(source, opts, command, *, need_target, future=False):
-    """The model, its record, the prepared data and the whole table it came from."""
-    record = artifact.read_record(source)
+    """The model, its record, the prepared data and the whole table it came from (the artifact read once)."""
+    opened = artifact.read_artifact(source)
+    record = opened.record
     artifact.require_stage(record, "fitted", source, command)
     predictor.require_in_graph(record, source)
     data_path = need_data(opts.data, command)
@@ -114,7 +115,7 @@ def load_with_data(source, opts, command, *, need_target, future=False):
     load_tensorflow()
     dist = distribution.start(opts.strategy, devices=opts.devices)
     with dist.scope():
-        model, _ = artifact.load(source, unsafe=opts.unsafe, record=record)
+        model, _ = artifact.load(source, unsafe=opts.unsafe, record=record, content=opened.content)
     return model, record, data, frame, dist
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lstmcli.data import forecasting
+from lstmcli.data import dataspec, forecasting
 from lstmcli.errors import ConfigError
 from lstmcli.model import tasks
 from lstmcli.model.record import Record
@@ -36,8 +36,7 @@ def predict(source: Path, opts) -> pd.DataFrame:
     )
     batch_size = None if opts.batch_size == ALL else opts.batch_size
     task = tasks.get_task(record.task)
-    if opts.wide and (task.classification or data.step_keys is None):
-        raise ConfigError("--wide puts a series forecast's steps side by side; this model's predictions have no steps")
+    check(opts, task, dataspec.DataSpec.from_dict(record.data_spec))
     if opts.future and opts.steps is not None and opts.steps > data.horizon:
         predicted, step_keys = forecasting.recursive_forecast(trainer, record, data, frame, opts, batch_size)
     else:
@@ -48,6 +47,18 @@ def predict(source: Path, opts) -> pd.DataFrame:
         if opts.future and opts.steps is not None:
             predicted, step_keys = predicted[:, : opts.steps * len(data.target_names)], step_keys[:, : opts.steps]
     return forecasting.table(predicted, step_keys, data, wide=opts.wide, future=opts.future)
+
+
+def check(opts, task, spec) -> None:
+    """predict's checks of its options against the model's task and data spec (`run` makes them before any work).
+
+    Raises:
+        ConfigError: for --steps without --future, or --wide where predictions have no steps.
+    """
+    if opts.steps is not None and not opts.future:
+        raise ConfigError("--steps N is the length of a forecast past the end; give it with --future")
+    if opts.wide and (task.classification or spec.layout != "series"):
+        raise ConfigError("--wide puts a series forecast's steps side by side; this model's predictions have no steps")
 
 
 def _labelled(outputs, record: Record, data, opts):

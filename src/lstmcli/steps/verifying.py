@@ -24,7 +24,8 @@ def verify(source: Path, opts=None) -> dict:
     Raises:
         ArtifactError: naming what is wrong.
     """
-    record = artifact.read_record(source)
+    opened = artifact.read_artifact(source)  # once: the record and the model below come from these bytes
+    record = opened.record
     missing = {"lstmcli", "keras", "tensorflow"} - set(record.versions)
     if missing:
         raise ArtifactError(
@@ -36,7 +37,7 @@ def verify(source: Path, opts=None) -> dict:
             f"{source} was written by Keras {record.versions['keras']}; this is Keras {keras.__version__}"
         )
     predictor.require_in_graph(record, source)
-    model, _ = artifact.load(source, unsafe=bool(opts and opts.unsafe), record=record)
+    model, _ = artifact.load(source, unsafe=bool(opts and opts.unsafe), record=record, content=opened.content)
     spec = dataspec.DataSpec.from_dict(record.data_spec)
     history = (record.preprocessing or {}).get("context", 0) if record.stage == "fitted" else 0
     expected = (spec.timesteps + history, spec.n_features)
