@@ -41,7 +41,8 @@ class Option:
 
     Args:
         name: The field's name and the key in a config table; the flag is `--` + name with dashes.
-        kind: One of "int", "float", "str", "bool", "path", "ints", "strs", "batch", "rows".
+        kind: One of "int", "float", "str", "bool", "path", "ints", "strs", "batch", "rows", or
+            "sets" (`TABLE.KEY=VALUE` assignments, kept whole: see `assignments`).
         default: The value when neither flag nor config sets it.
         help: What it does, for `--help`; choices, range and default are added.
         choices: Allowed values, if the set is closed.
@@ -148,7 +149,7 @@ class Options:
         for opt in options_of(type(self)):
             value = getattr(self, opt.name)
             if value is not None and not (
-                isinstance(value, (list, tuple)) and not value and opt.kind in ("ints", "strs")
+                isinstance(value, (list, tuple)) and not value and opt.kind in ("ints", "strs", "sets")
             ):
                 object.__setattr__(self, opt.name, check(opt, value, f"{type(self).__name__}.{opt.name}", Path()))
 
@@ -196,8 +197,15 @@ def fingerprinted(cls: type) -> tuple[str, ...]:
     return tuple(o.name for o in options_of(cls) if o.fingerprint and o.role != OUTPUT)
 
 
-def resolve(cls: type, table: str, flags: dict[str, Any], config: Path | None, fixed: dict | None = None) -> Options:
-    """Merge flags over the `[table]` of a config over the defaults, check them, and make `cls`.
+def resolve(
+    cls: type,
+    table: str,
+    flags: dict[str, Any],
+    config: Path | None,
+    fixed: dict | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Options:
+    """Merge flags over `overrides` over the `[table]` of a config over the defaults, check them, and make `cls`.
 
     Args:
         cls: The step's options class.
@@ -205,6 +213,8 @@ def resolve(cls: type, table: str, flags: dict[str, Any], config: Path | None, f
         flags: Values given on the command line; None (or an empty list) means "not given".
         config: A TOML file whose `[table]` sets options, or None.
         fixed: Values the caller sets (a hidden `config`).
+        overrides: Values that replace the config's (`run --set`, see `overrides.assignments`),
+            checked as the config's are; their paths are relative to the current folder.
 
     Raises:
         ConfigError: for an unknown key, a wrong type or an out-of-range value.
@@ -214,13 +224,11 @@ def resolve(cls: type, table: str, flags: dict[str, Any], config: Path | None, f
     if config is not None:
         values, base = read_config(config, table)
         for key, value in values.items():
-            if key not in options:
-                raise ConfigError(
-                    f"{config}: [{table}] has no option {key!r}"
-                    + did_you_mean(key, options)
-                    + f"; the options are {', '.join(options)}"
-                )
+            _known(key, options, f"{config}: [{table}]")
             merged[key] = check(options[key], value, f"{config}: [{table}] {key}", base)
+    for key, value in (overrides or {}).items():
+        _known(key, options, f"--set {table}.{key}: [{table}]")
+        merged[key] = check(options[key], value, f"--set {table}.{key}", Path())
     for key, value in flags.items():
         if value is None or (isinstance(value, (list, tuple)) and not value):
             continue
@@ -229,6 +237,13 @@ def resolve(cls: type, table: str, flags: dict[str, Any], config: Path | None, f
     if missing:
         raise ConfigError(f"missing option {missing[0].flag}")
     return cls(**merged, **(fixed or {}))
+
+
+def _known(key: str, options: dict[str, Option], where: str) -> None:
+    if key not in options:
+        raise ConfigError(
+            f"{where} has no option {key!r}" + did_you_mean(key, options) + f"; the options are {', '.join(options)}"
+        )
 
 
 def to_toml(table: str, opts: Options) -> str:
@@ -307,6 +322,12 @@ def check(option: Option, value: Any, where: str, base: Path) -> Any:
             raise ConfigError(
                 f"{where} must be a positive number or 'all' (below {INT_LIMIT}). Received: {value!r}"
             ) from None
+    if kind == "sets":
+        items = list(value) if isinstance(value, (list, tuple)) else [value]
+        for item in items:
+            if not isinstance(item, str) or "=" not in item:
+                raise ConfigError(f"{where} takes TABLE.KEY=VALUE, such as fit.epochs=5. Received: {item!r}")
+        return items
     if kind == "rows" and isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, int) for v in value):
         return value  # row numbers chosen by a composite command (backtest's folds)
     if kind in ("int", "float"):

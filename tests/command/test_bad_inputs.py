@@ -13,6 +13,7 @@ per module through the CLI itself.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -1631,12 +1632,161 @@ ROUND_TWO = [
 
 CASES += ROUND_TWO
 
+# ---------------------------------------------------------------- round three (issue 21: check everything before any work)
+
+
+def run_config(t: Path, tables: str = "", *, fit: str = "", data: Path | None = None) -> Path:
+    """A tiny run config: fit's data (by absolute path), `fit` lines inside [fit], then other `tables`."""
+    data = data or reg_data(t)
+    return write(
+        t / "run.toml",
+        "[define]\ntimesteps = 2\nfeatures = ['value']\nlstm = [2]\nseed = 0\n"
+        f"[fit]\ndata = '{data}'\nepochs = 1\nbatch_size = 'all'\nverbose = '0'\nseed = 0\n{fit}\n{tables}",
+    )
+
+
+def run_(t: Path, k, cfg: Path, *extra) -> list:
+    return ["run", "--config", cfg, "--workdir", t / "w", *extra]
+
+
+def in_workdir(t: Path, name: str) -> Path:
+    """A workdir holding a directory where run writes the file `name`."""
+    a_directory(t / "w" / name)
+    return t / "w"
+
+
+def loop(t: Path) -> Path:
+    """A symbolic link to itself: nothing under it resolves."""
+    link = t / "loop"
+    os.symlink("loop", link)
+    return link
+
+
+def dangling(t: Path) -> Path:
+    link = t / "gone"
+    os.symlink("nowhere", link)
+    return link
+
+
+ROUND_THREE = [
+    # ------------------------------------------------------------ run: every step's options before any work (13)
+    case(
+        "run-evaluate-data-missing",
+        lambda t, k: run_(t, k, run_config(t, "[evaluate]\ndata = 'missing.csv'\n")),
+        r"data file .*missing\.csv does not exist",
+    ),
+    case(
+        "run-evaluate-data-is-a-directory",
+        lambda t, k: run_(t, k, run_config(t, f"[evaluate]\ndata = '{a_directory(t / 'adir')}'\n")),
+        r"data file .*adir is a directory",
+    ),
+    case(
+        "run-gate-on-a-metric-evaluate-does-not-report",
+        lambda t, k: run_(t, k, run_config(t, "[evaluate]\nfail_if = ['accuracy<0.9']\n")),
+        r"--fail-if 'accuracy<0\.9': evaluate reports no metric 'accuracy' for this model",
+    ),
+    case(
+        "run-fitted-keras-is-a-directory",
+        lambda t, k: (in_workdir(t, "fitted.keras"), run_(t, k, run_config(t)))[1],
+        r"--workdir .*w holds a directory named fitted\.keras, where run writes a file",
+    ),
+    case(
+        "run-predictions-csv-is-a-directory",
+        lambda t, k: (in_workdir(t, "predictions.csv"), run_(t, k, run_config(t)))[1],
+        r"holds a directory named predictions\.csv",
+    ),
+    case(
+        "run-workdir-would-overwrite-its-data",
+        lambda t, k: run_(t, k, run_config(t, data=series_csv(t / "w" / "predictions.csv"))),
+        r"--workdir .*w would overwrite .*predictions\.csv, which is this step's input \(\[fit\] data\)",
+    ),
+    case(
+        "run-history-is-its-data",
+        lambda t, k: run_(t, k, run_config(t, fit="history = 'series.csv'")),
+        r"--history .*series\.csv is one of this step's inputs",
+    ),
+    case(
+        "run-monitor-not-logged",
+        lambda t, k: run_(t, k, run_config(t, fit="monitor = 'val_mae'")),
+        r"--monitor val_mae is not logged by this fit",
+    ),
+    case(
+        "run-bad-cell-in-fit-data",
+        lambda t, k: run_(t, k, run_config(t, data=series_csv_with_cell(t / "bad.csv", 4, "abc"))),
+        r"bad\.csv, row 4, column 'value' holds 'abc', which is not a number",
+    ),
+    case(
+        "run-unknown-optimizer",
+        lambda t, k: run_(t, k, run_config(t, "[compile]\noptimizer = 'adamm'\n")),
+        r"adamm",
+    ),
+    case(
+        "run-categorical-loss-on-a-regression",
+        lambda t, k: run_(t, k, run_config(t, "[compile]\nloss = 'categorical_crossentropy'\n")),
+        r"categorical_crossentropy needs one output unit per class",
+    ),
+    case(
+        "run-predict-steps-without-future",
+        lambda t, k: run_(t, k, run_config(t, "[predict]\nsteps = 3\n")),
+        r"--steps N is the length of a forecast past the end; give it with --future",
+    ),
+    case(
+        "run-set-unknown-key",
+        lambda t, k: run_(t, k, run_config(t), "--set", "fit.epoch=5"),
+        r"--set fit\.epoch: \[fit\] has no option 'epoch' \(did you mean 'epochs'\?\)",
+    ),
+    # ------------------------------------------------------------ outputs that cannot be reached, before any work (8)
+    case(
+        "run-workdir-under-a-symlink-loop",
+        lambda t, k: ["run", "--config", run_config(t), "--workdir", loop(t) / "w"],
+        r"loop is a symbolic link loop",
+    ),
+    case(
+        "fit-out-under-a-symlink-loop",
+        lambda t, k: fit_reg(t, k, "--out", loop(t) / "fitted.keras"),
+        r"cannot write .*fitted\.keras: .*loop is a symbolic link loop; fix the link or choose another --out",
+    ),
+    case(
+        "fit-history-under-a-symlink-loop",
+        lambda t, k: fit_reg(t, k, "--history", loop(t) / "h.csv", "--out", t / "o.keras"),
+        r"loop is a symbolic link loop; fix the link or choose another --history",
+    ),
+    case(
+        "evaluate-out-under-a-symlink-loop",
+        lambda t, k: ["evaluate", art(t, k, "reg_fitted"), "--data", reg_data(t), "--out", loop(t) / "m.json"],
+        r"loop is a symbolic link loop",
+    ),
+    case(
+        "predict-out-under-a-dangling-link",
+        lambda t, k: ["predict", art(t, k, "reg_fitted"), "--data", reg_data(t), "--out", dangling(t) / "p.csv"],
+        r"gone is a symbolic link to nothing \(nowhere\)",
+    ),
+    case(
+        "define-out-is-a-symlink-loop",
+        lambda t, k: define(t, *DEFINE_OK)[:-2] + ["--out", loop(t)],
+        r"loop is a symbolic link loop",
+    ),
+    case(
+        "export-out-under-a-symlink-loop",
+        lambda t, k: ["export", art(t, k, "reg_fitted"), "--out", loop(t) / "serving"],
+        r"loop is a symbolic link loop",
+    ),
+    case(
+        "compile-out-under-a-dangling-link",
+        lambda t, k: compile_(t, k)[:-2] + ["--out", dangling(t) / "c.keras"],
+        r"symbolic link to nothing",
+    ),
+]
+
+CASES += ROUND_THREE
+
 
 def test_the_corpus_is_broad():
     """At least 45 distinct cases, touching all five commands and the config loader."""
     ids = [param.id for param in CASES]
     assert len(ids) == len(set(ids)) >= 45
     assert len(ROUND_TWO) >= 40  # issue 12: the corpus grew by at least 40 cases of the classes it found
+    assert len(ROUND_THREE) >= 12  # issue 21: run, export and outputs checked before any work
     prefixes = {i.split("-")[0] for i in ids}
     assert {"define", "compile", "fit", "evaluate", "predict", "config"} <= prefixes
 

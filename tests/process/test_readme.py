@@ -140,17 +140,22 @@ def test_the_dvc_pipeline_and_the_pipeline_examples_run(tmp_path, cli, monkeypat
                 assert {props["x"], props["y"]} <= set(pd.read_csv(path).columns), (name, path)
     assert json.loads(open("build/metrics.json").read())["loss"] < 0.01
     steps = commands("Pipelines and CI")
-    assert [s[0] for s in steps] == ["evaluate", "run", "inspect", "plot"]
+    assert [s[0] for s in steps] == ["evaluate", "run", "run", "inspect", "plot"]
     for step in steps:
         run = cli(*step)
         assert run.exit_code == 0, (step, run)
-    assert sorted(os.listdir("build/run")) == [
-        "compiled.keras",
-        "defined.keras",
-        "fitted.keras",
-        "metrics.json",
-        "predictions.csv",
-    ]
+    for workdir in ("build/run", "build/quick"):
+        assert sorted(os.listdir(workdir)) == [
+            "compiled.keras",
+            "defined.keras",
+            "fitted.keras",
+            "metrics.json",
+            "predictions.csv",
+        ]
+    from lstmcli.model.artifact import read_record
+
+    quick = read_record("build/quick/fitted.keras")  # the README's --set example took effect
+    assert quick.fit["epochs"] == 50 and quick.architecture["layers"] == [{"kind": "lstm", "units": 16}]
     assert sorted(os.listdir("build/figures")) == ["history.png", "predictions.png"]
 
 

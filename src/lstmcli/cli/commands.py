@@ -229,21 +229,21 @@ def run(opts, call: bridge.Call) -> None:
     from lstmcli.cli import progress, render
     from lstmcli.cli.boundary import first_interrupt_stops
     from lstmcli.steps import running
-    from lstmcli.steps.options import for_command
 
-    verbose = "0" if call.quiet else "2" if call.detail else for_command("fit", {}, opts.config).verbose
+    verbose = "0" if call.quiet else "2" if call.detail else running.step_options(opts)["fit"].verbose
     console = render.stderr_console()
     with progress.FitReporter(progress.resolve_verbose(verbose)) as reporter, first_interrupt_stops() as stop:
         running.run(
             opts,
             on_written=lambda path, what: console.print(f"{what} → {path}", markup=False),
-            on_metrics=lambda metrics: _report_run(metrics, opts.workdir / running.FITTED),
+            on_metrics=_report_run,
             callbacks=[reporter.keras_callback],
             should_stop=stop,
         )
 
 
 def _report_run(metrics: dict, fitted: Path) -> None:
+    """run's metrics on stdout, after the smoke warning about the (staged) fitted artifact."""
     from lstmcli.cli import render
 
     _warn_if_smoke(fitted)

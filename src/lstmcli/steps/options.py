@@ -487,6 +487,15 @@ class RunOptions(Options):
         role=OUTPUT,
         directory=True,
     )
+    set: list[str] | None = option(
+        None,
+        "Replace a value of the config: TABLE.KEY=VALUE, e.g. fit.epochs=5, define.lstm=[32,16] or compile.optimizer=sgd "
+        "(a TOML value; a bare word is text; a path is relative to the current folder). Repeatable; checked as the "
+        "config's own values.",
+        kind="sets",
+        metavar="TABLE.KEY=VALUE",
+        aliases=("-S",),
+    )
     smoke: bool = option(False, "Fit as a smoke test (see fit --smoke).")
 
 
@@ -505,10 +514,11 @@ BY_COMMAND = {
 }
 
 
-def for_command(name: str, flags: dict, config: Path | None = None) -> Options:
-    """Command `name`'s options: `flags` (None: not given) over its `--config` table over the defaults, checked.
+def for_command(name: str, flags: dict, config: Path | None = None, overrides: dict | None = None) -> Options:
+    """Command `name`'s options: `flags` (None: not given) over `overrides` over its `--config` table over the
+    defaults, checked.
 
     A step that reads a config table remembers the file as an input (no output may overwrite it).
     """
     fixed = {"config": config} if name in CONFIG_TABLES else {}
-    return resolve(BY_COMMAND[name], name, flags, config, fixed)
+    return resolve(BY_COMMAND[name], name, flags, config, fixed, overrides)

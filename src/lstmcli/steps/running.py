@@ -4,6 +4,11 @@ Each step is the lifecycle's own function (`define`, `compile`, `fit`,
 `evaluate`, `predict`) with the options the separate command would resolve
 from the same config, so the artifacts are the ones five processes write —
 bit-identical weights for the same seed — while TensorFlow is imported once.
+
+A run is checked whole before any work (`prepare`), and writes into a
+temporary folder inside its workdir whose files are moved into place only
+when every step has succeeded (`staging`): a failed or interrupted run leaves
+the workdir as it found it, never one run's artifacts beside another's.
 """
 
 from __future__ import annotations
@@ -13,16 +18,22 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from lstmcli import outputs
-from lstmcli.errors import ConfigError
+from lstmcli.errors import ArtifactError, ConfigError
+from lstmcli.model.record import Record
+from lstmcli.options import inputs_of, outputs_of
+from lstmcli.overrides import assignments
 from lstmcli.scoring import gates, metrics_file
 from lstmcli.steps import compiling, defining, evaluating, fitting, predicting
-from lstmcli.steps.options import for_command
+from lstmcli.steps.options import SPEC_KEYS, for_command
+from lstmcli.steps.staging import Staged
 
 DEFINED = "defined.keras"
 COMPILED = "compiled.keras"
 FITTED = "fitted.keras"
 METRICS = "metrics.json"
 PREDICTIONS = "predictions.csv"
+WRITTEN = (DEFINED, COMPILED, FITTED, METRICS, PREDICTIONS)
+STEPS = ("define", "compile", "fit", "evaluate", "predict")  # the config tables run reads, and --set may change
 
 
 @dataclass
@@ -40,28 +51,137 @@ class RunResult:
     fit: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Plan:
+    """A run checked whole: each step's options (outputs at their final paths), define's plan, the gates."""
+
+    workdir: Path
+    define: object
+    compile: object
+    fit: object
+    evaluate: object
+    predict: object
+    model: defining.Plan
+    record: Record  # the record compile will write, as far as it is known before any work
+    gates: list
+
+    def data(self) -> list:
+        """Every data file the steps read (each read once, up front)."""
+        found = [self.fit.data, self.fit.validation_data, self.evaluate.data, self.predict.data]
+        return list(dict.fromkeys(str(p) for p in found if p is not None))
+
+
+def step_options(opts) -> dict:
+    """Each step's options as `run` resolves them: the config's tables, `--set` over them, outputs in the workdir.
+
+    Raises:
+        ConfigError: for a missing config or training data, a bad value or an unknown key.
+    """
+    config = opts.config
+    if config is None:
+        raise ConfigError("run needs --config FILE.toml with the [define], [compile] and [fit] tables")
+    workdir = Path(opts.workdir)
+    changed = assignments(opts.set, STEPS)
+    for table, values in changed.items():
+        if "out" in values:
+            raise ConfigError(f"--set {table}.out: run writes every output into --workdir; choose the folder there")
+    paths = dict(zip(STEPS, (workdir / name for name in WRITTEN)))
+    fixed = {step: {"out": paths[step]} for step in STEPS}
+    fixed["fit"]["smoke"] = opts.smoke or None
+    found = {step: for_command(step, fixed[step], config, changed.get(step)) for step in STEPS}
+    fit = found["fit"]
+    if fit.data is None:
+        raise ConfigError(f'{config}: run needs the training data as data = "…" in the [fit] table')
+    for step in ("evaluate", "predict"):
+        if found[step].data is None:
+            found[step] = replace(found[step], data=fit.data, format=found[step].format or fit.format)
+    return found
+
+
+def prepare(opts) -> Plan:
+    """Check a whole run before any work: every step's options, inputs and outputs.
+
+    What does not need a model is checked here, as each step would check it:
+    define's layers and output, compile's loss against them, fit's options
+    against the record compile will write, evaluate's gates against the
+    metrics it can report, evaluate's and predict's spec flags, and every
+    output against every input. The data files are read next, once (`run`).
+
+    Raises:
+        ConfigError, ArtifactError, StageError: the first problem found.
+    """
+    workdir = Path(opts.workdir)
+    if workdir.exists() and not workdir.is_dir():
+        raise ConfigError(f"--workdir {workdir} is a file; give a folder for the five outputs")
+    found = step_options(opts)
+    _check_places(workdir, found)
+    model = defining.plan(found["define"])
+    loss, metrics = compiling.settings(found["compile"], model.task, model.units, model.activation)
+    compiled = Record(
+        stage="compiled",
+        task=model.task.name,
+        data_spec=model.spec.to_dict(),
+        architecture={"units": model.units, "activation": model.activation},
+        compile={"loss": loss, "metrics": metrics},
+    )
+    fitting.check(workdir / COMPILED, found["fit"], compiled)
+    checks = gates.parse_all(found["evaluate"].fail_if)
+    gates.check_possible(checks, *evaluating.reportable(model.task, metrics, model.spec))
+    from lstmcli.data import dataspec
+
+    for step in ("evaluate", "predict"):
+        dataspec.check_flags(dataspec.DataSpec.from_dict(compiled.data_spec), found[step], SPEC_KEYS)
+    predicting.check(found["predict"], model.task, model.spec)
+    return Plan(workdir, **found, model=model, record=compiled, gates=checks)
+
+
+def _check_places(workdir: Path, found: dict) -> None:
+    """The workdir's five files and fit's other outputs: writable, apart from every input and each other."""
+    inputs: dict = {}
+    for step, opts in found.items():
+        for role, path in inputs_of(opts).items():
+            if path is not None:
+                inputs[f"[{step}] {role.lstrip('-')}" if role != "MODEL" else role] = path
+    places = [outputs.Output("--workdir", workdir, directory=True, manages=WRITTEN)]
+    places += [o for o in outputs_of(found["fit"]) if o.flag != "--out"]
+    outputs.check(places, inputs)
+    for name in WRITTEN:
+        if (workdir / name).is_dir():
+            raise ArtifactError(
+                f"--workdir {workdir} holds a directory named {name}, where run writes a file; "
+                f"move it away or choose another --workdir"
+            )
+        outputs.check([outputs.Output("--workdir", workdir / name)], {})
+
+
 def run(
     opts,
     *,
     on_written: Callable[[Path, str], None] | None = None,
-    on_metrics: Callable[[dict], None] | None = None,
+    on_metrics: Callable[[dict, Path], None] | None = None,
     callbacks: Sequence = (),
     should_stop: Callable[[], str | None] | None = None,
 ) -> RunResult:
     """Run define, compile, fit, evaluate and predict from one config into `workdir`.
 
     Every option comes from the config's step tables, as for the separate
-    commands; the outputs are `workdir`'s defined.keras, compiled.keras,
-    fitted.keras, metrics.json and predictions.csv. evaluate and predict read
-    fit's data unless their own tables name a file. `[evaluate] fail_if` gates
-    are checked once everything is written.
+    commands, with `opts.set`'s `TABLE.KEY=VALUE` over them; the outputs are
+    `workdir`'s defined.keras, compiled.keras, fitted.keras, metrics.json and
+    predictions.csv. evaluate and predict read fit's data unless their own
+    tables name a file; each data file is read once (stdin too), before any
+    work. Everything is checked first (`prepare`); the steps write into a
+    temporary folder inside `workdir`, whose files replace the workdir's only
+    when all five are written, so a failed run changes nothing there.
+    `[evaluate] fail_if` gates are checked once everything is in place.
 
     Args:
         opts: A `RunOptions`: `config`, the TOML file with [define], [compile],
             [fit] … tables; `workdir`, the folder for the five outputs (made if
-            missing); `smoke`, to make the fit a smoke run (see `fitting.smoke_requested`).
-        on_written: Called with (path, what) after each output is written.
-        on_metrics: Called with evaluate's metrics once they are written.
+            missing); `set`, overrides of the config's values; `smoke`, to make
+            the fit a smoke run (see `fitting.smoke_requested`).
+        on_written: Called with (path, what) after each output is written (staged).
+        on_metrics: Called with evaluate's metrics once they are written, and the
+            fitted artifact they were measured on (still staged).
         callbacks: fit's Keras callbacks, or functions that make them (see `fitting.fit`).
         should_stop: Polled during fit for a reason to stop (see `fitting.fit`).
 
@@ -69,50 +189,62 @@ def run(
         A RunResult.
 
     Raises:
-        ConfigError: for a missing config, a bad option or gate (before any work).
+        ConfigError, DataError, ArtifactError: before any work, for a bad option, gate, input or output.
         GateFailed: if an `[evaluate] fail_if` gate fails (after everything is written).
     """
-    config, workdir, smoke = opts.config, opts.workdir, opts.smoke or None
-    if config is None:
-        raise ConfigError("run needs --config FILE.toml with the [define], [compile] and [fit] tables")
-    workdir = Path(workdir)
-    if workdir.exists() and not workdir.is_dir():
-        raise ConfigError(f"--workdir {workdir} is a file; give a folder for the five outputs")
-    paths = {name: workdir / name for name in (DEFINED, COMPILED, FITTED, METRICS, PREDICTIONS)}
-    define_opts = for_command("define", {"out": paths[DEFINED]}, config)
-    compile_opts = for_command("compile", {"out": paths[COMPILED]}, config)
-    fit_opts = for_command("fit", {"out": paths[FITTED], "smoke": smoke}, config)
-    evaluate_opts = for_command("evaluate", {"out": paths[METRICS]}, config)
-    predict_opts = for_command("predict", {"out": paths[PREDICTIONS]}, config)
-    if fit_opts.data is None:
-        raise ConfigError(f'{config}: run needs the training data as data = "…" in the [fit] table')
-    if evaluate_opts.data is None:
-        evaluate_opts = replace(evaluate_opts, data=fit_opts.data, format=evaluate_opts.format or fit_opts.format)
-    if predict_opts.data is None:
-        predict_opts = replace(predict_opts, data=fit_opts.data, format=predict_opts.format or fit_opts.format)
-    checks = gates.parse_all(evaluate_opts.fail_if)
+    plan = prepare(opts)
+    from lstmcli.data import fitdata, readers
+
+    with readers.held(*plan.data()):  # every data file read now, once: stdin and FIFOs can be read only once
+        # every cell fit reads, checked before TensorFlow is imported
+        fitdata.read(plan.record, plan.workdir / COMPILED, plan.fit.data, plan.fit)
+        for extra in {str(plan.evaluate.data), str(plan.predict.data)} - {str(plan.fit.data)}:
+            readers.read_table(extra, plan.evaluate.format if extra == str(plan.evaluate.data) else plan.predict.format)
+        from lstmcli.quiet import load_tensorflow
+
+        compiling.optimizer_for(
+            load_tensorflow(), plan.compile, plan.record.compile["loss"], plan.record.compile["metrics"]
+        )
+        with Staged(plan.workdir, WRITTEN) as stage:
+            result = _steps(plan, stage, on_written, on_metrics, callbacks, should_stop)
+            stage.commit()
+    gates.check(plan.gates, result.metrics)
+    return result
+
+
+def _steps(plan: Plan, stage: Staged, on_written, on_metrics, callbacks, should_stop) -> RunResult:
+    """The five steps, each writing into the stage; announced by their final paths."""
     result = RunResult()
+    final = {name: plan.workdir / name for name in WRITTEN}
 
-    def wrote(path: Path, what: str) -> None:
-        result.written.append(path)
+    def wrote(name: str, what: str) -> None:
+        result.written.append(final[name])
         if on_written is not None:
-            on_written(path, what)
+            on_written(final[name], what)
 
-    wrote(defining.define(define_opts).path, "defined")
-    wrote(compiling.compile(paths[DEFINED], compile_opts).path, "compiled")
-    fitted = fitting.fit(paths[COMPILED], fit_opts, callbacks=callbacks, should_stop=should_stop)
+    at = stage.path
+    defining.define(replace(plan.define, out=at(DEFINED)))
+    wrote(DEFINED, "defined")
+    compiling.compile(at(DEFINED), replace(plan.compile, out=at(COMPILED)), lineage_path=final[DEFINED])
+    wrote(COMPILED, "compiled")
+    fitted = fitting.fit(
+        at(COMPILED),
+        replace(plan.fit, out=at(FITTED)),
+        callbacks=callbacks,
+        should_stop=should_stop,
+        lineage_path=final[COMPILED],
+    )
     result.fit = fitted.summary
-    wrote(fitted.path, "fitted")
-    result.metrics = evaluating.evaluate(paths[FITTED], evaluate_opts)
-    gates.check_names(checks, result.metrics)
-    with outputs.atomic_output(paths[METRICS]) as handle:
+    wrote(FITTED, "fitted")
+    result.metrics = evaluating.evaluate(at(FITTED), replace(plan.evaluate, out=at(METRICS)))
+    gates.check_names(plan.gates, result.metrics)
+    with outputs.atomic_output(at(METRICS)) as handle:
         handle.write(metrics_file.dumps(result.metrics, "json"))
-    wrote(paths[METRICS], "metrics")
+    wrote(METRICS, "metrics")
     if on_metrics is not None:
-        on_metrics(result.metrics)
-    frame = predicting.predict(paths[FITTED], predict_opts)
-    with outputs.atomic_output(paths[PREDICTIONS]) as handle:
+        on_metrics(result.metrics, at(FITTED))
+    frame = predicting.predict(at(FITTED), replace(plan.predict, out=at(PREDICTIONS)))
+    with outputs.atomic_output(at(PREDICTIONS)) as handle:
         frame.to_csv(handle, index=False)
-    wrote(paths[PREDICTIONS], "predictions")
-    gates.check(checks, result.metrics)
+    wrote(PREDICTIONS, "predictions")
     return result
