@@ -13,12 +13,14 @@ the workdir as it found it, never one run's artifacts beside another's.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
 from lstmcli import outputs
-from lstmcli.errors import ArtifactError, ConfigError
+from lstmcli.errors import ArtifactError, ConfigError, LstmcliError
 from lstmcli.model.record import Record
 from lstmcli.options import inputs_of, outputs_of
 from lstmcli.overrides import assignments
@@ -179,9 +181,9 @@ def run(
             [fit] … tables; `workdir`, the folder for the five outputs (made if
             missing); `set`, overrides of the config's values; `smoke`, to make
             the fit a smoke run (see `fitting.smoke_requested`).
-        on_written: Called with (path, what) after each output is written (staged).
-        on_metrics: Called with evaluate's metrics once they are written, and the
-            fitted artifact they were measured on (still staged).
+        on_written: Called with (path, what) for each output, once all five are in place.
+        on_metrics: Called with evaluate's metrics and the fitted artifact they
+            were measured on, once all five are in place (after metrics.json's `on_written`).
         callbacks: fit's Keras callbacks, or functions that make them (see `fitting.fit`).
         should_stop: Polled during fit for a reason to stop (see `fitting.fit`).
 
@@ -205,28 +207,37 @@ def run(
         compiling.optimizer_for(
             load_tensorflow(), plan.compile, plan.record.compile["loss"], plan.record.compile["metrics"]
         )
-        with Staged(plan.workdir, WRITTEN) as stage:
-            result = _steps(plan, stage, on_written, on_metrics, callbacks, should_stop)
+        with Staged(plan.workdir, WRITTEN) as stage, _named_as(stage, plan.workdir):
+            result = _steps(plan, stage, callbacks, should_stop)
             stage.commit()
+    for name, what in zip(WRITTEN, ("defined", "compiled", "fitted", "metrics", "predictions")):
+        result.written.append(plan.workdir / name)
+        if on_written is not None:
+            on_written(plan.workdir / name, what)
+        if name == METRICS and on_metrics is not None:
+            on_metrics(result.metrics, plan.workdir / FITTED)
     gates.check(plan.gates, result.metrics)
     return result
 
 
-def _steps(plan: Plan, stage: Staged, on_written, on_metrics, callbacks, should_stop) -> RunResult:
-    """The five steps, each writing into the stage; announced by their final paths."""
+@contextlib.contextmanager
+def _named_as(stage: Staged, workdir: Path):
+    """A step's error names the workdir's files, not the staging folder's (which is gone when it is read)."""
+    try:
+        yield
+    except LstmcliError as exc:
+        staged = f"{stage.stage}{os.sep}"
+        exc.args = tuple(a.replace(staged, f"{workdir}{os.sep}") if isinstance(a, str) else a for a in exc.args)
+        raise
+
+
+def _steps(plan: Plan, stage: Staged, callbacks, should_stop) -> RunResult:
+    """The five steps, each writing into the stage."""
     result = RunResult()
     final = {name: plan.workdir / name for name in WRITTEN}
-
-    def wrote(name: str, what: str) -> None:
-        result.written.append(final[name])
-        if on_written is not None:
-            on_written(final[name], what)
-
     at = stage.path
     defining.define(replace(plan.define, out=at(DEFINED)))
-    wrote(DEFINED, "defined")
     compiling.compile(at(DEFINED), replace(plan.compile, out=at(COMPILED)), lineage_path=final[DEFINED])
-    wrote(COMPILED, "compiled")
     fitted = fitting.fit(
         at(COMPILED),
         replace(plan.fit, out=at(FITTED)),
@@ -235,16 +246,11 @@ def _steps(plan: Plan, stage: Staged, on_written, on_metrics, callbacks, should_
         lineage_path=final[COMPILED],
     )
     result.fit = fitted.summary
-    wrote(FITTED, "fitted")
     result.metrics = evaluating.evaluate(at(FITTED), replace(plan.evaluate, out=at(METRICS)))
     gates.check_names(plan.gates, result.metrics)
     with outputs.atomic_output(at(METRICS)) as handle:
         handle.write(metrics_file.dumps(result.metrics, "json"))
-    wrote(METRICS, "metrics")
-    if on_metrics is not None:
-        on_metrics(result.metrics, at(FITTED))
     frame = predicting.predict(at(FITTED), replace(plan.predict, out=at(PREDICTIONS)))
     with outputs.atomic_output(at(PREDICTIONS)) as handle:
         frame.to_csv(handle, index=False)
-    wrote(PREDICTIONS, "predictions")
     return result
