@@ -11,6 +11,7 @@ import shutil
 
 import numpy as np
 import pandas as pd
+import pytest
 from corpus_helpers import run_ok, series_csv
 
 from lstmcli.model import artifact
@@ -82,3 +83,28 @@ def test_a_predict_whose_input_is_replaced_mid_run_predicts_with_the_model_it_ch
     assert swapped
     mine, theirs = pd.read_csv(tmp_path / "p.csv"), pd.read_csv(expected)
     np.testing.assert_array_equal(mine.to_numpy(), theirs.to_numpy())
+
+
+@pytest.mark.slow
+def test_a_backtest_whose_input_is_replaced_mid_run_fits_every_fold_from_the_bytes_it_read(tmp_path, monkeypatch):
+    import json
+
+    from corpus_helpers import invoke
+
+    data = series_csv(tmp_path / "s.csv", rows=30)
+    defined = tmp_path / "d.keras"
+    run_ok("define", "--lstm", "2", "--timesteps", "2", "--features", "value", "--seed", "0", "--out", defined)
+    sgd, adam = tmp_path / "sgd.keras", tmp_path / "adam.keras"
+    run_ok("compile", defined, "--optimizer", "sgd", "--learning-rate", "0.5", "--out", sgd)
+    run_ok("compile", defined, "--optimizer", "adam", "--out", adam)
+    args = ["--data", data, "--folds", "2", "--epochs", "3", "--seed", "0", "--json", "--verbose", "0"]
+    expected = json.loads(run_ok("backtest", sgd, *args).stdout)
+    given = tmp_path / "given.keras"
+    shutil.copyfile(sgd, given)
+
+    swapped = replaced_after_its_record_is_read(monkeypatch, given, adam)
+    outcome = invoke(["backtest", given, *args])
+    monkeypatch.undo()
+
+    assert swapped and outcome.exit_code == 0, outcome
+    assert json.loads(outcome.stdout)["mean"] == expected["mean"]
