@@ -62,6 +62,9 @@ def test_five_processes_chain_the_classic_example(tmp_path):
         (["evaluate", "f.keras", "--data", "x.csv", "--fail-if", "loss>>1"], 2),
         (["evaluate", "f.keras", "--data", "x.csv", "--out", "m.xlsx"], 2),
         (["run", "--config", "missing.toml", "--workdir", "w"], 2),
+        (["run", "--config", "configs/sequence.toml", "--workdir", "w", "--set", "fit.epoch=5"], 2),
+        (["run", "--config", "configs/sequence.toml", "--workdir", "w", "-S", "evaluate.fail_if=['accuracy<1']"], 2),
+        (["run", "--config", "configs/sequence.toml", "--workdir", "w", "-S", "predict.steps=2"], 2),
     ],
 )
 def test_help_and_usage_errors_never_import_tensorflow(args, code):
