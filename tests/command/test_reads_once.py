@@ -108,3 +108,21 @@ def test_a_backtest_whose_input_is_replaced_mid_run_fits_every_fold_from_the_byt
 
     assert swapped and outcome.exit_code == 0, outcome
     assert json.loads(outcome.stdout)["mean"] == expected["mean"]
+
+
+def test_inspect_layers_of_an_input_replaced_mid_run_describe_the_model_its_record_does(tmp_path, monkeypatch):
+    import json
+
+    two, three = tmp_path / "two.keras", tmp_path / "three.keras"
+    run_ok("define", "--lstm", "2", "--features", "value", "--seed", "0", "--out", two)
+    run_ok("define", "--lstm", "3", "--features", "value", "--seed", "0", "--out", three)
+    expected = json.loads(run_ok("inspect", two, "--layers", "--json").stdout)["layers"]
+    given = tmp_path / "given.keras"
+    shutil.copyfile(two, given)
+
+    swapped = replaced_after_its_record_is_read(monkeypatch, given, three)
+    summary = json.loads(run_ok("inspect", given, "--layers", "--json").stdout)
+    monkeypatch.undo()
+
+    assert swapped
+    assert summary["layers"] == expected

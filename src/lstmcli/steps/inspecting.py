@@ -32,7 +32,8 @@ def inspect(source: Path, opts: InspectOptions | None = None) -> dict:
         ArtifactError: if the artifact is missing, damaged or not lstmcli's.
     """
     opts = opts or InspectOptions()
-    record = artifact.read_record(source)
+    opened = artifact.read_artifact(source)  # once: the record and, with --layers, the model
+    record = opened.record
     summary = {
         "path": str(source),
         "stage": record.stage,
@@ -49,7 +50,7 @@ def inspect(source: Path, opts: InspectOptions | None = None) -> dict:
         "versions": record.versions,
     }
     if opts.layers:
-        summary["layers"] = layer_table(source, unsafe=opts.unsafe)
+        summary["layers"] = layer_table(source, unsafe=opts.unsafe, opened=opened)
     return summary
 
 
@@ -72,12 +73,17 @@ def history_summary(history: dict[str, list]) -> dict:
     }
 
 
-def layer_table(source: Path, *, unsafe: bool = False) -> list[dict]:
-    """One row per layer of the model: name, type, output shape and parameter count."""
+def layer_table(source: Path, *, unsafe: bool = False, opened: artifact.Opened | None = None) -> list[dict]:
+    """One row per layer of the model: name, type, output shape and parameter count.
+
+    Args:
+        opened: The artifact as `artifact.read_artifact` read it; defaults to reading `source`.
+    """
     from lstmcli.quiet import load_tensorflow
 
     load_tensorflow()
-    model, _ = artifact.load(source, unsafe=unsafe, compile=False)
+    opened = opened or artifact.read_artifact(source)
+    model, _ = artifact.load(source, unsafe=unsafe, compile=False, record=opened.record, content=opened.content)
     rows = []
     for layer in model.layers:
         try:
