@@ -166,3 +166,26 @@ def test_the_metrics_run_can_gate_are_the_ones_evaluate_reports(first):
     names, prefixes = reportable(get_task(record.task), record.compile["metrics"], DataSpec.from_dict(record.data_spec))
     reported = json.loads((workdir / "metrics.json").read_text())
     assert set(reported) <= set(names) and not prefixes
+
+
+def test_fits_history_is_written_with_the_five_or_not_at_all(cli, tmp_path, monkeypatch):
+    """fit's --history (outside the workdir) is staged too: a run that fails after its fit leaves none."""
+    from lstmcli.steps import predicting
+
+    history = tmp_path / "elsewhere" / "history.csv"
+    path = config(tmp_path)
+    text = path.read_text().replace("verbose = '0'\n", f"verbose = '0'\nhistory = '{history}'\n")
+    path.write_text(text)
+    real = predicting.predict
+
+    def failing(*args, **kwargs):
+        raise TrainingError("predict broke")
+
+    monkeypatch.setattr(predicting, "predict", failing)
+    run = cli("run", "--config", path, "--workdir", tmp_path / "w", "-q")
+    assert run.exit_code == 1 and not history.exists() and not (tmp_path / "w").exists(), run
+    monkeypatch.setattr(predicting, "predict", real)
+    run = cli("run", "--config", path, "--workdir", tmp_path / "w", "-q")
+    assert run.exit_code == 0, run
+    assert len(history.read_text().splitlines()) == 21  # a header and 20 epochs
+    assert not list((tmp_path / "elsewhere").glob(".*"))

@@ -207,7 +207,7 @@ def run(
         compiling.optimizer_for(
             load_tensorflow(), plan.compile, plan.record.compile["loss"], plan.record.compile["metrics"]
         )
-        with Staged(plan.workdir, WRITTEN) as stage, _named_as(stage, plan.workdir):
+        with Staged(plan.workdir, WRITTEN, _elsewhere(plan.fit)) as stage, _named_as(stage, plan.workdir):
             result = _steps(plan, stage, callbacks, should_stop)
             stage.commit()
     for name, what in zip(WRITTEN, ("defined", "compiled", "fitted", "metrics", "predictions")):
@@ -220,14 +220,32 @@ def run(
     return result
 
 
+HISTORY = "history.csv"  # fit's --history, staged under this name (it may lie outside the workdir)
+
+
+def _elsewhere(fit) -> dict[str, Path]:
+    """The outputs beside the five that a run stages too: fit's history file (not stdout, not a device)."""
+    history = fit.history
+    if history is None or str(history) == outputs.STDIO or outputs.is_special(history):
+        return {}
+    return {HISTORY: Path(history)}
+
+
 @contextlib.contextmanager
 def _named_as(stage: Staged, workdir: Path):
-    """A step's error names the workdir's files, not the staging folder's (which is gone when it is read)."""
+    """A step's error names the files where they belong, not in the staging folder (gone when it is read)."""
     try:
         yield
     except LstmcliError as exc:
-        staged = f"{stage.stage}{os.sep}"
-        exc.args = tuple(a.replace(staged, f"{workdir}{os.sep}") if isinstance(a, str) else a for a in exc.args)
+        names = [(str(stage.path(name)), str(target)) for name, target in stage.targets.items()]
+        names.append((f"{stage.stage}{os.sep}", f"{workdir}{os.sep}"))
+
+        def renamed(text: str) -> str:
+            for staged, final in names:
+                text = text.replace(staged, final)
+            return text
+
+        exc.args = tuple(renamed(a) if isinstance(a, str) else a for a in exc.args)
         raise
 
 
@@ -238,9 +256,10 @@ def _steps(plan: Plan, stage: Staged, callbacks, should_stop) -> RunResult:
     at = stage.path
     defining.define(replace(plan.define, out=at(DEFINED)))
     compiling.compile(at(DEFINED), replace(plan.compile, out=at(COMPILED)), lineage_path=final[DEFINED])
+    history = {"history": at(HISTORY)} if HISTORY in stage.names else {}
     fitted = fitting.fit(
         at(COMPILED),
-        replace(plan.fit, out=at(FITTED)),
+        replace(plan.fit, out=at(FITTED), **history),
         callbacks=callbacks,
         should_stop=should_stop,
         lineage_path=final[COMPILED],

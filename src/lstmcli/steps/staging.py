@@ -29,11 +29,14 @@ class Staged:
     Args:
         folder: Where the files belong (made, with its parents, if missing).
         names: The files that `commit` moves into it.
+        elsewhere: Other files written with them, by a name to stage them
+            under: {name: where it belongs} (fit's --history of a run).
     """
 
-    def __init__(self, folder: Path, names: tuple[str, ...]):
+    def __init__(self, folder: Path, names: tuple[str, ...], elsewhere: dict[str, Path] | None = None):
         self.folder = Path(folder)
-        self.names = names
+        self.targets = {name: self.folder / name for name in names} | dict(elsewhere or {})
+        self.names = tuple(self.targets)
         self.made: list[Path] = []
         self.stage: Path | None = None
         self.committed = False
@@ -64,14 +67,19 @@ class Staged:
         """Move every staged file into the folder, with Ctrl-C and SIGTERM held until all are there.
 
         A file whose place is a symlink or a device is written through it
-        (as `outputs.committed` writes one), the others renamed into place.
+        (as `outputs.committed` writes one), and one outside the folder is
+        copied beside its place and renamed; the others are renamed into place.
         """
         held = {signal.SIGINT, signal.SIGTERM}
         before = signal.pthread_sigmask(signal.SIG_BLOCK, held)
         try:
-            for name in self.names:
-                staged, target = self.path(name), self.folder / name
-                if target.is_symlink() or outputs.is_special(target):
+            for name, target in self.targets.items():
+                staged = self.path(name)
+                if (
+                    target.is_symlink()
+                    or outputs.is_special(target)
+                    or target.parent.resolve() != self.folder.resolve()
+                ):
                     with outputs.committed(target) as tmp:
                         shutil.copyfile(staged, tmp)
                 else:
