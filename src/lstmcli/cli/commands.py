@@ -80,7 +80,7 @@ def fit(model: Path, opts, call: bridge.Call) -> None:
     from lstmcli.steps import fitting
 
     level = progress.resolve_verbose(opts.verbose)
-    with progress.FitReporter(level) as reporter, first_interrupt_stops() as stop:
+    with progress.FitReporter(level, every=opts.log_every) as reporter, first_interrupt_stops() as stop:
         written = fitting.fit(
             model,
             opts,
@@ -231,9 +231,13 @@ def run(opts, call: bridge.Call) -> None:
     from lstmcli.steps import running
     from lstmcli.steps.options import for_command
 
-    verbose = "0" if call.quiet else "2" if call.detail else for_command("fit", {}, opts.config).verbose
+    fit_opts = for_command("fit", {}, opts.config)
+    verbose = "0" if call.quiet else "2" if call.detail else fit_opts.verbose
     console = render.stderr_console()
-    with progress.FitReporter(progress.resolve_verbose(verbose)) as reporter, first_interrupt_stops() as stop:
+    with (
+        progress.FitReporter(progress.resolve_verbose(verbose), every=fit_opts.log_every) as reporter,
+        first_interrupt_stops() as stop,
+    ):
         running.run(
             opts,
             on_written=lambda path, what: console.print(f"{what} → {path}", markup=False),

@@ -297,6 +297,14 @@ class FitOptions(UnsafeOption, SpecOptions, TrainingOptions, DataOptions, StepOp
         choices=VERBOSE,
         fingerprint=False,
     )
+    log_every: int | None = option(
+        None,
+        "Epoch lines (and, on a terminal, trail lines above the bar) for every N epochs, besides the first and "
+        "last. Default: every epoch at --verbose 2; otherwise about 20 a fit, and one at least every 10 s.",
+        low=1,
+        metavar="N",
+        fingerprint=False,
+    )
     history: Path | None = option(
         None, "Also write the per-epoch history to this CSV file ('-' for stdout).", role=OUTPUT
     )
