@@ -108,6 +108,13 @@ def evaluate(model: Path, opts, call: bridge.Call) -> None:
     metrics = evaluating.evaluate(model, opts)
     gates.check_names(checks, metrics)
     _warn_if_smoke(model)
+    if metrics.get("mape_left_out"):
+        from lstmcli.cli import render
+
+        render.warning(
+            f"original_mape leaves out the {metrics['mape_left_out']} actual values that are 0 (a percentage of 0 "
+            "is undefined); original_smape counts them"
+        )
     _write_metrics(metrics, fmt, opts.out)
     gates.check(checks, metrics)
 

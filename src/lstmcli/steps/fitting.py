@@ -63,6 +63,18 @@ def fit(
         return _fit(source, opts, given=callbacks, should_stop=should_stop, on_stuck=on_stuck)
 
 
+def _mase_scales(rows, data, learned: dict) -> dict:
+    """MASE's scale, from the training rows only, and the seasonal MASE's for the season fit knows
+    (evaluate uses it for a seasonal naive of the same season)."""
+    from lstmcli.scoring.baselines import naive_scale, season_of
+
+    scales = {"naive_scale": naive_scale(rows)}
+    season = season_of(None, data.spec, learned, data.frame)
+    if season and len(rows) > season:
+        scales["seasonal_naive_scale"] = {"season": season, "scale": naive_scale(rows, season)}
+    return scales
+
+
 def _fit(source: Path, opts, *, given, should_stop, on_stuck) -> Written:
     record, adopted, source_sha256 = open_for_training(source, opts)
     out, data_path, chosen_weights = _check(source, opts, record)
@@ -132,10 +144,8 @@ def _fit(source: Path, opts, *, given, should_stop, on_stuck) -> Written:
         record, result, opts, base_epochs, done, resumed is not None, learned, restored, class_summary, smoke, **facts
     )
     if train.history is not None:
-        from lstmcli.scoring.baselines import naive_scale
-
         rows = train.history if trained_rows is None else train.history[trained_rows]
-        record.fit["naive_scale"] = naive_scale(rows)  # MASE's scale, from the training rows only
+        record.fit.update(_mase_scales(rows, data, learned))
     _add_lineage(
         record, source, source_sha256, {"data": data_path, "validation_data": opts.validation_data}, data.digests, smoke
     )
