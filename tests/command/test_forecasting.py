@@ -277,6 +277,16 @@ def test_the_transforms_alone_forecast_seasonal_naive_plus_last_seasons_change()
     assert predictor.transforms_forecast(windows, {"targets": prep["targets"]}, 5) is None
 
 
+def test_actual_zeros_are_counted_out_of_mape_with_a_warning(tmp_path, cli):
+    pd.DataFrame({"y": np.arange(40) % 5}).to_csv(tmp_path / "s.csv", index=False)
+    fitted = pipeline(cli, tmp_path, ["--timesteps", 3, "--features", "y"])
+    run = run_ok(cli, "evaluate", fitted, "--data", tmp_path / "s.csv", "--json")
+    metrics = json.loads(run.stdout)
+    zeros = int(np.count_nonzero(np.arange(3, 40) % 5 == 0))  # the targets: rows 3…39
+    assert metrics["mape_left_out"] == zeros and metrics["samples"] == 37
+    assert f"warning: original_mape leaves out the {zeros} actual values that are 0" in run.stderr
+
+
 @pytest.mark.slow
 def test_evaluate_reports_mape_in_data_units_the_seasonal_mase_and_the_transforms_baseline(tmp_path, cli):
     frame = trending(60)
