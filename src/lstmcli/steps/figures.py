@@ -119,7 +119,7 @@ def predictions_figure(
         ax.set_title(name)
         ax.set_xlabel(key_name)
         ax.legend(fontsize="small")
-    if x_all is not raw:
+    if np.asarray(x_all).dtype.kind == "M":  # dates: slanted, so they do not overlap
         figure.autofmt_xdate()
     figure.tight_layout()
     return figure
