@@ -59,6 +59,8 @@ def history_figure(history: dict[str, list], dpi: int = DPI):
     figure, axes = plt.subplots(1, max(len(names), 1), figsize=SIZE, dpi=dpi, squeeze=False)
     monitor = "val_loss" if "val_loss" in history else "loss"
     best = _best_epoch(history.get(monitor, []))
+    if not names:
+        axes[0][0].set_title("no training history recorded")
     for ax, name in zip(axes[0], names):
         epochs = range(1, len(history[name]) + 1)
         ax.plot(epochs, history[name], color=TRAIN_COLOR, linewidth=1.5, label="train")
