@@ -229,3 +229,20 @@ def test_log_every_reaches_a_real_fit(compiled, cli):
     assert out.exit_code == 0, out
     headers = [line for line in out.stderr.splitlines() if line.startswith("Epoch ")]
     assert headers == ["Epoch 1/6", "Epoch 4/6", "Epoch 6/6"]
+
+
+@pytest.mark.slow
+def test_run_takes_log_every_from_its_fit_table(cli, tmp_path):
+    from conftest import REPO
+
+    text = (REPO / "configs" / "sequence.toml").read_text().replace("../data/", f"{REPO / 'data'}/")
+    text = text.replace("epochs = 1000", "epochs = 9").replace("verbose = 0", "verbose = 1\nlog_every = 4")
+    (tmp_path / "c.toml").write_text(text)
+    out = cli("run", "--config", tmp_path / "c.toml", "--workdir", tmp_path / "w")
+    assert out.exit_code == 0, out
+    assert [line for line in out.stderr.splitlines() if line.startswith("Epoch ")] == [
+        "Epoch 1/9",
+        "Epoch 4/9",
+        "Epoch 8/9",
+        "Epoch 9/9",
+    ]
