@@ -10,7 +10,7 @@ the steps use train/, model/ and data/; no module imports one that imports it ba
   and `progress` (fit's bar and epoch lines, a Keras callback).
 - `steps/`: one module per command, named for what it does (`defining`, `compiling`,
   `fitting`, `evaluating`, `predicting`, `verifying`, `backtesting`, `running`, `exporting`,
-  `inspecting`, `plotting`), `loading` for what they share, and `options`, each command's
+  `inspecting`, `plotting`), `figures` (what plot draws), `loading` for what they share, and `options`, each command's
   frozen options dataclass. `lstmcli.steps` is the Python API (`steps.fit(...)`).
 - `train/`: the fused training loop (`loop`, `graphdata`), Keras callbacks around it
   (`callbacks`), `tf.distribute` (`distribution`, `watchdog`) and class weights (`imbalance`).

@@ -220,6 +220,107 @@ def test_baselines_forecast_the_same_targets_and_steps():
     assert metrics["step_1_naive_rmse"] == pytest.approx(np.sqrt(np.mean(naive_error[:, 0] ** 2)))
 
 
+def test_mape_and_smape_are_in_the_data_units_and_zeros_are_left_out_of_mape_with_a_count():
+    truth = np.array([[100.0, 0.0], [50.0, 0.0]])
+    predicted = np.array([[110.0, 0.0], [40.0, 5.0]])
+    found = baselines.percentage_errors(predicted, truth)
+    assert found["original_mape"] == pytest.approx(100 * (10 / 100 + 10 / 50) / 2)  # the zeros left out
+    assert found["mape_left_out"] == 2
+    assert found["original_smape"] == pytest.approx(100 * (20 / 210 + 20 / 90 + 0 + 10 / 5) / 4)  # 0 for 0 is no error
+    assert "mape_left_out" not in baselines.percentage_errors(truth[:, :1] + 1, truth[:, :1])
+    assert "original_mape" not in baselines.percentage_errors(np.ones((2, 1)), np.zeros((2, 1)))
+
+
+def test_seasonal_mase_and_the_transforms_baseline_sit_beside_the_others():
+    history = np.arange(20, dtype=np.float64)[:, None] ** 2
+    rows = np.array([[10, 11, 12], [11, 12, 13]])
+    truth = history[rows].reshape(2, -1)
+    metrics = baselines.forecast_metrics(
+        truth + 1.0,
+        truth,
+        history,
+        rows,
+        season=2,
+        scale=[2.0],
+        seasonal_scale={"season": 2, "scale": [4.0]},
+        transformed=truth + 3.0,
+    )
+    assert metrics["seasonal_mase"] == 0.25 and metrics["mase"] == 0.5
+    assert metrics["transforms_rmse"] == 3.0 and metrics["transforms_mae"] == 3.0 and metrics["transforms_skill"] == 3.0
+    other = baselines.forecast_metrics(
+        truth + 1.0, truth, history, rows, season=3, scale=[2.0], seasonal_scale={"season": 2, "scale": [4.0]}
+    )
+    assert "seasonal_mase" not in other and "transforms_rmse" not in other  # another season's scale is not this one's
+    assert baselines.naive_scale(history[:5], 2) == [np.mean([4 - 0, 9 - 1, 16 - 4])]
+
+
+def test_the_transforms_alone_forecast_seasonal_naive_plus_last_seasons_change():
+    from lstmcli.model import predictor
+
+    rng = np.random.default_rng(0)
+    series = 50 + np.cumsum(rng.normal(1, 1, 40))
+    prep = {
+        "transforms": ["seasonal-diff:4", "diff"],
+        "features": ["y"],
+        "target": ["y"],
+        "steps": [1, 2, 3, 4, 5],
+        "context": 5,
+        "targets": {"offset": [0.25], "scale": [3.0]},
+    }
+    windows = np.stack([series[s : s + 8 + 5] for s in range(10)])[:, :, None]  # 8 timesteps and 5 of context
+    got = predictor.transforms_forecast(windows, prep, 5)
+    for w, window in enumerate(windows[:, :, 0]):
+        extended = list(window)
+        for h in range(1, 6):  # zero out of the network is the scaling's offset: one more 0.25 of change a step
+            extended.append(extended[-4] + extended[-1] - extended[-5] + 0.25)
+            assert got[w, h - 1] == pytest.approx(extended[-1], rel=1e-5)
+    assert predictor.transforms_forecast(windows, {"targets": prep["targets"]}, 5) is None
+
+
+def test_actual_zeros_are_counted_out_of_mape_with_a_warning(tmp_path, cli):
+    pd.DataFrame({"y": np.arange(40) % 5}).to_csv(tmp_path / "s.csv", index=False)
+    fitted = pipeline(cli, tmp_path, ["--timesteps", 3, "--features", "y"])
+    run = run_ok(cli, "evaluate", fitted, "--data", tmp_path / "s.csv", "--json")
+    metrics = json.loads(run.stdout)
+    zeros = int(np.count_nonzero(np.arange(3, 40) % 5 == 0))  # the targets: rows 3…39
+    assert metrics["mape_left_out"] == zeros and metrics["samples"] == 37
+    assert f"warning: original_mape leaves out the {zeros} actual values that are 0" in run.stderr
+
+
+@pytest.mark.slow
+def test_evaluate_reports_mape_in_data_units_the_seasonal_mase_and_the_transforms_baseline(tmp_path, cli):
+    frame = trending(60)
+    frame.to_csv(tmp_path / "s.csv", index=False)
+    define = ["--timesteps", 6, "--features", "sales", "--index", "month", "--transform", "seasonal-diff:12,diff"]
+    run_ok(cli, "define", *define, "--lstm", 2, "--seed", 0, "--out", tmp_path / "d.keras")
+    run_ok(cli, "compile", tmp_path / "d.keras", "--metric", "mape", "--out", tmp_path / "c.keras")
+    fit = ["--data", tmp_path / "s.csv", "--rows", ":2018-12", "--epochs", 2, "--seed", 0, "--verbose", 0]
+    run_ok(cli, "fit", tmp_path / "c.keras", *fit, "--out", tmp_path / "f.keras")
+    test = ["--data", tmp_path / "s.csv", "--rows", "2019-01:"]
+    metrics = json.loads(run_ok(cli, "evaluate", tmp_path / "f.keras", *test, "--json").stdout)
+    predicted = csv_of(run_ok(cli, "predict", tmp_path / "f.keras", *test))["predicted_sales"].to_numpy()
+    y = frame["sales"].to_numpy()
+    truth = y[36:]
+    mape = 100 * np.mean(np.abs(predicted - truth) / truth)
+    assert metrics["mape"] == pytest.approx(mape, rel=1e-3) and metrics["original_mape"] == pytest.approx(
+        mape, rel=1e-4
+    )
+    smape = 100 * np.mean(2 * np.abs(predicted - truth) / (np.abs(truth) + np.abs(predicted)))
+    assert metrics["original_smape"] == pytest.approx(smape, rel=1e-4)
+    train = y[:36]
+    assert metrics["season"] == 12
+    assert metrics["seasonal_mase"] == pytest.approx(
+        metrics["original_mae"] / np.mean(np.abs(train[12:] - train[:-12])), rel=1e-4
+    )
+    (drift,) = artifact.read_record(tmp_path / "f.keras").preprocessing["targets"]["offset"]
+    t = np.arange(36, 60)  # seasonal naive plus last year's change (and the training rows' mean change of it)
+    alone = y[t - 12] + y[t - 1] - y[t - 13] + drift
+    dd = y[13:36] - y[12:35] - y[1:24] + y[:23]  # the training rows' double differences (rows 13…35)
+    assert drift == pytest.approx(dd.mean(), rel=1e-4)
+    assert metrics["transforms_rmse"] == pytest.approx(np.sqrt(np.mean((alone - truth) ** 2)), rel=1e-4)
+    assert metrics["transforms_skill"] == pytest.approx(metrics["transforms_rmse"] / metrics["original_rmse"])
+
+
 # -- backtest ---------------------------------------------------------------------------------------
 
 

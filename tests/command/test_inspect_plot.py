@@ -119,6 +119,13 @@ def rgb(hex_color):
     return np.array([int(hex_color[i : i + 2], 16) for i in (1, 3, 5)])
 
 
+def save(figure, path):
+    from lstmcli.steps import plotting
+
+    figure.savefig(path, format="png", dpi=plotting.DPI)
+    return path
+
+
 def pixel_near(image, x, y, color, radius=2):
     """Whether a pixel within `radius` of display point (x, y) (origin bottom left) has `color`."""
     row, column = image.shape[0] - int(round(y)), int(round(x))
@@ -136,7 +143,7 @@ def test_history_png_draws_the_curves_where_the_data_says(tmp_path):
     }
     figure = plotting.history_figure(history)
     ax = figure.axes[0]
-    path = plotting._save(figure, tmp_path / "h.png")
+    path = save(figure, tmp_path / "h.png")
     image = png(path)
     assert image.shape == (int(plotting.SIZE[1] * plotting.DPI), int(plotting.SIZE[0] * plotting.DPI), 3)
     best = int(np.argmin(history["val_loss"])) + 1
@@ -183,10 +190,16 @@ def test_predictions_png_puts_actuals_and_dates_where_they_belong(tmp_path):
     predicted = [np.arange(12, dtype=float)[::-1]]
     ahead = np.array(["2021-01", "2021-02", "2021-03"], dtype=object)
     figure = plotting.predictions_figure(
-        keys, "month", actual, predicted, ["sales"], future=(ahead, [np.array([3.0, 6.0, 9.0])])
+        plotting.Curve("actual", keys, [actual[:, 0]]),
+        [
+            plotting.Curve("predicted", keys, predicted),
+            plotting.Curve("forecast", ahead, [np.array([3.0, 6.0, 9.0])], style="--", marker="."),
+        ],
+        "month",
+        ["sales"],
     )
     ax = figure.axes[0]
-    image = png(plotting._save(figure, tmp_path / "p.png"))
+    image = png(save(figure, tmp_path / "p.png"))
     dates = pd.to_datetime(keys).to_numpy()
     import matplotlib.dates as mdates
 
@@ -237,7 +250,7 @@ def test_a_classifier_gets_a_confusion_matrix(cli, tmp_path):
     actual = pd.read_csv(data)["label"]
     from lstmcli.steps import plotting
 
-    figure = plotting.confusion_figure(list(actual), list(predicted), ["a", "b"])
+    figure = plotting.confusion_figure([("samples", list(actual), list(predicted))], ["a", "b"])
     counts = figure.axes[0].images[0].get_array()
     assert counts.sum() == 60 and counts[0, 0] + counts[1, 1] == (actual == predicted).sum()
     assert png(tmp_path / "fig" / "confusion.png").shape[2] == 3

@@ -156,3 +156,93 @@ def test_an_epoch_line_is_keras_progbar_verbatim(monkeypatch, seconds, steps):
     with contextlib.redirect_stdout(out):
         bar.update(steps, list(logs.items()), finalize=True)
     assert epoch_line(steps, seconds, logs) == out.getvalue().rstrip("\n")
+
+
+def simulated(monkeypatch, verbose, epochs, *, terminal, every=None, seconds=0.0, steps=2):
+    """What the reporter draws for a fit of `epochs` epochs driven through its Keras callback, each epoch
+    taking `seconds` of a fake clock; the recording console's lines."""
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from lstmcli.cli import progress
+
+    clock = [0.0]
+    monkeypatch.setattr(progress, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
+    console = Console(record=True, force_terminal=terminal, width=200, color_system=None, soft_wrap=True)
+    with progress.FitReporter(verbose, console=console, every=every) as reporter:
+        callback = reporter.keras_callback()
+        callback.set_params({"steps": steps, "epochs": epochs})
+        for epoch in range(epochs):
+            callback.on_epoch_begin(epoch)
+            logs = {"loss": 1.0 / (epoch + 1)}
+            for batch in range(steps):
+                clock[0] += seconds / steps
+                callback.on_train_batch_end(batch, logs)
+            callback.on_epoch_end(epoch, logs)
+    return console.export_text().splitlines()
+
+
+def test_a_thousand_epochs_off_a_terminal_write_a_few_dozen_lines_first_and_last_included(monkeypatch):
+    from lstmcli.cli.progress import LINES_PER_FIT
+
+    lines = simulated(monkeypatch, 1, 1000, terminal=False)
+    headers = [line for line in lines if line.startswith("Epoch ")]
+    assert headers[0] == "Epoch 1/1000" and headers[-1] == "Epoch 1000/1000"
+    assert headers == ["Epoch 1/1000"] + [f"Epoch {e}/1000" for e in range(50, 1001, 50)]
+    assert len(lines) == 2 * len(headers) <= 2 * (LINES_PER_FIT + 2)
+    assert lines[-1].endswith(f"loss: {1 / 1000:.4e}")  # the last epoch's own line
+
+
+def test_a_slow_fit_off_a_terminal_writes_a_line_every_few_seconds(monkeypatch):
+    from lstmcli.cli.progress import LINES_PER_FIT, SECONDS_PER_LINE
+
+    lines = simulated(monkeypatch, 1, 100, terminal=False, seconds=3.0)
+    headers = [line for line in lines if line.startswith("Epoch ")]
+    numbers = [int(h.split()[1].split("/")[0]) for h in headers]
+    gaps = [b - a for a, b in zip(numbers, numbers[1:])]
+    assert numbers[0] == 1 and numbers[-1] == 100
+    assert max(gaps) * 3.0 <= SECONDS_PER_LINE + 3.0  # never silent for much longer than that
+    assert len(headers) <= LINES_PER_FIT + 2 + 100 * 3.0 / SECONDS_PER_LINE < 100  # yet not every epoch
+
+
+def test_verbose_2_writes_every_epoch_and_log_every_sets_the_rate(monkeypatch):
+    lines = simulated(monkeypatch, 2, 1000, terminal=False)
+    assert [line for line in lines if line.startswith("Epoch ")] == [f"Epoch {e}/1000" for e in range(1, 1001)]
+    assert len(lines) == 2000
+    lines = simulated(monkeypatch, 1, 30, terminal=False, every=7, seconds=60.0)  # no extra lines for time
+    assert [line for line in lines if line.startswith("Epoch ")] == [f"Epoch {e}/30" for e in (1, 7, 14, 21, 28, 30)]
+
+
+def test_on_a_terminal_the_bar_leaves_a_trail_of_epoch_lines_above_it(monkeypatch):
+    lines = simulated(monkeypatch, 1, 100, terminal=True, every=25)
+    # a recording console keeps the live bar's erased renders; each trail line follows one
+    trail = re.findall(r"epoch (\d+)/100 - loss: (\S+)", "\n".join(lines))
+    assert trail == [(str(e), f"{1 / e:.6g}") for e in (1, 25, 50, 75, 100)], lines
+    assert "━" in lines[-1] and "epoch 100/100" in lines[-1]  # the bar stays below the trail
+
+
+@pytest.mark.slow
+def test_log_every_reaches_a_real_fit(compiled, cli):
+    root, source, data = compiled
+    out = cli("fit", source, "--data", data, "--epochs", 6, "--log-every", 4, "--out", root / "every.keras")
+    assert out.exit_code == 0, out
+    headers = [line for line in out.stderr.splitlines() if line.startswith("Epoch ")]
+    assert headers == ["Epoch 1/6", "Epoch 4/6", "Epoch 6/6"]
+
+
+@pytest.mark.slow
+def test_run_takes_log_every_from_its_fit_table(cli, tmp_path):
+    from conftest import REPO
+
+    text = (REPO / "configs" / "sequence.toml").read_text().replace("../data/", f"{REPO / 'data'}/")
+    text = text.replace("epochs = 1000", "epochs = 9").replace("verbose = 0", "verbose = 1\nlog_every = 4")
+    (tmp_path / "c.toml").write_text(text)
+    out = cli("run", "--config", tmp_path / "c.toml", "--workdir", tmp_path / "w")
+    assert out.exit_code == 0, out
+    assert [line for line in out.stderr.splitlines() if line.startswith("Epoch ")] == [
+        "Epoch 1/9",
+        "Epoch 4/9",
+        "Epoch 8/9",
+        "Epoch 9/9",
+    ]

@@ -80,7 +80,7 @@ def fit(model: Path, opts, call: bridge.Call) -> None:
     from lstmcli.steps import fitting
 
     level = progress.resolve_verbose(opts.verbose)
-    with progress.FitReporter(level) as reporter, first_interrupt_stops() as stop:
+    with progress.FitReporter(level, every=opts.log_every) as reporter, first_interrupt_stops() as stop:
         written = fitting.fit(
             model,
             opts,
@@ -108,6 +108,13 @@ def evaluate(model: Path, opts, call: bridge.Call) -> None:
     metrics = evaluating.evaluate(model, opts)
     gates.check_names(checks, metrics)
     _warn_if_smoke(model)
+    if metrics.get("mape_left_out"):
+        from lstmcli.cli import render
+
+        render.warning(
+            f"original_mape leaves out the {metrics['mape_left_out']} actual values that are 0 (a percentage of 0 "
+            "is undefined); original_smape counts them"
+        )
     _write_metrics(metrics, fmt, opts.out)
     gates.check(checks, metrics)
 
@@ -230,9 +237,13 @@ def run(opts, call: bridge.Call) -> None:
     from lstmcli.cli.boundary import first_interrupt_stops
     from lstmcli.steps import running
 
-    verbose = "0" if call.quiet else "2" if call.detail else running.step_options(opts)["fit"].verbose
+    fit_opts = running.step_options(opts)["fit"]
+    verbose = "0" if call.quiet else "2" if call.detail else fit_opts.verbose
     console = render.stderr_console()
-    with progress.FitReporter(progress.resolve_verbose(verbose)) as reporter, first_interrupt_stops() as stop:
+    with (
+        progress.FitReporter(progress.resolve_verbose(verbose), every=fit_opts.log_every) as reporter,
+        first_interrupt_stops() as stop,
+    ):
         running.run(
             opts,
             on_written=lambda path, what: console.print(f"{what} → {path}", markup=False),

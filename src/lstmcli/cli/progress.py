@@ -6,6 +6,7 @@ made only once TensorFlow is loaded, so this module imports without it.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -13,6 +14,9 @@ import time
 from rich.console import Console
 
 from lstmcli.cli.render import format_logs, stderr_console
+
+LINES_PER_FIT = 20  # without --log-every, about this many epochs get a line (or a trail line) per fit,
+SECONDS_PER_LINE = 10.0  # and a slow fit one at least this often, so a log in CI shows it is alive
 
 
 def resolve_verbose(verbose: str) -> int:
@@ -50,6 +54,14 @@ def epoch_line(steps: int, seconds: float, logs: dict) -> str:
 class FitReporter:
     """Shows fit's progress: a rich bar (verbose 1 on a terminal) or Keras's epoch lines.
 
+    Not every epoch gets its lines, unless asked: without a terminal (verbose
+    1 or auto), the first and last epochs of the fit do, and every `every`-th
+    epoch, by default about `LINES_PER_FIT` a fit plus one when
+    `SECONDS_PER_LINE` have passed since the last, so a 1,000-epoch fit in CI
+    writes a few dozen lines, not 2,000. `verbose` 2 prints every epoch, as
+    Keras does. On a terminal, the same epochs leave a trail line above the bar
+    (`epoch e/N - loss: …`), so the trajectory stays on screen.
+
     The lines are `model.fit(verbose=2)`'s: `Epoch 6/8` when an epoch begins
     (counted from the artifact's epochs so far, as Keras counts from
     `initial_epoch`; none when the final epoch is the first) and its end line.
@@ -62,10 +74,14 @@ class FitReporter:
         verbose: 0 silent, 1 the bar (plain lines without a terminal), 2 lines.
         console: Where to draw; defaults to stderr, drawing the bar only on an
             interactive terminal. A given console draws the bar if it is a terminal.
+        every: Lines (or trail lines) for every this many epochs, besides the
+            fit's first and last; None for the default (every epoch at verbose 2).
     """
 
-    def __init__(self, verbose: int, console: Console | None = None):
+    def __init__(self, verbose: int, console: Console | None = None, every: int | None = None):
         self.verbose = verbose
+        self.every = 1 if every is None and verbose == 2 else every
+        self.shown = None  # when the last epoch line (or trail line) was printed
         self.console = console or stderr_console()
         self.bar = verbose == 1 and (interactive() if console is None else console.is_terminal)
         self.started = time.perf_counter()
@@ -155,6 +171,24 @@ class FitReporter:
         self.validation = {k: v for k, v in logs.items() if k.startswith("val_")}
         if self.lines:
             self.ended.append((epoch, logs))
+        elif self.progress is not None and self.per_epoch and self._shows(epoch, time.perf_counter()):
+            self.console.print(f"epoch {epoch + 1}/{self.epochs} - {format_logs(logs)}", markup=False)
+
+    def _due(self, epoch: int) -> bool:
+        """Whether the epoch gets its line whatever the time: the fit's first and last, and every `every`-th."""
+        start = (self.first or 0) // max(self.per_epoch, 1)
+        every = self.every or max(1, math.ceil((self.epochs - start) / LINES_PER_FIT))
+        return epoch in (start, self.epochs - 1) or (epoch + 1) % every == 0
+
+    def _shows(self, epoch: int, at: float) -> bool:
+        """Whether the epoch gets its line: when due, or by default when `SECONDS_PER_LINE` have passed
+        since the last line (`at`: when the epoch ended)."""
+        shown = self._due(epoch) or (
+            self.every is None and self.shown is not None and at - self.shown >= SECONDS_PER_LINE
+        )
+        if shown:
+            self.shown = at
+        return shown
 
     def on_progress(self, step: int, total: int, per_epoch: int, logs: dict) -> None:
         """Steps count from epoch 0; the first call, before any step, says where the fit starts."""
@@ -166,7 +200,7 @@ class FitReporter:
         self.per_epoch, self.epochs = per_epoch, total // per_epoch
         if self.lines:
             self._print_ended(now, step)
-            if step < total and (step % per_epoch or step == self.first):
+            if step < total and (step % per_epoch or step == self.first) and self._due(step // per_epoch):
                 self._head(step // per_epoch)  # under way, or about to begin at the fit's start
             self.mark = (step, now)
         if self.progress is None:
@@ -196,6 +230,7 @@ class FitReporter:
         per_step = (now - then) / max(step - since, 1)
         for epoch, logs in ended:
             end = then + ((epoch + 1) * nb - since) * per_step
-            self._head(epoch)
-            self.console.print(epoch_line(nb, end - self.began, logs), markup=False)
+            if self._shows(epoch, end):
+                self._head(epoch)
+                self.console.print(epoch_line(nb, end - self.began, logs), markup=False)
             self.began = end

@@ -168,6 +168,36 @@ def _invert_targets(out, logged, prep: dict):
     return ordered[0] if len(ordered) == 1 else ops.concatenate(ordered, axis=-1)
 
 
+def transforms_forecast(windows, prep: dict | None, outputs: int):
+    """What a model's transforms forecast alone: its predictor's output with the network's output set to zero.
+
+    Zero out of the network is the training targets' mean in the transformed
+    space (what the scaling adds back), so with seasonal and plain differencing
+    this is the seasonal naive forecast plus last season's change (and the mean
+    change the training rows had). The same graph operations as the predictor's.
+
+    Args:
+        windows: Raw windows as the predictor takes them, (samples, rows, features).
+        prep: What fit learned (the record's preprocessing).
+        outputs: The network's output units (horizon × targets).
+
+    Returns:
+        (samples, outputs) in the data's units, or None without transforms.
+    """
+    import numpy as np
+
+    prep = prep or {}
+    if not prep.get("transforms"):
+        return None
+    targets = prep.get("targets")
+    level = np.zeros(outputs, dtype=np.float32)
+    if targets:
+        level += np.tile(np.asarray(targets["offset"], dtype=np.float32), outputs // len(targets["offset"]))
+    _, logged = _transform_inputs(np.asarray(windows, dtype=np.float32), prep)
+    zero = np.broadcast_to(level, (len(windows), outputs))
+    return np.asarray(_invert_targets(zero, logged, prep), dtype=np.float64)
+
+
 def _variance(stats: dict) -> list[float]:
     return [s * s for s in stats["scale"]]
 

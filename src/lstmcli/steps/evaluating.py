@@ -3,8 +3,8 @@ practitioner checks first (naive and seasonal naive forecasts, the majority clas
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from lstmcli.data import dataspec
 from lstmcli.model import predictor, tasks
@@ -12,9 +12,6 @@ from lstmcli.model.record import Record
 from lstmcli.options import ALL
 from lstmcli.steps.loading import chosen_classes, compile_views, load_with_data
 from lstmcli.train import imbalance
-
-if TYPE_CHECKING:
-    pass
 
 
 def evaluate(source: Path, opts) -> dict[str, float]:
@@ -40,24 +37,45 @@ def evaluate(source: Path, opts) -> dict[str, float]:
     metrics = Trainer(views.training, distribution=dist).score(data, scaled)
     if tasks.get_task(record.task).classification:
         metrics.update(_class_metrics(scaled, record, data))
-    elif data.history is not None:
-        from lstmcli.scoring import baselines
+        return _counted(metrics, data)
+    from lstmcli.scoring import baselines
 
-        scale = (record.fit or {}).get("naive_scale")
+    if views.evaluation is not None:  # percentages and logs mean nothing in the scaled, differenced space
+        in_units = Trainer(views.predictor, distribution=dist).score(replace(data, y=data.y_raw), predicted)
+        metrics.update([(k, in_units[k]) for k in metrics if _scale_dependent(k)])
+    if data.history is not None:
+        spec = dataspec.DataSpec.from_dict(record.data_spec)
         metrics.update(
             baselines.forecast_metrics(
                 predicted,
                 data.y_raw,
                 data.history,
                 data.target_rows,
-                season=_season(opts.season, record, frame),
-                scale=scale,
+                season=baselines.season_of(opts.season, spec, record.preprocessing, frame),
+                scale=(record.fit or {}).get("naive_scale"),
+                seasonal_scale=(record.fit or {}).get("seasonal_naive_scale"),
+                transformed=predictor.transforms_forecast(
+                    data.inputs.to_array(), record.preprocessing, predicted.shape[1]
+                ),
             )
         )
     else:
-        error = predicted - data.y_raw
-        metrics["original_rmse"] = float(np.sqrt(np.mean(error.astype(np.float64) ** 2)))
-        metrics["original_mae"] = float(np.mean(np.abs(error.astype(np.float64))))
+        error = (predicted - data.y_raw).astype(np.float64)
+        metrics["original_rmse"] = float(np.sqrt(np.mean(error**2)))
+        metrics["original_mae"] = float(np.mean(np.abs(error)))
+        metrics.update(baselines.percentage_errors(predicted, data.y_raw))
+    return _counted(metrics, data)
+
+
+SCALE_DEPENDENT = ("mape", "mean_absolute_percentage_error", "msle", "mean_squared_logarithmic_error")
+
+
+def _scale_dependent(name: str) -> bool:
+    """A compiled metric that is reported in the data's units: a percentage or a log (`mape`, `msle`, `mape_1`)."""
+    return name in SCALE_DEPENDENT or name.rsplit("_", 1)[0] in SCALE_DEPENDENT and name.rsplit("_", 1)[1].isdigit()
+
+
+def _counted(metrics: dict, data) -> dict:
     metrics["samples"] = len(data)
     return metrics
 
@@ -81,20 +99,6 @@ def reportable(task, compiled_metrics: list[str], spec: dataspec.DataSpec) -> tu
         return [*names, "original_rmse", "original_mae", "samples"], ()
     steps = [name.format(h) for h in range(1, spec.horizon + 1) for name in STEP_METRICS] if spec.horizon > 1 else []
     return [*names, *FORECAST_METRICS, *steps, "samples"], ()
-
-
-def _season(explicit: int | None, record: Record, frame) -> int | None:
-    """The seasonal naive's period: --season at evaluate, else define's, else the
-    period of a seasonal difference fit chose, else the season of the index's frequency."""
-    if explicit is not None:
-        return explicit
-    spec = dataspec.DataSpec.from_dict(record.data_spec)
-    if spec.season:
-        return spec.season
-    from lstmcli.data import rowindex, transforms
-
-    seasonal = [lag for lag in transforms.lags((record.preprocessing or {}).get("transforms") or []) if lag > 1]
-    return seasonal[0] if seasonal else rowindex.index_season(frame, spec)
 
 
 def _class_metrics(outputs, record: Record, data) -> dict[str, float]:

@@ -66,6 +66,18 @@ def fit(
         return _fit(source, opts, given=callbacks, should_stop=should_stop, on_stuck=on_stuck, named=lineage_path)
 
 
+def _mase_scales(rows, data, learned: dict) -> dict:
+    """MASE's scale, from the training rows only, and the seasonal MASE's for the season fit knows
+    (evaluate uses it for a seasonal naive of the same season)."""
+    from lstmcli.scoring.baselines import naive_scale, season_of
+
+    scales = {"naive_scale": naive_scale(rows)}
+    season = season_of(None, data.spec, learned, data.frame)
+    if season and len(rows) > season:
+        scales["seasonal_naive_scale"] = {"season": season, "scale": naive_scale(rows, season)}
+    return scales
+
+
 def _fit(source: Path, opts, *, given, should_stop, on_stuck, named) -> Written:
     record, adopted, source_sha256, content = open_for_training(source, opts)
     out, data_path, chosen_weights = check(source, opts, record)
@@ -135,10 +147,8 @@ def _fit(source: Path, opts, *, given, should_stop, on_stuck, named) -> Written:
         record, result, opts, base_epochs, done, resumed is not None, learned, restored, class_summary, smoke, **facts
     )
     if train.history is not None:
-        from lstmcli.scoring.baselines import naive_scale
-
         rows = train.history if trained_rows is None else train.history[trained_rows]
-        record.fit["naive_scale"] = naive_scale(rows)  # MASE's scale, from the training rows only
+        record.fit.update(_mase_scales(rows, data, learned))
     paths = {"data": data_path, "validation_data": opts.validation_data}
     _add_lineage(record, named or source, source_sha256, paths, data.digests, smoke)
     _commit(dist, opts, record, views.predictor, out, checkpoint)

@@ -23,6 +23,7 @@ DEFAULT_SCALING = "standard"
 FIXED = "Part of the data spec fixed at define time: given here it must match it, or fills in what it left open."
 VERBOSE = ("auto", "0", "1", "2")
 DATA_FORMATS = ("csv", "parquet", "npy", "npz")
+IMAGE_FORMATS = ("png", "svg", "pdf")
 DEVICES_HELP = (
     "--strategy mirrored: use N devices: the first N GPUs, or N logical CPU devices where there is no GPU. "
     "Defaults to every GPU."
@@ -297,6 +298,14 @@ class FitOptions(UnsafeOption, SpecOptions, TrainingOptions, DataOptions, StepOp
         choices=VERBOSE,
         fingerprint=False,
     )
+    log_every: int | None = option(
+        None,
+        "Epoch lines (and, on a terminal, trail lines above the bar) for every N epochs, besides the first and "
+        "last. Default: every epoch at --verbose 2; otherwise about 20 a fit, and one at least every 10 s.",
+        low=1,
+        metavar="N",
+        fingerprint=False,
+    )
     history: Path | None = option(
         None, "Also write the per-epoch history to this CSV file ('-' for stdout).", role=OUTPUT
     )
@@ -454,7 +463,8 @@ class PlotOptions(UnsafeOption):
 
     out_dir: Path = option(
         None,
-        "Folder for the PNG files: history.png, and predictions.png or confusion.png with --data.",
+        "Folder for the figures: history.png, and predictions.png or confusion.png with --data (.svg or .pdf with "
+        "--image-format).",
         metavar="DIR",
         required=True,
         role=OUTPUT,
@@ -467,6 +477,35 @@ class PlotOptions(UnsafeOption):
         role=INPUT,
     )
     format: str | None = option(None, "Data format when the extension does not say.", choices=DATA_FORMATS)
+    rows: str | None = option(
+        None,
+        "Draw the predictions for these rows only (the test part: like predict's --rows), the actual values of the "
+        "whole file, and the split at START.",
+        kind="rows",
+        metavar="START:END",
+    )
+    step: str = option(
+        "1",
+        "Series with a horizon: draw the forecasts of step K (each at its own row), or 'all' for every step.",
+        metavar="K|all",
+    )
+    steps: int | None = option(
+        None,
+        "Series: the forecast past the end, N steps long (beyond the horizon, recursively, like predict --future "
+        "--steps). Defaults to the horizon.",
+        low=1,
+        metavar="N",
+    )
+    normalize: str = option(
+        "none",
+        "Confusion matrix: counts, or fractions of each actual class (true), predicted class (pred) or all samples "
+        "(all), as scikit-learn's normalize.",
+        choices=("none", "true", "pred", "all"),
+    )
+    image_format: str = option("png", "The figures' file format.", choices=IMAGE_FORMATS)
+    dpi: int = option(
+        100, "Dots per inch of the figures (a PNG's pixels are its size in inches × dpi).", low=20, high=1201
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

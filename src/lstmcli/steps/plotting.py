@@ -1,33 +1,44 @@
-"""`lstmcli plot`: PNG figures for reports, drawn with matplotlib's Agg backend.
+"""`lstmcli plot`: figures for reports (PNG, SVG or PDF), drawn by `figures`.
 
 The training curves come from the artifact's record alone; with data, the
-model's predictions are drawn against the actual values (regression) or as a
-confusion matrix (classification). matplotlib is imported here only, inside
-the functions, so no other command pays for it.
+model's predictions are drawn against the actual values (regression) or as
+confusion matrices (classification). Everything is checked and drawn before
+anything is written: no figure may be one of the inputs, unreadable data is
+refused with nothing written, and the figures are written to temporary files
+renamed into place together.
 """
 
 from __future__ import annotations
 
-import math
+import contextlib
 from dataclasses import replace
 from pathlib import Path
 
 from lstmcli import outputs
+from lstmcli.errors import ConfigError
 from lstmcli.model import artifact
-from lstmcli.options import carried
+from lstmcli.options import carried, inputs_of
 from lstmcli.steps import predicting
+from lstmcli.steps.figures import (  # noqa: F401  (the figures' names, for the Python API and tests)
+    ACTUAL_COLOR,
+    BEST_COLOR,
+    DPI,
+    PREDICTED_COLOR,
+    SIZE,
+    TRAIN_COLOR,
+    VALIDATION_COLOR,
+    Curve,
+    confusion_figure,
+    history_figure,
+    predictions_figure,
+    pyplot,
+    step_color,
+)
 from lstmcli.steps.options import PredictOptions
 
-TRAIN_COLOR = "#1f77b4"
-VALIDATION_COLOR = "#ff7f0e"
-BEST_COLOR = "#2ca02c"
-ACTUAL_COLOR = "#000000"
-PREDICTED_COLOR = "#d62728"
-DPI = 100
-SIZE = (8.0, 3.2)  # inches of one row of panels
-HISTORY = "history.png"
-PREDICTIONS = "predictions.png"
-CONFUSION = "confusion.png"
+HISTORY = "history"
+PREDICTIONS = "predictions"
+CONFUSION = "confusion"
 
 
 def plot(source: Path, opts) -> list[Path]:
@@ -35,205 +46,148 @@ def plot(source: Path, opts) -> list[Path]:
 
     Args:
         source: A fitted `.keras` artifact.
-        opts: A `PlotOptions`: `out_dir` for the PNG files (made if missing),
-            and `data` (with its `format`) to draw predictions against, or None
-            for the curves alone.
+        opts: A `PlotOptions`: `out_dir` for the figures (made if missing), and
+            `data` (with its `format` and `rows`) to draw predictions against,
+            or None for the curves alone; `step`, `steps`, `normalize`,
+            `image_format`, `dpi` (see their help).
 
     Returns:
-        The PNG files written: history.png, then predictions.png (regression:
-        the one-step-ahead predictions against the actual values along the
-        index, and for a series the forecast past its end, dashed, at its
-        dates) or confusion.png (classification).
+        The files written: history.EXT, then predictions.EXT (regression: the
+        forecasts of the chosen step against the actual values along the
+        index, the split at --rows' START, and for a series the forecast past
+        its end, dashed) or confusion.EXT (classification).
 
     Raises:
         StageError: if the artifact was never fitted.
+        ArtifactError: if a figure would overwrite an input.
+        ConfigError, DataError: for options or data that cannot be drawn; nothing is written.
     """
     record = artifact.read_record(source)
     artifact.require_stage(record, "fitted", source, "plot")
     out_dir = Path(opts.out_dir)
     if out_dir.exists() and not out_dir.is_dir():
-        from lstmcli.errors import ConfigError
-
-        raise ConfigError(f"--out-dir {out_dir} is a file; give a folder for the PNG files")
-    written = [_save(history_figure(record.history), out_dir / HISTORY)]
-    if opts.data is None:
-        return written
-    predict_opts = carried(PredictOptions, opts)
-    actual = predicting.actuals(source, predict_opts)
-    if record.preprocessing and record.preprocessing.get("classes") is not None:
-        predicted = predicting.predict(source, predict_opts)
-        classes = [str(c) for c in record.preprocessing["classes"]]
-        figure = confusion_figure([str(v) for v in actual.y_raw.ravel()], [str(v) for v in predicted["label"]], classes)
-        return written + [_save(figure, out_dir / CONFUSION)]
-    series = actual.step_keys is not None
-    horizon = actual.horizon
-    # one row per window; for a horizon of H steps, draw step 1 (the next row) against the actuals
-    predicted = predicting.predict(source, replace(predict_opts, wide=series))
-    suffix = "_step1" if horizon > 1 else ""
-    columns = [predicted[f"predicted_{name}{suffix}"].to_numpy() for name in actual.target_names]
-    future = None
-    if series:
-        ahead = predicting.predict(source, replace(predict_opts, future=True))
-        future = (
-            ahead[actual.key_name].to_numpy(),
-            [ahead[f"predicted_{name}"].to_numpy() for name in actual.target_names],
-        )
-    figure = predictions_figure(
-        actual.keys,
-        actual.key_name,
-        actual.y_raw[:, : len(actual.target_names)],
-        columns,
-        actual.target_names,
-        future=future,
-        horizon=horizon,
-    )
-    return written + [_save(figure, out_dir / PREDICTIONS)]
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def history_figure(history: dict[str, list]):
-    """One panel per metric: train and validation curves by epoch, the best epoch marked.
-
-    The best epoch is the one with the lowest validation loss, or loss when
-    there is no validation; it is a dashed vertical line on every panel and a
-    dot on the loss curve it was chosen by. A positive curve spanning more
-    than a factor of 100 gets a log axis.
-    """
-    plt = _pyplot()
-    names = [n for n in history if not n.startswith("val_") and n != "learning_rate"]
-    figure, axes = plt.subplots(1, len(names), figsize=(SIZE[0], SIZE[1]), dpi=DPI, squeeze=False)
-    monitor = "val_loss" if "val_loss" in history else "loss"
-    best = _best_epoch(history.get(monitor, []))
-    for ax, name in zip(axes[0], names):
-        epochs = range(1, len(history[name]) + 1)
-        ax.plot(epochs, history[name], color=TRAIN_COLOR, linewidth=1.5, label="train")
-        if f"val_{name}" in history:
-            ax.plot(epochs, history[f"val_{name}"], color=VALIDATION_COLOR, linewidth=1.5, label="validation")
-        if _spans_decades(history[name] + history.get(f"val_{name}", [])):
-            ax.set_yscale("log")
-        if best is not None:
-            ax.axvline(best, color=BEST_COLOR, linestyle="--", linewidth=1)
-            if name == monitor.removeprefix("val_"):
-                ax.plot([best], [history[monitor][best - 1]], "o", color=BEST_COLOR, label=f"best epoch {best}")
-        ax.set_title(name)
-        ax.set_xlabel("epoch")
-        ax.legend(fontsize="small")
-    figure.tight_layout()
-    return figure
-
-
-def predictions_figure(
-    keys, key_name: str, actual, predicted: list, target_names: list[str], *, future=None, horizon: int = 1
-):
-    """One panel per target: actual and predicted values along the data's keys (dates when they are dates).
-
-    Args:
-        keys: Each sample's key (its first target row's index value).
-        actual: (samples, targets) actual values.
-        predicted: One array of predictions per target, one per sample
-            (step 1 of the forecast when the horizon is longer).
-        future: Optional (keys, [one array per target]): the forecast past
-            the end of the data, drawn dashed with its keys (dates).
-        horizon: The model's horizon, named in the title when above 1.
-    """
-    import numpy as np
-
-    plt = _pyplot()
-    all_keys = np.concatenate([np.asarray(keys), np.asarray(future[0])]) if future is not None else np.asarray(keys)
-    x_all = _as_dates(all_keys)
-    x, x_future = x_all[: len(keys)], x_all[len(keys) :]
-    figure, axes = plt.subplots(
-        len(target_names), 1, figsize=(SIZE[0], SIZE[1] * len(target_names)), dpi=DPI, squeeze=False
-    )
-    for i, (ax, name) in enumerate(zip(axes[:, 0], target_names)):
-        ax.plot(x, np.asarray(actual)[:, i], color=ACTUAL_COLOR, linewidth=1.5, label="actual")
-        ax.plot(
-            x,
-            predicted[i],
-            color=PREDICTED_COLOR,
-            linewidth=1.5,
-            label="predicted" + (" (1 step ahead)" if horizon > 1 else ""),
-        )
-        if future is not None and len(x_future):
-            ax.plot(
-                x_future,
-                future[1][i],
-                color=PREDICTED_COLOR,
-                linewidth=1.5,
-                linestyle="--",
-                marker=".",
-                label="forecast",
-            )
-        ax.set_title(name)
-        ax.set_xlabel(key_name)
-        ax.legend(fontsize="small")
-    if x_all is not all_keys:
-        figure.autofmt_xdate()
-    figure.tight_layout()
-    return figure
-
-
-def confusion_figure(actual: list[str], predicted: list[str], classes: list[str]):
-    """A confusion matrix: rows are the actual classes, columns the predicted ones, cells the counts."""
-    import numpy as np
-
-    plt = _pyplot()
-    index = {label: i for i, label in enumerate(classes)}
-    counts = np.zeros((len(classes), len(classes)), dtype=int)
-    for truth, guess in zip(actual, predicted):
-        counts[index[truth], index[guess]] += 1
-    side = max(SIZE[1], 0.6 * len(classes) + 1.5)
-    figure, ax = plt.subplots(figsize=(side + 1, side), dpi=DPI)
-    image = ax.imshow(counts, cmap="Blues", vmin=0)
-    ax.set_xticks(range(len(classes)), classes, rotation=45 if len(classes) > 4 else 0)
-    ax.set_yticks(range(len(classes)), classes)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("actual")
-    accuracy = np.trace(counts) / max(counts.sum(), 1)
-    ax.set_title(f"accuracy {accuracy:.3f} on {counts.sum()} samples")
-    for (row, column), count in np.ndenumerate(counts):
-        ax.text(
-            column, row, str(count), ha="center", va="center", color="white" if count > counts.max() / 2 else "black"
-        )
-    figure.colorbar(image, ax=ax)
-    figure.tight_layout()
-    return figure
-
-
-def _save(figure, path: Path) -> Path:
-    plt = _pyplot()
-    with outputs.atomic_output(path, "wb") as handle:
-        figure.savefig(handle, format="png", dpi=DPI)
-    plt.close(figure)
-    return path
-
-
-def _best_epoch(values: list) -> int | None:
-    finite = [(v, epoch) for epoch, v in enumerate(values, 1) if isinstance(v, (int, float)) and math.isfinite(v)]
-    return min(finite)[1] if finite else None
-
-
-def _spans_decades(values: list) -> bool:
-    finite = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
-    return bool(finite) and min(finite) > 0 and max(finite) / min(finite) > 100
-
-
-def _as_dates(keys):
-    """The keys as datetimes when they are date strings, else the keys themselves."""
-    import numpy as np
-    import pandas as pd
-
-    if np.asarray(keys).dtype.kind not in "OUS":
-        return keys
+        raise ConfigError(f"--out-dir {out_dir} is a file; give a folder for the figures")
+    classifier = bool(record.preprocessing and record.preprocessing.get("classes") is not None)
+    names = [HISTORY] + ([] if opts.data is None else [CONFUSION if classifier else PREDICTIONS])
+    paths = [out_dir / f"{name}.{opts.image_format}" for name in names]
+    outputs.check([outputs.Output("--out-dir", path) for path in paths], inputs_of(opts, source))
+    if opts.normalize != "none" and opts.data is not None and not classifier:
+        raise ConfigError("--normalize scales a classifier's confusion matrix; this model is a regression")
+    plt = pyplot()
+    figures = []
     try:
-        return pd.to_datetime(pd.Series(keys), format="mixed").to_numpy()
-    except (ValueError, TypeError):
-        return keys
+        figures.append(history_figure(record.history, opts.dpi))
+        if opts.data is not None:
+            from lstmcli.data import readers
+
+            with readers.held(opts.data):  # stdin or a FIFO is read once, for every drawing
+                figures.append(_classes(source, opts, record) if classifier else _predictions(source, opts))
+        _save_all(figures, paths, opts)
+    finally:
+        for figure in figures:
+            plt.close(figure)
+    return paths
+
+
+def _save_all(figures: list, paths: list[Path], opts) -> None:
+    """Save every figure to a temporary file beside its path; rename them into place once all are written."""
+    with contextlib.ExitStack() as stack:
+        for figure, path in zip(figures, paths):
+            tmp = stack.enter_context(outputs.committed(path))
+            figure.savefig(tmp, format=opts.image_format, dpi=opts.dpi)
+
+
+def chosen_steps(step: str, horizon: int) -> list[int]:
+    """The horizon steps `--step` names: one (1..horizon) or all."""
+    if step == "all":
+        return list(range(1, horizon + 1))
+    if not step.isdigit() or not 1 <= int(step) <= horizon:
+        raise ConfigError(f"--step takes a step from 1 to the horizon ({horizon}) or 'all'. Received: {step!r}")
+    return [int(step)]
+
+
+def _predictions(source: Path, opts):
+    """A regression's figure: the actual values of the whole file, the chosen steps' forecasts for
+    the selected rows, the split at START, and a series' forecast past the end."""
+    base = carried(PredictOptions, opts, steps=None)
+    actual = predicting.actuals(source, base)
+    horizon, k, names = actual.horizon, len(actual.target_names), actual.target_names
+    steps = chosen_steps(opts.step, horizon)
+    series = actual.step_keys is not None
+    whole = actual if opts.rows is None else predicting.actuals(source, replace(base, rows=None))
+    truth = _actual_curve(whole, k)
+    predicted = predicting.predict(source, replace(base, wide=series))
+    curves = []
+    for h in steps:
+        suffix = f"_step{h}" if horizon > 1 else ""
+        keys = actual.step_keys[:, h - 1] if series else actual.keys
+        label = "predicted" + (f" ({h} step{'s' if h > 1 else ''} ahead)" if horizon > 1 else "")
+        if h not in (steps[0], steps[-1]):
+            label = "_nolegend_"  # every step: the legend names the first and last, the colours fade between
+        values = [predicted[f"predicted_{name}{suffix}"].to_numpy() for name in names]
+        curves.append(Curve(label, keys, values, color=step_color(h, horizon), width=1.5 if len(steps) == 1 else 1.0))
+    if series:
+        ahead = predicting.predict(source, replace(base, future=True, steps=opts.steps))
+        values = [ahead[f"predicted_{name}"].to_numpy() for name in names]
+        curves.append(Curve("forecast", ahead[actual.key_name].to_numpy(), values, style="--", marker="."))
+    split = None
+    if opts.rows is not None and len(actual):
+        split = actual.step_keys[0, 0] if series else actual.keys[0]
+    return predictions_figure(truth, curves, actual.key_name, names, split=split, dpi=opts.dpi)
+
+
+def _actual_curve(data, k: int) -> Curve:
+    """The actual values along the keys: step 1 of every window, then the last window's later steps."""
+    import numpy as np
+
+    if data.step_keys is None:
+        return Curve("actual", data.keys, [data.y_raw[:, j] for j in range(k)])
+    keys = np.concatenate([data.step_keys[:, 0], data.step_keys[-1, 1:]])
+    last = data.y_raw[-1].reshape(-1, k)[1:]
+    return Curve("actual", keys, [np.concatenate([data.y_raw[:, j], last[:, j]]) for j in range(k)])
+
+
+def _classes(source: Path, opts, record):
+    """A classifier's confusion matrices: the fit's training and validation samples apart when
+    the data is the file fit read, in full (its sha256 and sample counts agree); else one."""
+    from lstmcli.steps.loading import load_with_data
+
+    base = carried(PredictOptions, opts, steps=None)
+    _, _, data, frame, _ = load_with_data(source, base, "plot", need_target=True)
+    predicted = [str(v) for v in predicting.predict(source, base)["label"]]
+    actual = [str(v) for v in data.y_raw.ravel()]
+    classes = [str(c) for c in record.preprocessing["classes"]]
+    held = _fit_validation(record, data, frame, classes, actual) if opts.rows is None else None
+    if held is None:
+        parts = [("samples" if opts.rows is None else f"rows {opts.rows}", actual, predicted)]
+    else:
+        pick = lambda values, mask: [v for v, m in zip(values, mask) if m]  # noqa: E731
+        parts = [
+            ("training", pick(actual, ~held), pick(predicted, ~held)),
+            ("validation", pick(actual, held), pick(predicted, held)),
+        ]
+    return confusion_figure(parts, classes, opts.normalize, opts.dpi)
+
+
+def _fit_validation(record, data, frame, classes: list[str], actual: list[str]):
+    """Which samples fit held out for validation, as a boolean mask, when `data` is all of fit's data; else None."""
+    import numpy as np
+
+    from lstmcli.data import prepared, readers
+
+    fit = record.fit or {}
+    how = fit.get("validation") or {}
+    read = [e for e in record.lineage if e.get("step") == "fit"]
+    same_file = read and (read[-1].get("data") or {}).get("sha256") == frame.attrs.get(readers.DIGEST)
+    if not same_file or how.get("method") in (None, "none", "file"):
+        return None
+    if fit.get("samples", 0) + fit.get("validation_samples", 0) != len(actual):
+        return None  # fit read part of the file (--rows): which part is not recorded
+    if how["method"] == "tail":
+        return np.arange(len(actual)) >= prepared.tail_cut(len(actual), how["fraction"])
+    codes = (
+        np.array([classes.index(a) for a in actual])
+        if how["method"] == "stratified"
+        else np.zeros(len(actual), np.int64)
+    )
+    return prepared.held_out(codes, how["fraction"], how["seed"])
