@@ -201,6 +201,40 @@ def test_the_script_show_completion_prints_completes_in_bash(tmp_path):
     assert proc.stdout.splitlines() == ["--fail-if", "mirrored", "0"], proc  # 0 replies: bash completes the file name
 
 
+COMPLETION_MARKS = {
+    "bash": "complete -o default -F",
+    "zsh": "#compdef lstmcli",
+    "fish": "complete --command lstmcli",
+    "powershell": "Register-ArgumentCompleter",
+}
+
+
+@pytest.mark.skipif(shutil.which("dash") is None, reason="needs dash")
+@pytest.mark.parametrize("shell", COMPLETION_MARKS)
+def test_show_completion_prints_the_named_shells_script_from_any_shell(shell):
+    """Run from dash (a Makefile's or Dockerfile's /bin/sh), the shell named is the one printed."""
+    proc = subprocess.run(
+        ["dash", "-c", f'"{sys.executable}" -m lstmcli --show-completion {shell}'],
+        capture_output=True,
+        text=True,
+        env=_env(),
+    )
+    assert proc.returncode == 0 and proc.stderr == "", proc
+    assert [name for name, mark in COMPLETION_MARKS.items() if mark in proc.stdout] == [shell]
+
+
+@pytest.mark.skipif(shutil.which("dash") is None, reason="needs dash")
+def test_show_completion_without_a_shell_under_dash_says_to_name_one():
+    proc = subprocess.run(
+        ["dash", "-c", f'"{sys.executable}" -m lstmcli --show-completion'], capture_output=True, text=True, env=_env()
+    )
+    assert proc.returncode == 2 and proc.stdout == "", proc
+    assert proc.stderr == (
+        "error: completion is for bash, zsh, fish and powershell; the shell running lstmcli is 'dash': "
+        "name one, as in 'lstmcli --show-completion bash'\n"
+    )
+
+
 # ---------------------------------------------------------------- --print-config, -q, -v
 
 
