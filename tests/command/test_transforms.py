@@ -66,7 +66,7 @@ def test_names_are_checked_before_anything_heavy():
 
 
 def test_log_refuses_non_positive_data_naming_the_row():
-    with pytest.raises(DataError, match=r"row 3, column 'y' holds 0.*drop 'log'"):
+    with pytest.raises(DataError, match=r"row 2, column 'y' holds 0.*drop 'log'"):
         transforms.forward(np.array([[1.0], [2.0], [0.0]]), ["log"], "s.csv", ["y"])
 
 

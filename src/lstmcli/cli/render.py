@@ -86,7 +86,7 @@ BACKTEST_COLUMNS = ("original_rmse", "naive_rmse", "seasonal_naive_rmse", "skill
 
 def fold_line(fold: dict) -> str:
     shown = " - ".join(f"{k}: {format_number(fold[k])}" for k in BACKTEST_COLUMNS if k in fold)
-    return f"fold {fold['fold']}: rows {fold['test_rows'][0] + 1}-{fold['test_rows'][1]}: {shown}"
+    return f"fold {fold['fold']}: rows {fold['test_rows'][0]}:{fold['test_rows'][1]}: {shown}"
 
 
 def backtest_text(result: dict) -> str:
@@ -96,7 +96,7 @@ def backtest_text(result: dict) -> str:
     rows = [
         [
             str(f["fold"]),
-            f"{f['test_rows'][0] + 1}-{f['test_rows'][1]}",
+            f"{f['test_rows'][0]}:{f['test_rows'][1]}",
             str(f.get("samples", "")),
             *(format_number(f.get(c)) for c in columns),
         ]
