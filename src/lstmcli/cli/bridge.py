@@ -180,6 +180,10 @@ def command(app: typer.Typer, name: str, *, model: bool = True):
                 if call.quiet and call.detail:
                     raise UsageError("-q asks for errors only and -v for more; give one of them")
                 opts = for_command(name, given, config)
+                if print_config or call.detail:  # the table printed is the one that runs: defaults and seed filled in
+                    from lstmcli.steps.resolving import resolved
+
+                    opts = resolved(name, opts, artifact)
                 if print_config:
                     sys.stdout.write(options.to_toml(name, opts))
                     return
