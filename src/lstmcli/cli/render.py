@@ -219,6 +219,8 @@ def inspect_view(summary: dict) -> list:
     row("stage", summary["stage"] + ("  (smoke: " + summary["smoke"] + ")" if summary["smoke"] else ""))
     row("task", summary["task"])
     row("data spec", compact(summary["data_spec"]))
+    rows, features = summary["input_shape"]
+    row("model input", f"windows of {rows} rows × {features} features (plain Keras and the SavedModel take these)")
     row("architecture", compact(summary["architecture"]))
     if summary["compile"]:
         row("compile", compact({k: v for k, v in summary["compile"].items() if k != "optimizer_config"}))
