@@ -37,6 +37,7 @@ SHIPPED = ("data", "configs")  # what the examples read, copied as the repositor
 FENCE = re.compile(r"^(\s*)```(\w*)\s*$")
 SKIP = re.compile(r"^\s*<!-- readme-test: skip \((.+)\) -->\s*$")
 README = (REPO / "README.md").read_text()
+MOST_SKIPS = 4  # blocks a test cannot run (make's own install, two machines): a few, never the examples
 
 
 @dataclass
@@ -161,9 +162,12 @@ def test_every_block_runs_as_a_reader_copies_it(document, tmp_path):
     env = a_readers_folder(cwd)
     done = run_document(document, cwd, env)
     assert done["ran"].get("sh", 0) >= 1, done
-    assert len(done["skipped"]) <= 2, done["skipped"]  # a few, each with its reason in the source
+    assert len(done["skipped"]) <= MOST_SKIPS, done["skipped"]  # a few, each with its reason in the source
     if document == "README.md":
-        assert done["ran"] == {"sh": done["ran"]["sh"], "$": 2, "make": 1, "csv": 1, "python": 2}, done
+        ran = done["ran"]
+        assert all(ran.get(kind, 0) >= least for kind, least in {"$": 2, "make": 1, "csv": 1, "python": 2}.items()), (
+            done
+        )
         future = (cwd / "build/co2-future.csv").read_text().splitlines()
         assert future[1].startswith("2002-01,1,") and future[-1].startswith("2004-12,")
 
@@ -171,7 +175,7 @@ def test_every_block_runs_as_a_reader_copies_it(document, tmp_path):
 def test_the_skip_markers_are_few_and_say_why():
     for document in DOCUMENTS:
         skips = [b.skip for b in blocks((REPO / document).read_text()) if b.skip]
-        assert len(skips) <= 2 and all(len(reason) > 10 for reason in skips), (document, skips)
+        assert len(skips) <= MOST_SKIPS and all(len(reason) > 10 for reason in skips), (document, skips)
 
 
 def test_a_block_is_read_with_its_marker_output_and_indentation():
