@@ -781,22 +781,22 @@ CASES = [
     case(
         "fit-non-numeric-cell",
         lambda t, k: fit_on(t, k, series_csv_with_cell(t / "bad.csv", 4, "abc")),
-        r"bad\.csv, row 4, column 'value' holds 'abc', which is not a number",
+        r"bad\.csv, row 3, column 'value' holds 'abc', which is not a number",
     ),
     case(
         "fit-cell-beyond-float32",
         lambda t, k: fit_on(t, k, series_csv_with_cell(t / "huge.csv", 3, "1e39")),
-        r"huge\.csv, row 3, column 'value' holds 1e\+39, beyond the largest number",
+        r"huge\.csv, row 2, column 'value' holds 1e\+39, beyond the largest number",
     ),
     case(
         "fit-empty-cell",
         lambda t, k: fit_on(t, k, dated_series_with_gap(t / "gap.csv", 5)),
-        r"gap\.csv, row 5, column 'value' is empty",
+        r"gap\.csv, row 4, column 'value' is empty",
     ),
     case(
         "fit-nan-cell",
         lambda t, k: fit_on(t, k, series_csv_with_cell(t / "nan.csv", 6, "NaN")),
-        r"nan\.csv, row 6, column 'value' (is empty|holds nan)",
+        r"nan\.csv, row 5, column 'value' (is empty|holds nan)",
     ),
     case(
         "fit-misspelt-column",
@@ -914,17 +914,17 @@ CASES = [
     case(
         "evaluate-infinite-cell",
         lambda t, k: ["evaluate", art(t, k, "reg_fitted"), "--data", series_csv_with_cell(t / "inf.csv", 3, "inf")],
-        r"inf\.csv, row 3, column 'value' holds (inf\b|an infinite)",
+        r"inf\.csv, row 2, column 'value' holds (inf\b|an infinite)",
     ),
     case(
         "evaluate-unseen-label",
         lambda t, k: evaluate_mc(t, k, mc_csv(t, cells={(5, "label"): "fox"})),
-        r"samples\.csv, row 5: label 'fox' was not among the labels the model was trained on \('cat', 'dog', 'eel'\)",
+        r"samples\.csv, row 4: label 'fox' was not among the labels the model was trained on \('cat', 'dog', 'eel'\)",
     ),
     case(
         "evaluate-empty-label",
         lambda t, k: evaluate_mc(t, k, mc_csv(t, cells={(2, "label"): ""})),
-        r"samples\.csv, row 2: the label column 'label' is empty",
+        r"samples\.csv, row 1: the label column 'label' is empty",
     ),
     case(
         "evaluate-misspelt-feature-column",
@@ -985,12 +985,12 @@ CASES = [
     case(
         "predict-unseen-label",
         lambda t, k: predict_mc(t, k, mc_csv(t, cells={(3, "label"): "fox"})),
-        r"samples\.csv, row 3: label 'fox' was not among the labels the model was trained on",
+        r"samples\.csv, row 2: label 'fox' was not among the labels the model was trained on",
     ),
     case(
         "predict-non-numeric-cell",
         lambda t, k: predict_mc(t, k, mc_csv(t, cells={(2, "x1"): "oops"})),
-        r"samples\.csv, row 2, column 'x1' holds 'oops', which is not a number",
+        r"samples\.csv, row 1, column 'x1' holds 'oops', which is not a number",
     ),
     case(
         "predict-fewer-rows-than-one-window",
@@ -1315,17 +1315,17 @@ ROUND_TWO = [
     case(
         "fit-trailing-comma-on-every-row",
         lambda t, k: fit_reg(t, k, "--out", t / "o.keras", data=trailing_commas(t / "commas.csv")),
-        r"commas\.csv, row 1 has 3 fields but the header names 2 columns",
+        r"commas\.csv, row 0 has 3 fields but the header names 2 columns",
     ),
     case(
         "fit-trailing-comma-on-one-later-row",
         lambda t, k: fit_reg(t, k, "--out", t / "o.keras", data=trailing_commas(t / "commas.csv", only_row=7)),
-        r"commas\.csv, row 7 has 3 fields but the header names 2 columns",
+        r"commas\.csv, row 6 has 3 fields but the header names 2 columns",
     ),
     case(
         "predict-trailing-comma-on-every-row",
         lambda t, k: ["predict", art(t, k, "reg_fitted"), "--data", trailing_commas(t / "commas.csv")],
-        r"commas\.csv, row 1 has 3 fields but the header names 2 columns",
+        r"commas\.csv, row 0 has 3 fields but the header names 2 columns",
     ),
     case(
         "fit-duplicate-column-name",

@@ -334,7 +334,7 @@ def test_a_padded_file_without_mask_names_the_fix(tmp_path, cli):
     run = cli("fit", compiled, "--data", tmp_path / "padded.csv", "--out", tmp_path / "f.keras")
     assert run.exit_code == 2
     first = int(np.argmax(lengths < 5))
-    assert f"row {first + 1} ends after {lengths[first]} of 5 time steps" in run.stderr
+    assert f"row {first} ends after {lengths[first]} of 5 time steps" in run.stderr
     assert "Define the model with --mask" in run.stderr
 
 

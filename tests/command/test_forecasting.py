@@ -110,6 +110,30 @@ def test_rows_select_like_loc_with_an_index_and_like_iloc_without():
         select_rows(frame, dated, "2030-01:")
 
 
+@pytest.mark.parametrize(
+    ("rows", "said"),
+    [
+        (
+            "2016-13:",
+            "'2016-13' in --rows 2016-13: is not a valid date of the index 'month' (its values run from "
+            "2016-01 to 2019-12); write START and END like 2016-01, or a partial date such as 2016, or leave one empty",
+        ),
+        (":2016-02-30", "'2016-02-30' in --rows :2016-02-30 is not a valid date of the index 'month'"),
+    ],
+)
+def test_a_bound_that_is_no_date_of_the_index_is_named_in_lstmclis_words(rows, said):
+    """Not pandas' `cannot do slice indexing on DatetimeIndex with these indexers`."""
+    with pytest.raises(DataError) as error:
+        select_rows(trending(48), DataSpec("series", 3, 1, index="month"), rows)
+    assert str(error.value).startswith(said) and "indexer" not in str(error.value)
+
+
+def test_a_bound_that_is_no_number_of_a_numeric_index_is_named():
+    yearly = pd.DataFrame({"year": np.arange(1900, 1950), "v": np.arange(50.0)})
+    with pytest.raises(DataError, match=r"^'19x' in --rows 19x: is not a number, and the index 'year' holds numbers"):
+        select_rows(yearly, DataSpec("series", 3, 1, index="year"), "19x:")
+
+
 def test_rows_split_train_and_test_and_evaluate_takes_its_context_from_before(tmp_path, cli):
     frame = trending(48)
     frame.to_csv(tmp_path / "s.csv", index=False)

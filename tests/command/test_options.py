@@ -201,6 +201,40 @@ def test_the_script_show_completion_prints_completes_in_bash(tmp_path):
     assert proc.stdout.splitlines() == ["--fail-if", "mirrored", "0"], proc  # 0 replies: bash completes the file name
 
 
+COMPLETION_MARKS = {
+    "bash": "complete -o default -F",
+    "zsh": "#compdef lstmcli",
+    "fish": "complete --command lstmcli",
+    "powershell": "Register-ArgumentCompleter",
+}
+
+
+@pytest.mark.skipif(shutil.which("dash") is None, reason="needs dash")
+@pytest.mark.parametrize("shell", COMPLETION_MARKS)
+def test_show_completion_prints_the_named_shells_script_from_any_shell(shell):
+    """Run from dash (a Makefile's or Dockerfile's /bin/sh), the shell named is the one printed."""
+    proc = subprocess.run(
+        ["dash", "-c", f'"{sys.executable}" -m lstmcli --show-completion {shell}'],
+        capture_output=True,
+        text=True,
+        env=_env(),
+    )
+    assert proc.returncode == 0 and proc.stderr == "", proc
+    assert [name for name, mark in COMPLETION_MARKS.items() if mark in proc.stdout] == [shell]
+
+
+@pytest.mark.skipif(shutil.which("dash") is None, reason="needs dash")
+def test_show_completion_without_a_shell_under_dash_says_to_name_one():
+    proc = subprocess.run(
+        ["dash", "-c", f'"{sys.executable}" -m lstmcli --show-completion'], capture_output=True, text=True, env=_env()
+    )
+    assert proc.returncode == 2 and proc.stdout == "", proc
+    assert proc.stderr == (
+        "error: completion is for bash, zsh, fish and powershell; the shell running lstmcli is 'dash': "
+        "name one, as in 'lstmcli --show-completion bash'\n"
+    )
+
+
 # ---------------------------------------------------------------- --print-config, -q, -v
 
 
@@ -252,7 +286,54 @@ def test_print_config_shows_flags_over_the_config_over_defaults(cli, tmp_path, m
     printed = cli("fit", "m.keras", "--config", "base.toml", "--epochs", "7", "--print-config")
     table = tomllib.loads(printed.stdout)["fit"]
     assert (table["epochs"], table["batch_size"], table["data"], table["shuffle"]) == (7, "all", "in/data.csv", True)
-    assert "seed" not in table  # unset: TOML has no null, and replaying leaves it unset too
+    assert isinstance(table["seed"], int) and table["scaling"] == "standard"  # drawn and derived, so a replay is pinned
+
+
+def test_print_config_pins_every_default_and_the_drawn_seed_so_a_replay_is_exact(cli, compiled, tmp_path, monkeypatch):
+    """No --seed: the printed table carries the seed drawn and the defaults; two replays are one run."""
+    from lstmcli.model.artifact import read_record
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(compiled / "wave.csv", "wave.csv")
+    printed = cli("define", "--features", "y", "--out", "d.keras", "--print-config")
+    table = tomllib.loads(printed.stdout)["define"]
+    assert {k: table[k] for k in ("timesteps", "lstm", "output_units", "output_activation")} == {
+        "timesteps": 1,
+        "lstm": [32],
+        "output_units": 1,
+        "output_activation": "linear",
+    }
+    Path("all.toml").write_text(printed.stdout)
+    assert cli("define", "--config", "all.toml", "-q").exit_code == 0
+    assert read_record("d.keras").seed == table["seed"]
+    printed = cli("compile", "d.keras", "--out", "c.keras", "--print-config")
+    assert tomllib.loads(printed.stdout)["compile"]["loss"] == "mean_squared_error"
+    with open("all.toml", "a") as config:
+        config.write(printed.stdout)
+    assert cli("compile", "d.keras", "--config", "all.toml", "-q").exit_code == 0
+    fit = ["fit", "c.keras", "--data", "wave.csv", "--epochs", "2", "--validation-split", "0.2", "--out", "a.keras"]
+    printed = cli(*fit, "--print-config")
+    table = tomllib.loads(printed.stdout)["fit"]
+    assert table["scaling"] == "standard" and table["seed"] == read_record("d.keras").seed  # the artifact's seed
+    with open("all.toml", "a") as config:
+        config.write(printed.stdout)
+    assert cli("fit", "c.keras", "--config", "all.toml", "-q").exit_code == 0
+    assert cli("fit", "c.keras", "--config", "all.toml", "--out", "b.keras", "-q").exit_code == 0
+    assert all(np.array_equal(x, y) for x, y in zip(_weights("a.keras"), _weights("b.keras")))
+    a, b = read_record("a.keras"), read_record("b.keras")
+    assert (a.seed, a.history, a.preprocessing) == (b.seed, b.history, b.preprocessing)
+
+
+def test_v_prints_the_seed_it_draws_and_fits_with_it(cli, compiled, tmp_path, monkeypatch):
+    from lstmcli.model.artifact import read_record
+
+    monkeypatch.chdir(tmp_path)
+    assert cli("define", "--features", "y", "--timesteps", "2", "--lstm", "2", "--out", "d.keras", "-q").exit_code == 0
+    assert cli("compile", "d.keras", "--out", "c.keras", "-q").exit_code == 0
+    loud = cli("fit", "c.keras", "--data", compiled / "wave.csv", "--out", "f.keras", "-v")
+    assert loud.exit_code == 0, loud
+    seed = int(re.search(r"^seed = (\d+)$", loud.stderr, re.M).group(1))
+    assert read_record("f.keras").seed == seed
 
 
 def _weights(path: str) -> list:

@@ -35,6 +35,20 @@ def test_classic_example_learns_the_sequence(classic, cli):
     np.testing.assert_allclose(frame["predicted_value"], np.arange(1, 10) / 10, atol=0.05)
 
 
+def test_row_keys_count_from_0_as_rows_does_and_future_steps_continue_them(classic, cli):
+    """One convention, pandas': `--rows 2:4` is keyed 2 and 3, and the forecast past row 9 is rows 10, 11, …"""
+    run = cli("predict", classic["fitted"], "--config", CONFIG)
+    assert pd.read_csv(io.StringIO(run.stdout))["row"].tolist() == list(range(1, 10))  # row 0 has no window before it
+    run = cli("predict", classic["fitted"], "--config", CONFIG, "--rows", "2:4")
+    assert pd.read_csv(io.StringIO(run.stdout))["row"].tolist() == [2, 3], run
+    run = cli("predict", classic["fitted"], "--config", CONFIG, "--future", "--steps", "3")
+    assert run.exit_code == 0, run  # beyond the horizon of 1 without --index: the row numbers continue
+    future = pd.read_csv(io.StringIO(run.stdout))
+    assert future["row"].tolist() == [10, 11, 12] and future["step"].tolist() == [1, 2, 3]
+    run = cli("predict", classic["fitted"], "--config", CONFIG, "--rows", ":5", "--future", "--steps", "2")
+    assert pd.read_csv(io.StringIO(run.stdout))["row"].tolist() == [5, 6], run
+
+
 def test_every_artifact_opens_with_plain_keras(classic):
     import keras
 
@@ -162,7 +176,9 @@ def test_a_failing_step_leaves_no_output(tmp_path, cli, classic):
     out = tmp_path / "fitted.keras"
     run = cli("fit", classic["compiled"], "--data", bad, "--out", out)
     assert run.exit_code == 2
-    assert "row 2" in run.stderr and "'value'" in run.stderr
+    assert "bad.csv, row 1, column 'value'" in run.stderr  # 0-based, as pandas counts: bad.iloc[1]
+    run = cli("fit", classic["compiled"], "--data", bad, "--rows", "1:", "--out", out)
+    assert run.exit_code == 2 and "row 1, column 'value'" in run.stderr, run  # the file's row, not the selection's
     assert not out.exists()
     assert list(tmp_path.iterdir()) == [bad]
 

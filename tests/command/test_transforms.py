@@ -66,7 +66,7 @@ def test_names_are_checked_before_anything_heavy():
 
 
 def test_log_refuses_non_positive_data_naming_the_row():
-    with pytest.raises(DataError, match=r"row 3, column 'y' holds 0.*drop 'log'"):
+    with pytest.raises(DataError, match=r"row 2, column 'y' holds 0.*drop 'log'"):
         transforms.forward(np.array([[1.0], [2.0], [0.0]]), ["log"], "s.csv", ["y"])
 
 
@@ -155,3 +155,23 @@ def test_transforms_that_cannot_work_are_refused(tmp_path, cli, define, message)
     assert run.exit_code == 2, run
     assert message in run.stderr
     assert not (tmp_path / "f.keras").exists()
+
+
+def test_verify_and_inspect_state_the_rows_a_raw_window_of_a_transformed_model_needs(tmp_path, cli):
+    """Plain Keras and the SavedModel take the time steps and the rows the differencing needs: say so, not --timesteps."""
+    import json
+
+    import keras
+
+    data = trending(tmp_path / "t.csv", rows=60)
+    define = ["--timesteps", 4, "--features", "y", "--index", "month", "--transform", "diff,seasonal-diff:12"]
+    assert cli("define", *define, "--lstm", 2, "--seed", 0, "--out", tmp_path / "d.keras").exit_code == 0
+    assert cli("compile", tmp_path / "d.keras", "--out", tmp_path / "c.keras").exit_code == 0
+    fit = cli("fit", tmp_path / "c.keras", "--data", data, "--epochs", 1, "--out", tmp_path / "f.keras")
+    assert fit.exit_code == 0, fit
+    verified = json.loads(cli("verify", tmp_path / "f.keras", "--json").stdout)
+    inspected = json.loads(cli("inspect", tmp_path / "f.keras", "--json").stdout)
+    model = keras.saving.load_model(tmp_path / "f.keras")
+    assert verified["input_shape"] == inspected["input_shape"] == list(model.input_shape[1:]) == [4 + 13, 1]
+    assert (verified["timesteps"], verified["context"]) == (4, 13)
+    assert "windows of 17 rows × 1 features" in cli("inspect", tmp_path / "f.keras").stdout

@@ -188,7 +188,7 @@ def test_a_label_the_model_never_saw_is_refused(tmp_path, cli):
     for command in ("evaluate", "predict"):
         run = cli(command, tmp_path / "f.keras", "--data", tmp_path / "new.csv")
         assert run.exit_code == 2
-        assert "row 5" in run.stderr and "'zebra'" in run.stderr
+        assert "row 4" in run.stderr and "'zebra'" in run.stderr
 
 
 def test_a_flag_contradicting_the_spec_is_refused(tmp_path, cli):

@@ -630,6 +630,30 @@ def test_sigterm_to_a_real_fit_exits_143_and_leaves_nothing(tiny, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    ("signum", "code", "word"), [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")]
+)
+def test_a_signal_during_start_up_imports_exits_cleanly(tmp_path, signum, code, word):
+    """SIGTERM or Ctrl-C while Typer is still importing: the boundary's line and exit code, no traceback."""
+    proc = subprocess.Popen(
+        [sys.executable, "-X", "importtime", "-m", "lstmcli", "define", "--features", "y", "--out", "d.keras"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=environment(),
+        cwd=tmp_path,
+    )
+    for line in proc.stderr:  # -X importtime writes a line as each import ends: Typer's own are under way
+        if b"typer" in line:
+            break
+    proc.send_signal(signum)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == code, stderr.decode()[-2000:]
+    assert stderr.decode().splitlines()[-1] == f"error: {word}; no output was written"
+    assert "Traceback" not in stderr.decode()
+    assert list(tmp_path.iterdir()) == []
+
+
 # Two processes cover the four environments (each process costs a TensorFlow import).
 HOSTILE_ENVIRONMENTS = {
     "HOME unset, TMPDIR missing, LANG=C": lambda root: {

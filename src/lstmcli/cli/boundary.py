@@ -25,6 +25,7 @@ import warnings
 import typer
 from typer.core import TyperGroup
 
+from lstmcli.cli import signals
 from lstmcli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_USAGE, LstmcliError
 
 # Click's exception base, found through a class Typer exports (Typer vendors Click).
@@ -160,8 +161,11 @@ def _terminate_unwinds():
     state = types.SimpleNamespace(fired=False)
 
     def handler(signum, frame):
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         state.fired = True
+        if signals.importing(frame):  # raising inside an import breaks it (CPython's SystemError): after it
+            signals.deliver_later(signum, handler)
+            return
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise Terminated
 
     with _handling(signal.SIGTERM, handler):
@@ -210,7 +214,7 @@ def first_interrupt_stops():
 
         render.stderr_console().print("stopping after the current step (Ctrl-C again to abort)", markup=False)
 
-    with _handling(signal.SIGINT, handler):
+    with _handling(signal.SIGINT, signals.outside_imports(handler)):
         yield flag
 
 

@@ -22,6 +22,7 @@ from typing import Annotated, Optional
 import typer
 
 from lstmcli import options, quiet
+from lstmcli.cli import signals
 from lstmcli.cli.boundary import boundary
 from lstmcli.errors import UsageError
 from lstmcli.steps.options import BY_COMMAND, for_command
@@ -174,10 +175,15 @@ def command(app: typer.Typer, name: str, *, model: bool = True):
             )
             render.configure(quiet=call.quiet)
             started = time.perf_counter()
+            signals.startup_over()
             with boundary(call.debug):
                 if call.quiet and call.detail:
                     raise UsageError("-q asks for errors only and -v for more; give one of them")
                 opts = for_command(name, given, config)
+                if print_config or call.detail:  # the table printed is the one that runs: defaults and seed filled in
+                    from lstmcli.steps.resolving import resolved
+
+                    opts = resolved(name, opts, artifact)
                 if print_config:
                     sys.stdout.write(options.to_toml(name, opts))
                     return

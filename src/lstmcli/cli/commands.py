@@ -19,12 +19,12 @@ import typer
 
 from lstmcli import __version__
 from lstmcli.cli import bridge
-from lstmcli.cli.boundary import OneLineErrors
+from lstmcli.cli.completion import CompletingGroup
 from lstmcli.errors import EXIT_FAILURE
 
 app = typer.Typer(
     name="lstmcli",
-    cls=OneLineErrors,
+    cls=CompletingGroup,
     help="The Keras LSTM lifecycle - define, compile, fit, evaluate, predict - as five commands.\n\n"
     "Each step reads the artifact the step before it wrote and writes its own, so shell "
     "scripts and Makefiles can chain, cache and resume the work.",

@@ -86,7 +86,7 @@ BACKTEST_COLUMNS = ("original_rmse", "naive_rmse", "seasonal_naive_rmse", "skill
 
 def fold_line(fold: dict) -> str:
     shown = " - ".join(f"{k}: {format_number(fold[k])}" for k in BACKTEST_COLUMNS if k in fold)
-    return f"fold {fold['fold']}: rows {fold['test_rows'][0] + 1}-{fold['test_rows'][1]}: {shown}"
+    return f"fold {fold['fold']}: rows {fold['test_rows'][0]}:{fold['test_rows'][1]}: {shown}"
 
 
 def backtest_text(result: dict) -> str:
@@ -96,7 +96,7 @@ def backtest_text(result: dict) -> str:
     rows = [
         [
             str(f["fold"]),
-            f"{f['test_rows'][0] + 1}-{f['test_rows'][1]}",
+            f"{f['test_rows'][0]}:{f['test_rows'][1]}",
             str(f.get("samples", "")),
             *(format_number(f.get(c)) for c in columns),
         ]
@@ -219,6 +219,8 @@ def inspect_view(summary: dict) -> list:
     row("stage", summary["stage"] + ("  (smoke: " + summary["smoke"] + ")" if summary["smoke"] else ""))
     row("task", summary["task"])
     row("data spec", compact(summary["data_spec"]))
+    rows, features = summary["input_shape"]
+    row("model input", f"windows of {rows} rows × {features} features (plain Keras and the SavedModel take these)")
     row("architecture", compact(summary["architecture"]))
     if summary["compile"]:
         row("compile", compact({k: v for k, v in summary["compile"].items() if k != "optimizer_config"}))

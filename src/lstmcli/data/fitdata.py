@@ -70,8 +70,8 @@ def read(record: Record, source: Path, data_path: Path, opts) -> FitData:
     where = dataspec.describe_source(data_path)
     selected = rowindex.select_rows(frame, spec, opts.rows)
     if selected is not None:
-        frame = frame.iloc[selected[0] : selected[1]].reset_index(drop=True)  # fit learns from these rows alone
-        where = f"{where} (rows {selected[0] + 1} to {selected[1]})"
+        frame = frame.iloc[selected[0] : selected[1]]  # fit learns from these rows alone; the index keeps file rows
+        where = f"{where} (rows {selected[0]}:{selected[1]})"
     kept = record.preprocessing
     if kept is not None and opts.scaling not in (None, kept.get("scaling_kind")):
         raise ConfigError(
@@ -100,7 +100,7 @@ def read(record: Record, source: Path, data_path: Path, opts) -> FitData:
         else:
             present = parsed.labels[~pd.isna(parsed.labels)]
             classes = preprocessing.check_classes(preprocessing.distinct_labels(present), task.name, units, where)
-        codes = preprocessing.label_indices(labels, classes, where)
+        codes = preprocessing.label_indices(labels, classes, where, frame.index[len(frame) - len(labels) :])
     validation = None
     if opts.validation_data is not None:
         vpath = opts.validation_data

@@ -45,10 +45,8 @@ def recursive_forecast(trainer, record: Record, data, frame, opts, batch_size):
     keep = max(
         spec.timesteps + record.preprocessing.get("context", 0), 3
     )  # a window and its differencing; an index shows its frequency in three values
-    series = frame.iloc[max(0, end - keep) : end][columns].reset_index(drop=True)
-    if spec.index is None:  # row numbers carry on from the file's
-        series.insert(0, windowing.ROW_KEY, np.arange(end - len(series), end) + 1)
-        spec.index = windowing.ROW_KEY
+    start = max(0, end - keep)  # the file row of the series' first row: without an index, keys are row numbers
+    series = frame.iloc[start:end][columns].reset_index(drop=True)
     forecasts, keys = [], []
     while sum(len(k) for k in keys) < opts.steps:
         window = windowing.prepare(
@@ -64,10 +62,14 @@ def recursive_forecast(trainer, record: Record, data, frame, opts, batch_size):
         )
         step = trainer.predict(window, batch_size).reshape(spec.horizon, len(target))
         forecasts.append(step)
-        keys.append(window.step_keys[0])
+        step_keys = window.step_keys[0] if spec.index else window.step_keys[0] + start
+        keys.append(step_keys)
         grown = pd.DataFrame(step, columns=target)[features]
-        grown.insert(0, spec.index, window.step_keys[0])
-        series = pd.concat([series, grown], ignore_index=True).iloc[-keep:].reset_index(drop=True)
+        if spec.index:
+            grown.insert(0, spec.index, step_keys)
+        series = pd.concat([series, grown], ignore_index=True)
+        start += max(0, len(series) - keep)
+        series = series.iloc[-keep:].reset_index(drop=True)
     predicted = np.concatenate(forecasts)[: opts.steps].reshape(1, -1)
     return predicted, np.concatenate(keys)[: opts.steps].reshape(1, -1)
 

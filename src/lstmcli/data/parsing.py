@@ -65,7 +65,8 @@ def parse(frame: pd.DataFrame, spec: DataSpec, *, task, where: str) -> Parsed:
     x = numeric(frame, features, where, allow_empty=masked)
     inputs = x
     if masked:
-        inputs = mask_trailing(x.reshape(len(frame), spec.timesteps, spec.n_features), where).reshape(len(frame), -1)
+        inputs = mask_trailing(x.reshape(len(frame), spec.timesteps, spec.n_features), where, frame.index)
+        inputs = inputs.reshape(len(frame), -1)
     y = labels = None
     if task.classification:
         if len(target) != 1:
@@ -75,14 +76,14 @@ def parse(frame: pd.DataFrame, spec: DataSpec, *, task, where: str) -> Parsed:
         bad = pd.isna(labels[label_rows])
         if bad.any():
             raise DataError(
-                f"{where}, row {int(label_rows[bad.argmax()]) + 1}: the label column {target[0]!r} is empty; fill or drop the row"
+                f"{where}, row {frame.index[int(label_rows[bad.argmax()])]}: the label column {target[0]!r} is empty; fill or drop the row"
             )
     elif not masked and all(name in features for name in target):
         y = x[:, [features.index(name) for name in target]]  # the same cells, parsed once
     else:
         y = numeric(frame, target, where)
     if y is not None and "log" in (spec.transforms or []):
-        transforms.check_positive(y, where, target)
+        transforms.check_positive(y, where, target, frame.index)
     season = (spec.season or index_season(frame, spec)) if spec.transforms else None
     return Parsed(features, target, x, inputs, y, labels, season)
 
@@ -148,7 +149,7 @@ def numeric(frame: pd.DataFrame, names: list[str], where: str, *, allow_empty: b
     if huge.any():
         row, col = np.argwhere(huge)[0]
         raise DataError(
-            f"{where}, row {row + 1}, column {names[col]!r} holds {values[row, col]:g}, beyond the largest number "
+            f"{where}, row {block.index[row]}, column {names[col]!r} holds {values[row, col]:g}, beyond the largest number "
             f"a model computes with (about 3.4e38); rescale the column"
         )
     bad = ~np.isfinite(values)
@@ -166,7 +167,7 @@ def numeric(frame: pd.DataFrame, names: list[str], where: str, *, allow_empty: b
         else:
             what = f"holds {cell.item() if isinstance(cell, np.generic) else cell}"
             fix = "replace infinite and NaN values"
-        raise DataError(f"{where}, row {row + 1}, column {names[col]!r} {what}; {fix}")
+        raise DataError(f"{where}, row {block.index[row]}, column {names[col]!r} {what}; {fix}")
     return values.astype(np.float32)
 
 
@@ -192,29 +193,30 @@ def check_padding(frame: pd.DataFrame, features: list[str], spec: DataSpec, wher
         row = int(np.argmax(padded))
         length = int((~trailing[row]).sum())
         raise DataError(
-            f"{where}, row {row + 1} ends after {length} of {spec.timesteps} time steps (the rest are empty): "
+            f"{where}, row {frame.index[row]} ends after {length} of {spec.timesteps} time steps (the rest are empty): "
             f"the rows have different lengths. Define the model with --mask, so empty trailing steps are "
             f"masked, or fill the cells. {int(padded.sum())} row(s) are padded this way"
         )
 
 
-def mask_trailing(x: np.ndarray, where: str) -> np.ndarray:
-    """Replace empty trailing time steps with MASK_VALUE; refuse gaps anywhere else."""
+def mask_trailing(x: np.ndarray, where: str, index=None) -> np.ndarray:
+    """Replace empty trailing time steps with MASK_VALUE; refuse gaps anywhere else (`index`: the rows' file rows)."""
+    index = np.arange(len(x)) if index is None else index
     empty = np.isnan(x)
     step_empty = empty.all(axis=2)
     partial = empty.any(axis=2) & ~step_empty
     if partial.any():
         row, step = np.argwhere(partial)[0]
         raise DataError(
-            f"{where}, row {row + 1}: time step {step + 1} is partly empty; a masked row may only end early, with whole time steps empty"
+            f"{where}, row {index[row]}: time step {step + 1} is partly empty; a masked row may only end early, with whole time steps empty"
         )
     gap = step_empty[:, :-1] & ~step_empty[:, 1:]
     if gap.any():
         row, step = np.argwhere(gap)[0]
         raise DataError(
-            f"{where}, row {row + 1}: time step {step + 1} is empty but a later one is not; only trailing steps can be masked"
+            f"{where}, row {index[row]}: time step {step + 1} is empty but a later one is not; only trailing steps can be masked"
         )
     if step_empty[:, 0].any():
         row = int(np.argmax(step_empty[:, 0]))
-        raise DataError(f"{where}, row {row + 1} has no values at all; drop the row")
+        raise DataError(f"{where}, row {index[row]} has no values at all; drop the row")
     return np.where(empty, np.float32(MASK_VALUE), x).astype(np.float32)

@@ -60,7 +60,7 @@ class Prepared:
         y: Targets as the loss wants them (scaled / encoded), or None.
         y_raw: Targets in the data's own units or labels, or None.
         keys: One key per sample: the key of its first target row (the index
-            column's value, or the 1-based row number).
+            column's value, or the 0-based row number, as pandas counts).
         key_name: The index column's name, or "row".
         target_names: The target columns.
         step_keys: series: (samples, horizon) keys of each forecast step's row,

@@ -101,8 +101,8 @@ def check_classes(classes: list, task: str, units: int, where: str) -> list:
     return classes
 
 
-def label_indices(labels: np.ndarray, classes: list, where: str) -> np.ndarray:
-    """Each label's position in `classes`.
+def label_indices(labels: np.ndarray, classes: list, where: str, rows=None) -> np.ndarray:
+    """Each label's position in `classes`; `rows` are the labels' 0-based rows in the file, for the message.
 
     Raises:
         DataError: naming the first label the model never saw, and its row.
@@ -114,19 +114,19 @@ def label_indices(labels: np.ndarray, classes: list, where: str) -> np.ndarray:
             indices[row] = lookup[_plain(value)]
         except (KeyError, TypeError):
             raise DataError(
-                f"{where}, row {row + 1}: label {value!r} was not among the labels the model was "
+                f"{where}, row {row if rows is None else rows[row]}: label {value!r} was not among the labels the model was "
                 f"trained on ({_preview(classes)}); remove those rows or train on them"
             ) from None
     return indices
 
 
-def encode_labels(labels: np.ndarray, classes: list, loss: str, units: int, where: str) -> np.ndarray:
+def encode_labels(labels: np.ndarray, classes: list, loss: str, units: int, where: str, rows=None) -> np.ndarray:
     """Turn labels into what the loss expects: 0/1, class indices, or one-hot rows.
 
     Raises:
         DataError: naming the first label the model never saw, and its row.
     """
-    indices = label_indices(labels, classes, where)
+    indices = label_indices(labels, classes, where, rows)
     if units == 1:
         return indices.astype(np.float32)[:, None]
     if loss.startswith("sparse"):

@@ -76,7 +76,7 @@ def read_table(path: Path | str, fmt: str | None = None) -> pd.DataFrame:
         if extra:
             expected, line, saw = map(int, extra.groups())
             raise DataError(
-                f"{path}, row {line - 1} has {saw} fields but the header names {expected} columns; "
+                f"{path}, row {line - 2} has {saw} fields but the header names {expected} columns; "
                 f"remove the extra field (a trailing comma?) or name its column in the header"
             ) from None
         raise DataError(f"{path} is not a readable {fmt} file: {_first_line(exc)}") from None

@@ -20,16 +20,17 @@ FREQUENCY_ROWS = 120  # the index's last rows that show its frequency (ten years
 def row_keys(frame: pd.DataFrame, spec: DataSpec, rows: np.ndarray) -> np.ndarray:
     """The keys of (0-based) `rows`: the index column's values, continued past the end.
 
-    Without an index the key is the 1-based row number. Rows past the end of
-    the file are keyed by the index continued at the frequency its last
-    values show.
+    Without an index the key is the 0-based row number, as pandas counts
+    (`--rows 2:4` is keyed 2 and 3), continuing past the end of the file. Rows
+    past the end of the file are keyed by the index continued at the
+    frequency its last values show.
 
     Raises:
         DataError: if rows past the end of the file need keys and the index
             does not advance regularly (see `calendar.infer_frequency`).
     """
     if not spec.index:
-        return rows + 1
+        return rows
     values = frame[spec.index].to_numpy()
     keys = np.empty(rows.shape, dtype=object)
     inside = rows < len(frame)
@@ -77,11 +78,14 @@ def select_rows(frame: pd.DataFrame, spec: DataSpec, text: str | tuple[int, int]
     else:
         column = frame[spec.index]
         if pd.api.types.is_numeric_dtype(column):
-            try:
-                index = pd.Index(column.to_numpy())
-                start, end = (None if v is None else column.dtype.type(float(v)) for v in (start, end))
-            except ValueError:
-                raise DataError(f"--rows {text}: the index {spec.index!r} holds numbers; give numbers") from None
+            index = pd.Index(column.to_numpy())
+            bad = next((v for v in (start, end) if v is not None and not _is_number(v)), None)
+            if bad is not None:
+                raise DataError(
+                    f"{bad!r} in --rows {text} is not a number, and the index {spec.index!r} holds numbers (from "
+                    f"{column.iloc[0]} to {column.iloc[-1]}); write START and END like {column.iloc[0]}, or leave one empty"
+                )
+            start, end = (None if v is None else column.dtype.type(float(v)) for v in (start, end))
         else:
             try:
                 index = pd.DatetimeIndex(pd.to_datetime(column.astype(str), format="mixed"))
@@ -91,14 +95,43 @@ def select_rows(frame: pd.DataFrame, spec: DataSpec, text: str | tuple[int, int]
             raise DataError(
                 f"--rows selects by the index {spec.index!r}, whose values are not in increasing order; sort the file by it"
             )
+        rows = pd.Series(np.arange(len(frame)), index=index)
         try:
-            positions = pd.Series(np.arange(len(frame)), index=index).loc[start:end]
-        except (KeyError, ValueError, TypeError) as exc:
-            raise DataError(f"--rows {text}: cannot read {exc} as a value of the index {spec.index!r}") from None
+            positions = rows.loc[start:end]
+        except (KeyError, ValueError, TypeError):
+            raise _not_a_bound(text, rows, (start, end), column) from None
         lo, hi = (int(positions.iloc[0]), int(positions.iloc[-1]) + 1) if len(positions) else (0, 0)
     if hi <= lo:
         raise DataError(f"--rows {text} selects no rows of the {len(frame)}; check START and END")
     return lo, hi
+
+
+def _not_a_bound(text: str, rows: pd.Series, bounds, column: pd.Series) -> DataError:
+    """The one line for a START or END the index cannot be sliced at (pandas' own words left out)."""
+    bad = next((b for b in bounds if b is not None and _unsliceable(rows, b)), bounds[0] if bounds[0] else bounds[1])
+    first, last = column.iloc[0], column.iloc[-1]
+    kind = "date" if isinstance(rows.index, pd.DatetimeIndex) else "value"
+    example = f", or a partial date such as {str(first)[:4]}" if kind == "date" else ""
+    return DataError(
+        f"{str(bad)!r} in --rows {text} is not a valid {kind} of the index {column.name!r} (its values run from "
+        f"{first} to {last}); write START and END like {first}{example}, or leave one empty"
+    )
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _unsliceable(rows: pd.Series, bound) -> bool:
+    try:
+        rows.loc[bound:]
+    except (KeyError, ValueError, TypeError):
+        return True
+    return False
 
 
 def index_season(frame: pd.DataFrame, spec: DataSpec) -> int | None:

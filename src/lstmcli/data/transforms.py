@@ -100,8 +100,8 @@ def forward(values, transforms: list[str], where: str, names: list[str]):
     return w
 
 
-def check_positive(values, where: str, names: list[str]) -> None:
-    """Refuse a non-positive value (or NaN) under `log`, naming its row and column.
+def check_positive(values, where: str, names: list[str], rows=None) -> None:
+    """Refuse a non-positive value (or NaN) under `log`, naming its row (`rows[i]`, else i) and column.
 
     Raises:
         DataError: for the first such cell.
@@ -112,7 +112,7 @@ def check_positive(values, where: str, names: list[str]) -> None:
     if bad.any():
         row, col = np.argwhere(bad)[0]
         raise DataError(
-            f"{where}, row {row + 1}, column {names[col]!r} holds {float(values[row, col]):g}; the log transform needs "
+            f"{where}, row {row if rows is None else rows[row]}, column {names[col]!r} holds {float(values[row, col]):g}; the log transform needs "
             f"positive values, so drop 'log' from --transform or shift the data"
         )
 

@@ -105,10 +105,11 @@ def _inputs(
     parsing.check_padding(part, features, spec, where)
     x = parsing.numeric(part, features, where, allow_empty=masked)
     if masked:
-        x = parsing.mask_trailing(x.reshape(len(part), spec.timesteps, spec.n_features), where).reshape(len(part), -1)
+        x = parsing.mask_trailing(x.reshape(len(part), spec.timesteps, spec.n_features), where, part.index)
+        x = x.reshape(len(part), -1)
     if "log" in chosen:
         logged = [i for i, name in enumerate(features) if name in target]
-        transforms.check_positive(x[:, logged], where, [features[i] for i in logged])
+        transforms.check_positive(x[:, logged], where, [features[i] for i in logged], part.index)
     return x
 
 
@@ -145,10 +146,10 @@ def _labels(frame, target, target_rows, first, hi, task, prep, loss, units, wher
     bad = pd.isna(y_raw)
     if bad.any():
         raise DataError(
-            f"{where}, row {int(label_rows[bad.argmax()]) + 1}: the label column {target[0]!r} is empty; fill or drop the row"
+            f"{where}, row {frame.index[int(label_rows[bad.argmax()])]}: the label column {target[0]!r} is empty; fill or drop the row"
         )
     y = (
-        preprocessing.encode_labels(y_raw, prep["classes"], loss or task.loss, units, where)
+        preprocessing.encode_labels(y_raw, prep["classes"], loss or task.loss, units, where, frame.index[label_rows])
         if "classes" in prep
         else None
     )

@@ -39,6 +39,7 @@ def inspect(source: Path, opts: InspectOptions | None = None) -> dict:
         "stage": record.stage,
         "task": record.task,
         "data_spec": record.data_spec,
+        "input_shape": input_shape(record),
         "architecture": record.architecture,
         "compile": record.compile,
         "preprocessing": record.preprocessing,
@@ -52,6 +53,14 @@ def inspect(source: Path, opts: InspectOptions | None = None) -> dict:
     if opts.layers:
         summary["layers"] = layer_table(source, unsafe=opts.unsafe, opened=opened)
     return summary
+
+
+def input_shape(record) -> list[int]:
+    """The raw windows the model takes, rows × features: the time steps and the rows the differencing needs."""
+    from lstmcli.data.dataspec import DataSpec
+
+    timesteps, features = DataSpec.from_dict(record.data_spec).input_shape
+    return [timesteps + (record.preprocessing or {}).get("context", 0), features]
 
 
 def history_summary(history: dict[str, list]) -> dict:

@@ -57,7 +57,9 @@ def verify(source: Path, opts=None) -> dict:
         "path": str(source),
         "stage": record.stage,
         "task": record.task,
-        "input_shape": list(spec.input_shape),
+        "input_shape": list(expected),  # what the model (and its SavedModel export) takes: rows × features
+        "timesteps": spec.timesteps,
+        "context": history,  # the rows before a window's time steps that the differencing needs
         "outputs": units,
         "parameters": int(model.count_params()),
         "epochs": record.epochs,

@@ -1,0 +1,55 @@
+"""Signals that land inside an import are delivered after it (lstmcli.cli.signals)."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+
+import pytest
+
+from lstmcli.cli.boundary import boundary
+
+SLOW_MODULE = """
+import os, signal, time
+os.kill(os.getpid(), signal.{name})
+for _ in range(20):
+    time.sleep(0.01)
+whole = True
+"""
+
+
+def test_a_sigterm_during_an_import_ends_the_step_after_the_import(tmp_path, monkeypatch):
+    """Raised inside the import it would break it (CPython's SystemError, a half-made module); it waits."""
+    (tmp_path / "slow_to_import.py").write_text(SLOW_MODULE.format(name="SIGTERM"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "slow_to_import", raising=False)
+    with pytest.raises(SystemExit) as exit, boundary(debug=False):
+        import slow_to_import  # noqa: F401
+
+        time.sleep(10)  # the signal comes back here, outside the import
+    assert exit.value.code == 143
+    assert sys.modules["slow_to_import"].whole
+    monkeypatch.delitem(sys.modules, "slow_to_import")
+
+
+def test_a_ctrl_c_during_an_import_interrupts_the_step_after_the_import(tmp_path, monkeypatch):
+    """The process's Ctrl-C once a step starts (`signals.startup_over`) waits for the import too."""
+    from lstmcli.cli import signals
+
+    (tmp_path / "slow_to_import_int.py").write_text(SLOW_MODULE.format(name="SIGINT"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "slow_to_import_int", raising=False)
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        signals.startup()
+        signals.startup_over()
+        with pytest.raises(SystemExit) as exit, boundary(debug=False):
+            import slow_to_import_int  # noqa: F401
+
+            time.sleep(10)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert exit.value.code == 130
+    assert sys.modules["slow_to_import_int"].whole
+    monkeypatch.delitem(sys.modules, "slow_to_import_int")
