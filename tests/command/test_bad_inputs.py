@@ -1713,7 +1713,7 @@ ROUND_THREE = [
     case(
         "run-bad-cell-in-fit-data",
         lambda t, k: run_(t, k, run_config(t, data=series_csv_with_cell(t / "bad.csv", 4, "abc"))),
-        r"bad\.csv, row 4, column 'value' holds 'abc', which is not a number",
+        r"bad\.csv, row 3, column 'value' holds 'abc', which is not a number",
     ),
     case(
         "run-unknown-optimizer",
