@@ -220,7 +220,8 @@ def resolve(cls: type, table: str, flags: dict[str, Any], config: Path | None, f
                     + did_you_mean(key, options)
                     + f"; the options are {', '.join(options)}"
                 )
-            merged[key] = check(options[key], value, f"{config}: [{table}] {key}", base)
+            where = f"{config}: [{table}] {key}"
+            merged[key] = check(options[key], typed(options[key], value, where), where, base)
     for key, value in flags.items():
         if value is None or (isinstance(value, (list, tuple)) and not value):
             continue
@@ -285,6 +286,32 @@ def read_config(path: Path, table: str) -> tuple[dict, Path]:
             )
     # A pipe (<(…) is /dev/fd/N, resolving to /proc/PID/fd) has no folder: its paths are the current folder's.
     return data.get(table, {}), path.resolve().parent if path.is_file() else Path.cwd()
+
+
+def _whole(item: Any) -> bool:
+    return isinstance(item, int) and not isinstance(item, bool)
+
+
+_TOML_TYPES = {  # kind: what a config value must be, and the test of one value (of each item, for "ints")
+    "int": ("a whole number", _whole),
+    "ints": ("a list of whole numbers", _whole),
+    "float": ("a number", lambda v: _whole(v) or isinstance(v, float)),
+    "batch": ("a whole number or 'all'", lambda v: _whole(v) or (isinstance(v, str) and v.strip().lower() == ALL)),
+    "str": ("a string", lambda v: isinstance(v, str)),
+}
+
+
+def typed(option: Option, value: Any, where: str) -> Any:
+    """A config value of the option's TOML type, never coerced (`epochs = "5"`, `lstm = [1e3]` are refused).
+
+    The command line hands `check` text to convert; a config says its types, so a mismatch is named, not guessed at.
+    """
+    needs, fits = _TOML_TYPES.get(option.kind, ("", lambda v: True))
+    for item in value if option.kind == "ints" and isinstance(value, list) else [value]:
+        if not fits(item) and not (_whole(item) and option.choices):  # verbose = 0: Keras spells it so; check judges it
+            hint = f" (write {int(item)})" if isinstance(item, float) and item.is_integer() and "whole" in needs else ""
+            raise ConfigError(f"{where} must be {needs}{hint}. Received: {item!r}")  # the flag's words (`check`)
+    return value
 
 
 def check(option: Option, value: Any, where: str, base: Path) -> Any:

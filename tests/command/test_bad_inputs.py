@@ -502,7 +502,7 @@ CASES = [
     case(
         "config-bool-for-int",
         lambda t, k: define(t, *DEFINE_OK, "--config", config(t, "[define]\ntimesteps = true\n")),
-        r"\[define\] timesteps must be a number\. Received: True",
+        r"\[define\] timesteps must be a (whole )?number\. Received: True",
     ),
     case(
         "config-float-for-int",

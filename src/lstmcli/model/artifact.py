@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import re
 import warnings
 import zipfile
 import zlib
@@ -202,9 +201,6 @@ def _member_sha256(archive: zipfile.ZipFile, name: str) -> str:
     return digest.hexdigest()
 
 
-UNKNOWN_CLASS = re.compile(r"Could not locate (?:class|function) '([^']+)'")
-
-
 def load_keras(path: Path, *, unsafe: bool, compile: bool, checked: bool = False):
     """keras.saving.load_model, its errors turned into one-line ArtifactErrors that say what to do.
 
@@ -234,17 +230,10 @@ def load_keras(path: Path, *, unsafe: bool, compile: bool, checked: bool = False
 
 
 def _unloadable(path: Path, exc: Exception) -> ArtifactError:
-    text = str(exc)
-    custom = UNKNOWN_CLASS.search(text)
-    if custom:
-        return ArtifactError(
-            f"{path} uses the custom class {custom.group(1)!r}, which is not part of Keras; lstmcli loads models "
-            f"built from Keras's own layers, so rebuild it without {custom.group(1)}"
-        )
-    first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
-    if len(first) > 200:
-        first = first[:197] + "..."
-    return ArtifactError(f"{path} could not be loaded by Keras ({type(exc).__name__}: {first})")
+    """Keras's refusal as one line that says what is wrong with the artifact and what to do (see `keraserrors`)."""
+    from lstmcli.model.keraserrors import explain
+
+    return ArtifactError(f"{path}{explain(exc)}")
 
 
 def require_stage(record: Record, needed: str, path: Path, command: str) -> None:

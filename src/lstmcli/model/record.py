@@ -145,14 +145,14 @@ def record_from_json(raw: Any, path: Path) -> Record:
         ):
             raise refuse(f"{name}.{key}", f"must be {_describe(kind)}, not {_short(raw[name].get(key))}")
     try:
+        tasks.check_output(tasks.get_task(raw["task"]), raw["architecture"]["units"], raw["architecture"]["activation"])
+    except UsageError as exc:
+        raise refuse("task", f"{raw['task']!r} does not fit the model's output ({exc})") from None
+    try:
         recordvalues.check_values(raw)
     except recordvalues.Invalid as exc:
         where, value, problem = exc.args
         raise refuse(where, f"{problem}, not {_short(value)}") from None
-    try:
-        tasks.check_output(tasks.get_task(raw["task"]), raw["architecture"]["units"], raw["architecture"]["activation"])
-    except UsageError as exc:
-        raise refuse("task", f"{raw['task']!r} does not fit the model's output ({exc})") from None
     return Record(**raw)
 
 

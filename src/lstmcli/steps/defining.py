@@ -43,6 +43,7 @@ def define(opts) -> Written:
             f"a regression model has one output per target and step; the spec has {n_targets} but "
             f"--output-units is {units}: drop --output-units or name the targets with --target"
         )
+    architecture.check_size(stack, spec.input_shape, units)
     keras = load_tensorflow()
     if opts.seed is not None:
         keras.utils.set_random_seed(opts.seed)

@@ -36,6 +36,11 @@ def predict(source: Path, opts) -> pd.DataFrame:
     )
     batch_size = None if opts.batch_size == ALL else opts.batch_size
     task = tasks.get_task(record.task)
+    if opts.classes and not task.classification:
+        raise ConfigError(
+            f"--classes writes a classifier's labels without their probabilities; {source} is a {task.name} model, "
+            f"whose predictions are values: drop --classes"
+        )
     if opts.wide and (task.classification or data.step_keys is None):
         raise ConfigError("--wide puts a series forecast's steps side by side; this model's predictions have no steps")
     if opts.future and opts.steps is not None and opts.steps > data.horizon:
