@@ -1702,6 +1702,32 @@ def other_weights(t: Path, k) -> Path:
     return resealed_member(t, k, "reg_defined", "model.weights.h5", weights)
 
 
+def external_weights(t: Path, k) -> Path:
+    """reg_defined whose LSTM kernel is an HDF5 dataset stored in a file outside the archive, resealed."""
+    import io
+    import zipfile
+
+    import h5py
+
+    outside = write_bytes(t / "outside.bin", np.arange(8, dtype=np.float32).tobytes())
+    with zipfile.ZipFile(k.reg_defined) as archive:
+        original = io.BytesIO(archive.read("model.weights.h5"))
+    rebuilt = io.BytesIO()
+    with h5py.File(original, "r") as old, h5py.File(rebuilt, "w") as new:
+
+        def copy(name, item):
+            if isinstance(item, h5py.Group):
+                new.require_group(name).attrs.update(dict(item.attrs))
+            elif name.endswith("lstm/cell/vars/0"):
+                new.create_dataset(name, shape=item.shape, dtype=item.dtype, external=[(str(outside), 0, 32)])
+            else:
+                new.create_dataset(name, data=item[()])
+
+        new.attrs.update(dict(old.attrs))
+        old.visititems(copy)
+    return resealed_member(t, k, "reg_defined", "model.weights.h5", rebuilt.getvalue())
+
+
 def downgraded(t: Path, k, name: str, version: int) -> Path:
     """The format lowered to one from before the digest, a field edited, and the digest deleted."""
 
@@ -1874,6 +1900,11 @@ ROUND_THREE_RECORDS = [
         "verify-weights-of-another-architecture-resealed",
         lambda t, k: ["verify", other_weights(t, k)],
         r"resealed\.keras's weights do not fit its layers \(.*as from another model\); write it again",
+    ),
+    case(
+        "verify-weights-reading-an-external-file",
+        lambda t, k: ["verify", external_weights(t, k)],
+        r"resealed\.keras's weights \(model\.weights\.h5\) read a file outside the archive \(.*outside\.bin\)",
     ),
     case(
         "compile-weights-not-hdf5-resealed",

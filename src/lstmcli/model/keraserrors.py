@@ -33,6 +33,11 @@ KNOWN = [
         f"self-contained models only{REWRITE}",
     ),
     (
+        re.compile(r"H5 file with external Dataset: \[\('([^']*)'"),
+        lambda m, _: f"'s weights (model.weights.h5) read a file outside the archive ({m.group(1)}); lstmcli loads "
+        f"self-contained models only{REWRITE}",
+    ),
+    (
         re.compile(
             r"A total of (\d+) objects could not be loaded.*?List of objects that could not be loaded:\s*\[(.*)\]", re.S
         ),
