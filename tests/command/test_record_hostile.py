@@ -70,3 +70,19 @@ OTHER_WORDS = {
     "members": ("no longer match the record",),
     "format_version": ("was written by a newer lstmcli", "predates the record's digest"),
 }
+
+
+def test_inspect_and_verify_show_a_record_s_text_inert(fitted, tmp_path):
+    """Issue 21 (11): a feature name holding an ANSI escape was printed raw by inspect."""
+
+    def edit(obj):
+        for table in (obj["data_spec"], obj["preprocessing"]):
+            table["features"] = table["target"] = ["\x1b[31mred\u202e"]
+        obj["lineage"][0]["step"] = "define\x1b]0;title\x07"
+
+    path = with_record(fitted[0], tmp_path / "escapes.keras", edit)
+    for argv, shown in ((["inspect", path], r"\x1b[31mred\u202e"), (["verify", path], r"define\x1b]0;title\x07")):
+        run = invoke(argv)
+        assert run.exit_code == 0, run
+        assert shown in run.stdout, run.stdout
+        assert "\x1b" not in run.stdout and "\u202e" not in run.stdout and "\x07" not in run.stdout
