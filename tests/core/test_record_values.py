@@ -77,3 +77,12 @@ def test_a_very_long_history_is_thinned_to_every_kth_epoch_and_the_last():
     assert thinned["m3"][0] == 0.0 and thinned["m3"][-1] == 79_999.0
     assert thinned["m3"][1] == float(every)
     assert thin_history({"loss": [1.0, 2.0]}) == ({"loss": [1.0, 2.0]}, 1)
+
+
+def test_class_labels_fit_wrote_load_whatever_their_json_type():
+    """A binary target of True/False is stored as [false, true]; numbers and strings as themselves."""
+    for classes in ([False, True], [0, 1], ["no", "yes"], [0.5, 1.5]):
+        raw = with_value("preprocessing.classes", classes)
+        raw["task"], raw["architecture"]["activation"] = "binary", "sigmoid"
+        raw["preprocessing"]["targets"] = None
+        assert record_from_json(raw, Path("m.keras")).preprocessing["classes"] == classes

@@ -106,8 +106,8 @@ def scaling(value) -> None:
 def labels(value) -> None:
     if not isinstance(value, list) or len(value) < 2:
         raise Invalid("must be a list of at least two class labels")
-    if not all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value):
-        raise Invalid("must hold class labels (strings or numbers)")
+    if not all(isinstance(v, (str, bool)) or (_number(v) and math.isfinite(v)) for v in value):
+        raise Invalid("must hold class labels (strings, finite numbers or booleans)")
     if len({json_key(v) for v in value}) != len(value):
         raise Invalid("names a class twice")
 
@@ -210,7 +210,7 @@ def _check_history(raw: dict) -> None:
     if len(lengths) > 1:
         raise Invalid("history", sorted(lengths), "must have one value per epoch in every list (lengths differ)")
     if raw.get("stage") == "fitted" and not (history.get("loss") or []):
-        raise Invalid("history.loss", history.get("loss"), "must hold the loss of each epoch fit ran (it is empty)")
+        raise Invalid("history.loss", history.get("loss", []), "must hold the loss of each epoch fit ran")
 
 
 def _check_agreement(raw: dict) -> None:
