@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 import os
 import tomllib
 import types
@@ -27,11 +26,13 @@ from typing import Any
 
 from lstmcli.errors import ConfigError
 from lstmcli.model.tasks import did_you_mean
+from lstmcli.optionvalues import INT_LIMIT
+from lstmcli.optionvalues import number as _number
+from lstmcli.optionvalues import split as _split
 from lstmcli.outputs import Output
 
 ALL = "all"  # batch_size = "all": one batch holding every sample
 SEED_RANGE = 2**32  # what keras.utils.set_random_seed and numpy accept
-INT_LIMIT = 2**31  # no count (epochs, units, timesteps, batch) is this large; beyond it TensorFlow overflows
 INPUT, OUTPUT = "input", "output"  # an option's role: a file the step reads, or a place it writes
 
 
@@ -225,10 +226,12 @@ def resolve(
         values, base = read_config(config, table)
         for key, value in values.items():
             _known(key, options, f"{config}: [{table}]")
-            merged[key] = check(options[key], value, f"{config}: [{table}] {key}", base)
+            where = f"{config}: [{table}] {key}"
+            merged[key] = check(options[key], typed(options[key], value, where), where, base)
     for key, value in (overrides or {}).items():
         _known(key, options, f"--set {table}.{key}: [{table}]")
-        merged[key] = check(options[key], value, f"--set {table}.{key}", Path())
+        where = f"--set {table}.{key}"
+        merged[key] = check(options[key], typed(options[key], value, where), where, Path())
     for key, value in flags.items():
         if value is None or (isinstance(value, (list, tuple)) and not value):
             continue
@@ -302,6 +305,32 @@ def read_config(path: Path, table: str) -> tuple[dict, Path]:
     return data.get(table, {}), path.resolve().parent if path.is_file() else Path.cwd()
 
 
+def _whole(item: Any) -> bool:
+    return isinstance(item, int) and not isinstance(item, bool)
+
+
+_TOML_TYPES = {  # kind: what a config value must be, and the test of one value (of each item, for "ints")
+    "int": ("a whole number", _whole),
+    "ints": ("a list of whole numbers", _whole),
+    "float": ("a number", lambda v: _whole(v) or isinstance(v, float)),
+    "batch": ("a whole number or 'all'", lambda v: _whole(v) or (isinstance(v, str) and v.strip().lower() == ALL)),
+    "str": ("a string", lambda v: isinstance(v, str)),
+}
+
+
+def typed(option: Option, value: Any, where: str) -> Any:
+    """A config value of the option's TOML type, never coerced (`epochs = "5"`, `lstm = [1e3]` are refused).
+
+    The command line hands `check` text to convert; a config says its types, so a mismatch is named, not guessed at.
+    """
+    needs, fits = _TOML_TYPES.get(option.kind, ("", lambda v: True))
+    for item in value if option.kind == "ints" and isinstance(value, list) else [value]:
+        if not fits(item) and not (_whole(item) and option.choices):  # verbose = 0: Keras spells it so; check judges it
+            hint = f" (write {int(item)})" if isinstance(item, float) and item.is_integer() and "whole" in needs else ""
+            raise ConfigError(f"{where} must be {needs}{hint}. Received: {item!r}")  # the flag's words (`check`)
+    return value
+
+
 def check(option: Option, value: Any, where: str, base: Path) -> Any:
     """`value` checked against `option` and converted to its type; `where` names it in messages."""
     kind = option.kind
@@ -350,42 +379,3 @@ def check(option: Option, value: Any, where: str, base: Path) -> Any:
             + f". Received: {value!r}"
         )
     return value
-
-
-def _split(value: Any, where: str) -> list:
-    if isinstance(value, (str, int)) and not isinstance(value, bool):
-        value = [value]
-    if not isinstance(value, (list, tuple)):
-        raise ConfigError(f"{where} must be a list or a comma-separated string. Received: {value!r}")
-    items = []
-    for item in value:
-        if isinstance(item, str):
-            items.extend(part.strip() for part in item.split(",") if part.strip())
-        elif isinstance(item, (int, float)) and not isinstance(item, bool):
-            items.append(item)
-        else:
-            raise ConfigError(f"{where} has an item that is not a name or number. Received: {item!r}")
-    if not items:
-        raise ConfigError(f"{where} is empty; name at least one value")
-    return items
-
-
-def _number(option: Option, value: Any, where: str):
-    """`value` as the option's number (a float for "float", else a whole number), checked against its range."""
-    kind = float if option.kind == "float" else int
-    if isinstance(value, bool):
-        raise ConfigError(f"{where} must be a number. Received: {value!r}")
-    try:
-        number = kind(value.strip() if isinstance(value, str) else value)
-    except (TypeError, ValueError, OverflowError):
-        raise ConfigError(
-            f"{where} must be {'a whole number' if kind is int else 'a number'}. Received: {value!r}"
-        ) from None
-    if (kind is int and isinstance(value, float) and value != number) or (kind is float and not math.isfinite(number)):
-        raise ConfigError(f"{where} must be a {'whole' if kind is int else 'finite'} number. Received: {value!r}")
-    high = option.high if option.high is not None else INT_LIMIT if kind is int else None
-    if option.low is not None and number < option.low:
-        raise ConfigError(f"{where} must be at least {option.low}. Received: {value!r}")
-    if high is not None and number >= high:
-        raise ConfigError(f"{where} must be below {high}. Received: {value!r}")
-    return number

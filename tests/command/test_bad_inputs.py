@@ -154,10 +154,12 @@ class Case:
     code: int
     expect: str
     usage: bool = False
+    env: tuple = ()
 
 
-def case(id: str, build, expect: str, *, code: int = 2, usage: bool = False):
-    return pytest.param(Case(build, code, expect, usage), id=id)
+def case(id: str, build, expect: str, *, code: int = 2, usage: bool = False, env: dict | None = None):
+    """One corpus case; `env` holds environment variables set while it runs."""
+    return pytest.param(Case(build, code, expect, usage, tuple((env or {}).items())), id=id)
 
 
 def art(t: Path, k: SimpleNamespace, name: str, as_name: str | None = None) -> Path:
@@ -503,7 +505,7 @@ CASES = [
     case(
         "config-bool-for-int",
         lambda t, k: define(t, *DEFINE_OK, "--config", config(t, "[define]\ntimesteps = true\n")),
-        r"\[define\] timesteps must be a number\. Received: True",
+        r"\[define\] timesteps must be a (whole )?number\. Received: True",
     ),
     case(
         "config-float-for-int",
@@ -1781,18 +1783,440 @@ ROUND_THREE = [
 CASES += ROUND_THREE
 
 
+# ---------------------------------------------------------------- round three: the record's values and the rest (issue 21)
+
+
+def nested(key: str, value):
+    """An edit setting a dotted key of the record (`fit.naive_scale`)."""
+
+    def edit(obj):
+        *parents, last = key.split(".")
+        table = obj
+        for part in parents:
+            table = table[part]
+        table[last] = value
+
+    return edit
+
+
+def resealed_member(t: Path, k, name: str, member: str, data: bytes, as_name: str = "resealed.keras") -> Path:
+    """A kit artifact with one member replaced, its hash in the record and the record's digest recomputed."""
+    import hashlib
+
+    swapped = rewrite_zip(getattr(k, name), t / "swapping.zip", lambda n, d: data if n == member else d)
+    path = with_record(
+        swapped, t / as_name, lambda obj: obj["members"].update({member: hashlib.sha256(data).hexdigest()})
+    )
+    swapped.unlink()
+    return path
+
+
+def keras_config_edit(t: Path, k, name: str, change) -> Path:
+    """A kit artifact whose config.json's LSTM layer goes through `change(layer)`, resealed."""
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(getattr(k, name)) as archive:
+        config = json.loads(archive.read("config.json"))
+    for layer in config["config"]["layers"]:
+        if layer["class_name"] == "LSTM":
+            change(layer)
+    return resealed_member(t, k, name, "config.json", json.dumps(config).encode())
+
+
+def get_file_activation(layer):
+    layer["config"]["activation"] = {
+        "module": "keras.utils",
+        "class_name": "function",
+        "config": "get_file",
+        "registered_name": "function",
+    }
+
+
+def vocabulary_outside(layer):
+    layer["class_name"] = "StringLookup"
+    layer["config"] = {"vocabulary": "/etc/hostname", "name": "lookup"}
+
+
+def other_weights(t: Path, k) -> Path:
+    """reg_defined with the weights of an LSTM(3) model of the same input, resealed."""
+    import zipfile
+
+    other = t / "other" / "lstm3.keras"
+    run_ok("define", "--lstm", "3", "--timesteps", "2", "--features", "value", "--seed", "0", "--out", other)
+    with zipfile.ZipFile(other) as archive:
+        weights = archive.read("model.weights.h5")
+    other.unlink()
+    other.parent.rmdir()
+    return resealed_member(t, k, "reg_defined", "model.weights.h5", weights)
+
+
+def external_weights(t: Path, k) -> Path:
+    """reg_defined whose LSTM kernel is an HDF5 dataset stored in a file outside the archive, resealed."""
+    import io
+    import zipfile
+
+    import h5py
+
+    outside = write_bytes(t / "outside.bin", np.arange(8, dtype=np.float32).tobytes())
+    with zipfile.ZipFile(k.reg_defined) as archive:
+        original = io.BytesIO(archive.read("model.weights.h5"))
+    rebuilt = io.BytesIO()
+    with h5py.File(original, "r") as old, h5py.File(rebuilt, "w") as new:
+
+        def copy(name, item):
+            if isinstance(item, h5py.Group):
+                new.require_group(name).attrs.update(dict(item.attrs))
+            elif name.endswith("lstm/cell/vars/0"):
+                new.create_dataset(name, shape=item.shape, dtype=item.dtype, external=[(str(outside), 0, 32)])
+            else:
+                new.create_dataset(name, data=item[()])
+
+        new.attrs.update(dict(old.attrs))
+        old.visititems(copy)
+    return resealed_member(t, k, "reg_defined", "model.weights.h5", rebuilt.getvalue())
+
+
+def downgraded(t: Path, k, name: str, version: int) -> Path:
+    """The format lowered to one from before the digest, a field edited, and the digest deleted."""
+
+    def edit(obj):
+        obj["format_version"] = version
+        obj["seed"] = 12345
+
+    edited = with_record(getattr(k, name), t / "edited.zip", edit, redigest=False)
+    path = without_member(edited, t / "downgraded.keras", "lstmcli.json.sha256")
+    edited.unlink()
+    return path
+
+
+def parquet_of(t: Path, frame_of) -> Path:
+    import pandas as pd
+
+    path = t / "data.parquet"
+    frame_of(pd).to_parquet(path)
+    return path
+
+
+def csv_with_header(t: Path, header: str) -> Path:
+    return write(t / "data.csv", header + "\n" + "".join(f"{i / 10:.1f}\n" for i in range(12)))
+
+
+def predict_reg(t: Path, k, *extra, model: str = "reg_fitted") -> list:
+    return ["predict", art(t, k, model), "--data", reg_data(t), *extra]
+
+
+def edited_reg(t: Path, k, key: str, value, name: str = "reg_fitted") -> Path:
+    return record_edit(t, k, name, nested(key, value))
+
+
+RECORD_INVALID = r"edited\.keras has an invalid lstmcli record: "
+KEY = {"LSTMCLI_SIGNING_KEY": "a signing key of enough bytes"}
+
+ROUND_THREE_RECORDS = [
+    # ------------------------------------------------------------ hostile values in a resealed record (16)
+    case(
+        "predict-record-seed-2-to-the-70",
+        lambda t, k: ["predict", edited_reg(t, k, "seed", 2**70), "--data", reg_data(t)],
+        RECORD_INVALID + r"seed must be a whole number from 0 to 4,294,967,295, not 1180591620717411303424",
+    ),
+    case(
+        "verify-record-seed-negative",
+        lambda t, k: ["verify", edited_reg(t, k, "seed", -1)],
+        RECORD_INVALID + r"seed must be a whole number from 0",
+    ),
+    case(
+        "evaluate-record-history-of-strings",
+        lambda t, k: ["evaluate", edited_reg(t, k, "history.loss", ["a", None, {}]), "--data", reg_data(t)],
+        RECORD_INVALID + r"history\.loss must be a list of numbers .*not \"a\"",
+    ),
+    case(
+        "plot-record-history-empty",
+        lambda t, k: ["plot", edited_reg(t, k, "history", {}), "--out-dir", t / "plots"],
+        RECORD_INVALID + r"history\.loss must hold the loss of each epoch fit ran",
+    ),
+    case(
+        "inspect-record-history-lengths-differ",
+        lambda t, k: ["inspect", edited_reg(t, k, "history", {"loss": [1.0, 2.0], "mae": [1.0]})],
+        RECORD_INVALID + r"history must have one value per epoch in every list \(lengths differ\), not \[1, 2\]",
+    ),
+    case(
+        "evaluate-record-naive-scale-a-string",
+        lambda t, k: ["evaluate", edited_reg(t, k, "fit.naive_scale", "x"), "--data", reg_data(t)],
+        RECORD_INVALID + r"fit\.naive_scale must be a list of finite numbers, not \"x\"",
+    ),
+    case(
+        "predict-record-timesteps-negative",
+        lambda t, k: ["predict", edited_reg(t, k, "data_spec.timesteps", -5), "--data", reg_data(t)],
+        RECORD_INVALID + r"data_spec\.timesteps must be a whole number from 1 to 2,147,483,647, not -5",
+    ),
+    case(
+        "predict-record-horizon-zero",
+        lambda t, k: ["predict", edited_reg(t, k, "data_spec.horizon", 0), "--data", reg_data(t)],
+        RECORD_INVALID + r"data_spec\.horizon must be a whole number from 1 .*not 0",
+    ),
+    case(
+        "evaluate-record-n-features-zero",
+        lambda t, k: ["evaluate", edited_reg(t, k, "data_spec.n_features", 0), "--data", reg_data(t)],
+        RECORD_INVALID + r"data_spec\.n_features must be a whole number from 1",
+    ),
+    case(
+        "verify-record-scale-zero",
+        lambda t, k: ["verify", edited_reg(t, k, "preprocessing.inputs", {"offset": [0.5], "scale": [0.0]})],
+        RECORD_INVALID + r"preprocessing\.inputs must have scales above 0",
+    ),
+    case(
+        "predict-record-offset-nan",
+        lambda t, k: [
+            "predict",
+            edited_reg(t, k, "preprocessing.targets", {"offset": [float("nan")], "scale": [1.0]}),
+            "--data",
+            reg_data(t),
+        ],
+        RECORD_INVALID + r"preprocessing\.targets must be a list of finite numbers",
+    ),
+    case(
+        "predict-record-classes-twice",
+        lambda t, k: [
+            "predict",
+            edited_reg(t, k, "preprocessing.classes", ["cat", "cat", "eel"], name="mc_fitted"),
+            "--data",
+            mc_csv(t),
+        ],
+        RECORD_INVALID + r"preprocessing\.classes names a class twice",
+    ),
+    case(
+        "predict-record-context-null",
+        lambda t, k: ["predict", edited_reg(t, k, "preprocessing.context", None), "--data", reg_data(t)],
+        RECORD_INVALID + r"preprocessing\.context must not be null",
+    ),
+    case(
+        "evaluate-record-transform-unknown",
+        lambda t, k: ["evaluate", edited_reg(t, k, "data_spec.transforms", ["cube"]), "--data", reg_data(t)],
+        RECORD_INVALID + r"data_spec\.transforms holds an unknown transform",
+    ),
+    case(
+        "verify-record-lineage-entry-without-step",
+        lambda t, k: ["verify", edited_reg(t, k, "lineage", [{"parent": {}}])],
+        RECORD_INVALID + r"lineage must be a list of objects, each naming its step",
+    ),
+    case(
+        "predict-record-features-more-than-the-shape",
+        lambda t, k: ["predict", edited_reg(t, k, "data_spec.features", ["value", "other"]), "--data", reg_data(t)],
+        RECORD_INVALID + r"data_spec\.features must name 1 columns, as the input shape says, not 2",
+    ),
+    # ------------------------------------------------------------ the digest's limits, the signature (5)
+    case(
+        "verify-record-downgraded-to-format-2-without-digest",
+        lambda t, k: ["verify", downgraded(t, k, "reg_fitted", 2)],
+        r"downgraded\.keras's lstmcli record claims format 2, which predates the record's digest",
+    ),
+    case(
+        "predict-record-downgraded-to-format-1-without-digest",
+        lambda t, k: ["predict", downgraded(t, k, "mc_fitted", 1), "--data", mc_csv(t)],
+        r"claims format 1, which predates the record's digest",
+    ),
+    case(
+        "verify-unsigned-with-a-signing-key",
+        lambda t, k: ["verify", art(t, k, "reg_fitted")],
+        r"reg_fitted\.keras is not signed, and LSTMCLI_SIGNING_KEY is set, so only signed artifacts are opened",
+        env=KEY,
+    ),
+    case(
+        "compile-unsigned-with-a-signing-key",
+        lambda t, k: compile_(t, k),
+        r"is not signed, and LSTMCLI_SIGNING_KEY is set",
+        env=KEY,
+    ),
+    case(
+        "inspect-signing-key-too-short",
+        lambda t, k: ["inspect", art(t, k, "reg_fitted")],
+        r"LSTMCLI_SIGNING_KEY holds 5 bytes; a signing key needs at least 16",
+        env={"LSTMCLI_SIGNING_KEY": "short"},
+    ),
+    # ------------------------------------------------------------ Keras's refusals in lstmcli's words (4)
+    case(
+        "verify-config-get-file-activation",
+        lambda t, k: ["verify", keras_config_edit(t, k, "reg_defined", get_file_activation)],
+        r"resealed\.keras's model configuration calls keras\.utils\.get_file, which is not part of a model",
+    ),
+    case(
+        "compile-config-vocabulary-outside-the-archive",
+        lambda t, k: ["compile", keras_config_edit(t, k, "reg_defined", vocabulary_outside), "--out", t / "o.keras"],
+        r"resealed\.keras's StringLookup layer reads a file outside the archive \(/etc/hostname\)",
+    ),
+    case(
+        "verify-weights-of-another-architecture-resealed",
+        lambda t, k: ["verify", other_weights(t, k)],
+        r"resealed\.keras's weights do not fit its layers \(.*as from another model\); write it again",
+    ),
+    case(
+        "verify-weights-reading-an-external-file",
+        lambda t, k: ["verify", external_weights(t, k)],
+        r"resealed\.keras's weights \(model\.weights\.h5\) read a file outside the archive \(.*outside\.bin\)",
+    ),
+    case(
+        "compile-weights-not-hdf5-resealed",
+        lambda t, k: [
+            "compile",
+            resealed_member(t, k, "reg_defined", "model.weights.h5", b"not an HDF5 file"),
+            "--out",
+            t / "o.keras",
+        ],
+        r"resealed\.keras's weights \(model\.weights\.h5\) are not a readable HDF5 file",
+    ),
+    # ------------------------------------------------------------ config values keep their types; environment (9)
+    case(
+        "config-string-for-epochs",
+        lambda t, k: fit_reg(t, k, "--config", config(t, '[fit]\nepochs = "5"\n')),
+        r"\[fit\] epochs must be a whole number\. Received: '5'",
+    ),
+    case(
+        "config-float-for-lstm-units",
+        lambda t, k: define(t, "--features", "value", "--config", config(t, "[define]\nlstm = [1e3]\n")),
+        r"\[define\] lstm must be a list of whole numbers \(write 1000\)\. Received: 1000\.0",
+    ),
+    case(
+        "config-string-for-batch-size",
+        lambda t, k: fit_reg(t, k, "--config", config(t, '[fit]\nbatch_size = "32"\n')),
+        r"\[fit\] batch_size must be a whole number or 'all'\. Received: '32'",
+    ),
+    case(
+        "config-string-for-dropout",
+        lambda t, k: define(t, *DEFINE_OK, "--config", config(t, '[define]\ndropout = "0.1"\n')),
+        r"\[define\] dropout must be a number\. Received: '0\.1'",
+    ),
+    case(
+        "config-float-for-seed",
+        lambda t, k: define(t, *DEFINE_OK, "--config", config(t, "[define]\nseed = 7.0\n")),
+        r"\[define\] seed must be a whole number \(write 7\)",
+    ),
+    case(
+        "config-number-for-layout",
+        lambda t, k: define(t, *DEFINE_OK, "--config", config(t, "[define]\nlayout = 3\n")),
+        r"\[define\] layout must be one of series, samples\. Received: '3'",
+    ),
+    case(
+        "fit-smoke-environment-off",
+        lambda t, k: fit_reg(t, k, "--out", t / "o.keras"),
+        r"LSTMCLI_SMOKE='off' is neither on \(1, true, yes\) nor off",
+        env={"LSTMCLI_SMOKE": "off"},
+    ),
+    case(
+        "completion-instruction-garbage",
+        lambda t, k: [],
+        r"_LSTMCLI_COMPLETE='garbage' is not a completion instruction",
+        env={"_LSTMCLI_COMPLETE": "garbage"},
+    ),
+    case(
+        "fit-tf-config-with-a-ps-task",
+        lambda t, k: fit_reg(t, k, "--strategy", "multi-worker", "--out", t / "o.keras"),
+        r"TF_CONFIG names a 'ps' job; --strategy multi-worker runs chief and worker tasks only",
+        env={
+            "TF_CONFIG": '{"cluster": {"worker": ["localhost:1"], "ps": ["localhost:2"]}, '
+            '"task": {"type": "ps", "index": 0}}'
+        },
+    ),
+    # ------------------------------------------------------------ sizes refused up front (4)
+    case(
+        "define-lstm-40000-units",
+        lambda t, k: define(t, "--features", "value", "--lstm", "40000"),
+        r"the layers \(lstm:40000\) make a model of 6,400,360,001 parameters \(25\.6 GB",
+    ),
+    case(
+        "define-lstm-ten-million-units",
+        lambda t, k: define(t, "--features", "value", "--lstm", str(10**7)),
+        r"make a model of .* parameters .*lstmcli builds models of up to 200,000,000",
+    ),
+    case(
+        "define-dense-hundred-million-units",
+        lambda t, k: define(t, "--features", "value", "--layers", "lstm:2,dense:100000000"),
+        r"the layers \(lstm:2, dense:100000000\) make a model of",
+    ),
+    case(
+        "predict-future-steps-2-to-the-31",
+        lambda t, k: predict_reg(t, k, "--future", "--steps", str(2**31 - 1)),
+        r"--steps must be below 100001",
+    ),
+    # ------------------------------------------------------------ file text echoed inert (3)
+    case(
+        "predict-escape-sequence-in-a-header",
+        lambda t, k: ["predict", art(t, k, "reg_fitted"), "--data", csv_with_header(t, "val\x1b[2Jue")],
+        r"did you mean 'val\\x1b\[2Jue'\?; its columns are: val\\x1b\[2Jue$",
+    ),
+    case(
+        "evaluate-terminal-title-in-a-header",
+        lambda t, k: ["evaluate", art(t, k, "reg_fitted"), "--data", csv_with_header(t, "x,\x1b]0;pwned\x07")],
+        r"its columns are: x, \\x1b\]0;pwned\\x07",
+    ),
+    case(
+        "predict-bidi-override-in-a-header",
+        lambda t, k: ["predict", art(t, k, "reg_fitted"), "--data", csv_with_header(t, "valu\u202ee")],
+        r"its columns are: valu\\u202ee$",
+    ),
+    # ------------------------------------------------------------ smaller holes (5)
+    case(
+        "predict-parquet-datetime-feature",
+        lambda t, k: [
+            "predict",
+            art(t, k, "reg_fitted"),
+            "--data",
+            parquet_of(t, lambda pd: pd.DataFrame({"value": pd.date_range("2020-01-01", periods=12)})),
+        ],
+        r"data\.parquet, column 'value' holds dates or times \(datetime64\[.*\]\), not numbers",
+    ),
+    case(
+        "evaluate-parquet-nested-list-column",
+        lambda t, k: [
+            "evaluate",
+            art(t, k, "reg_fitted"),
+            "--data",
+            parquet_of(t, lambda pd: pd.DataFrame({"value": [[1.0, 2.0]] * 12})),
+        ],
+        r"data\.parquet, row 1, column 'value' holds a list \(a nested value\), not a number",
+    ),
+    case(
+        "predict-parquet-timedelta-feature",
+        lambda t, k: [
+            "predict",
+            art(t, k, "reg_fitted"),
+            "--data",
+            parquet_of(t, lambda pd: pd.DataFrame({"value": pd.to_timedelta(range(12), unit="s")})),
+        ],
+        r"column 'value' holds dates or times",
+    ),
+    case(
+        "predict-classes-on-a-regression-model",
+        lambda t, k: predict_reg(t, k, "--classes"),
+        r"--classes writes a classifier's labels without their probabilities; .* is a regression model",
+    ),
+    case(
+        "compile-metric-log-cosh",
+        lambda t, k: compile_(t, k, "--metrics", "log_cosh"),
+        r"unknown metric 'log_cosh' \(Keras has a 'log_cosh', but does not compile it as a metric by that name\) "
+        r"\(did you mean 'log_cosh_error'\?\)",
+    ),
+]
+
+CASES += ROUND_THREE_RECORDS
+
+
 def test_the_corpus_is_broad():
     """At least 45 distinct cases, touching all five commands and the config loader."""
     ids = [param.id for param in CASES]
     assert len(ids) == len(set(ids)) >= 45
     assert len(ROUND_TWO) >= 40  # issue 12: the corpus grew by at least 40 cases of the classes it found
     assert len(ROUND_THREE) >= 12  # issue 21: run, export and outputs checked before any work
+    assert len(ROUND_THREE_RECORDS) >= 40  # issue 21: the record's values and the other classes it found
+    assert len(ROUND_THREE) + len(ROUND_THREE_RECORDS) >= 60  # issue 21: at least 60 new cases in all
     prefixes = {i.split("-")[0] for i in ids}
     assert {"define", "compile", "fit", "evaluate", "predict", "config"} <= prefixes
 
 
 @pytest.mark.parametrize("bad", CASES)
-def test_bad_input_is_refused_cleanly(bad: Case, tmp_path, kit):
+def test_bad_input_is_refused_cleanly(bad: Case, tmp_path, kit, monkeypatch):
+    for name, value in bad.env:
+        monkeypatch.setenv(name, value)
     argv = bad.build(tmp_path, kit)
     before, kit_before = snapshot(tmp_path), snapshot(kit.root)
 

@@ -133,7 +133,7 @@ def test_set_replaces_config_values_as_the_config_would_set_them(cli, tmp_path):
         ("fitt.epochs=5", r"'fitt' is not a table of this command; the tables are define, .* \(did you mean 'fit'\?\)"),
         ("fit.epochs=0", r"--set fit\.epochs must be at least 1\. Received: 0"),
         ("fit.epochs=five", r"--set fit\.epochs must be a whole number\. Received: 'five'"),
-        ("define.lstm=[1.5]", r"--set define\.lstm must be a whole number"),
+        ("define.lstm=[1.5]", r"--set define\.lstm must be a list of whole numbers"),
         ("epochs=5", r"--set takes TABLE\.KEY=VALUE, such as fit\.epochs=5\. Received: 'epochs=5'"),
         ("fit.epochs", r"--set takes TABLE\.KEY=VALUE"),
         ("fit.out=x.keras", r"--set fit\.out: run writes every output into --workdir"),

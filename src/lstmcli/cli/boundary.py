@@ -55,6 +55,25 @@ class OneLineErrors(TyperGroup):
             sys.exit(code)
         return code
 
+    def _main_shell_completion(self, ctx_args, prog_name, complete_var=None):
+        """Typer's shell completion, with a value of `_LSTMCLI_COMPLETE` it cannot use refused as one error line."""
+        var = complete_var or f"_{prog_name}_COMPLETE".replace("-", "_").upper()
+        instruction = os.environ.get(var)
+        if instruction:
+            action, _, shell = instruction.partition("_")
+            if action not in ("source", "complete") or shell not in COMPLETION_SHELLS:
+                from lstmcli.cli import render
+
+                render.error(
+                    f"{var}={instruction!r} is not a completion instruction; use source_SHELL to print the script "
+                    f"(SHELL one of {', '.join(COMPLETION_SHELLS)}), or unset {var}"
+                )
+                sys.exit(EXIT_USAGE)
+        super()._main_shell_completion(ctx_args, prog_name, complete_var)
+
+
+COMPLETION_SHELLS = ("bash", "zsh", "fish", "powershell", "pwsh")  # the shells Typer completes
+
 
 def usage_line(exc) -> str:
     """A Click usage error as lstmcli's one line: what is wrong, then how to fix it."""

@@ -11,6 +11,7 @@ import os
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 _quiet = False  # -q: stderr shows errors only
 
@@ -37,13 +38,30 @@ def stdout_console() -> Console:
 
 
 MAX_ERROR_CHARS = 400
+# Bidirectional overrides and isolates reorder what a terminal shows (Trojan Source); shown inert like controls.
+_REORDERING = {0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)}
+
+
+def inert(text) -> str:
+    """`text` with every control character shown escaped (`\\x1b`, `\\u202e`), so a file's text cannot drive the terminal.
+
+    Every place that echoes text from a file (error lines, warnings, tables,
+    inspect, verify) passes it through here: an escape sequence in a CSV
+    header or a feature name is printed as its letters, never run.
+    """
+    return "".join(
+        ch
+        if ch.isprintable() and ord(ch) not in _REORDERING
+        else (f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
+        for ch in str(text)
+    )
 
 
 def error(message: str) -> None:
     """Print `error: message` on stderr as one line, whatever the message holds."""
     from rich.markup import escape
 
-    line = " ".join(message.split())
+    line = inert(" ".join(message.split()))
     if len(line) > MAX_ERROR_CHARS:
         line = line[: MAX_ERROR_CHARS - 3] + "..."
     stderr_console(always=True).print(f"[bold red]error:[/] {escape(line)}", markup=True, highlight=False)
@@ -53,7 +71,7 @@ def warning(message: str) -> None:
     """Print one `warning: …` line on stderr."""
     from rich.markup import escape
 
-    stderr_console().print(f"[bold yellow]warning:[/] {escape(message)}", markup=True, highlight=False)
+    stderr_console().print(f"[bold yellow]warning:[/] {escape(inert(message))}", markup=True, highlight=False)
 
 
 def format_number(value) -> str:
@@ -68,8 +86,9 @@ def format_logs(logs: dict) -> str:
 
 def metrics_text(metrics: dict) -> str:
     """Metrics as aligned `name  value` lines: what evaluate prints without a terminal."""
-    width = max(len(k) for k in metrics)
-    return "".join(f"{k:<{width}}  {format_number(v)}\n" for k, v in metrics.items())
+    shown = {inert(k): inert(format_number(v)) for k, v in metrics.items()}
+    width = max(len(k) for k in shown)
+    return "".join(f"{k:<{width}}  {v}\n" for k, v in shown.items())
 
 
 def metrics_table(metrics: dict) -> Table:
@@ -77,7 +96,7 @@ def metrics_table(metrics: dict) -> Table:
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name, value in metrics.items():
-        table.add_row(name, format_number(value))
+        table.add_row(Text(inert(name)), inert(format_number(value)))
     return table
 
 
@@ -206,14 +225,13 @@ def compact(value) -> str:
 
 def inspect_view(summary: dict) -> list:
     """The renderables of `lstmcli inspect`: an overview table, then the layer table if asked for."""
-    from rich.text import Text
 
     overview = Table(show_header=False, box=None, pad_edge=False)
     overview.add_column(style="bold")
     overview.add_column(overflow="fold")
 
     def row(label: str, value: str) -> None:
-        overview.add_row(Text(label), Text(value))  # record values are text, never markup
+        overview.add_row(Text(label), Text(inert(value)))  # record values are text, never markup or escapes
 
     row("artifact", summary["path"])
     row("stage", summary["stage"] + ("  (smoke: " + summary["smoke"] + ")" if summary["smoke"] else ""))
@@ -253,7 +271,7 @@ def inspect_view(summary: dict) -> list:
                 if layer["output_shape"]
                 else "?"
             )
-            layers.add_row(Text(layer["name"]), layer["type"], shape, f"{layer['parameters']:,}")
+            layers.add_row(Text(inert(layer["name"])), Text(inert(layer["type"])), shape, f"{layer['parameters']:,}")
         total = sum(layer["parameters"] for layer in summary["layers"])
         layers.add_row("total", "", "", f"{total:,}", style="bold")
         views.append(layers)

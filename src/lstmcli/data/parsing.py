@@ -144,6 +144,7 @@ def numeric(frame: pd.DataFrame, names: list[str], where: str, *, allow_empty: b
         DataError: naming the first bad cell's row and column.
     """
     block = frame[names]
+    _check_kinds(block, where)
     values = block.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
     huge = np.abs(np.nan_to_num(values)) > np.finfo(np.float32).max  # would become inf as float32
     if huge.any():
@@ -169,6 +170,37 @@ def numeric(frame: pd.DataFrame, names: list[str], where: str, *, allow_empty: b
             fix = "replace infinite and NaN values"
         raise DataError(f"{where}, row {block.index[row]}, column {names[col]!r} {what}; {fix}")
     return values.astype(np.float32)
+
+
+def _check_kinds(block: pd.DataFrame, where: str) -> None:
+    """Refuse columns whose cells are not numbers at all: dates and times (which pandas would turn into
+    nanoseconds since 1970) and nested values (a Parquet list or struct column).
+
+    Raises:
+        DataError: naming the column and what it holds.
+    """
+    for name in block.columns:
+        column = block[name]
+        kind = column.dtype
+        if pd.api.types.is_datetime64_any_dtype(kind) or pd.api.types.is_timedelta64_dtype(kind) or kind.kind == "M":
+            raise DataError(
+                f"{where}, column {name!r} holds dates or times ({kind}), not numbers; use it as the index "
+                f"(--index {name}) or leave it out of --features"
+            )
+        if not pd.api.types.is_numeric_dtype(kind):
+            dated = next((cell for cell in column if isinstance(cell, (pd.Timestamp, np.datetime64))), None)
+            if dated is not None:
+                raise DataError(
+                    f"{where}, column {name!r} holds dates or times, not numbers; use it as the index "
+                    f"(--index {name}) or leave it out of --features"
+                )
+            row = next((i for i, cell in enumerate(column) if not (cell is None or np.isscalar(cell))), None)
+            if row is not None:
+                what = "an object" if isinstance(column.iat[row], dict) else "a list"
+                raise DataError(
+                    f"{where}, row {row + 1}, column {name!r} holds {what} (a nested value), not a number; "
+                    f"flatten it into one column per value"
+                )
 
 
 def check_padding(frame: pd.DataFrame, features: list[str], spec: DataSpec, where: str) -> None:

@@ -81,6 +81,32 @@ def check_activation(name: str, where: str) -> None:
         raise ConfigError(f"unknown activation {name!r} in {where}{did_you_mean(name, known)}") from None
 
 
+MAX_PARAMETERS = 200_000_000  # 800 MB of float32 weights, and Adam keeps two more copies while it trains
+
+
+def check_size(stack: list[dict], input_shape: tuple[int, int], units: int) -> int:
+    """The model's parameter count, computed from the layers before any is built; an absurd one is refused.
+
+    Raises:
+        ConfigError: naming the count, its size in bytes and the limit, before anything is allocated.
+    """
+    width, count = input_shape[1], 0
+    for layer in stack:
+        if layer["kind"] == "lstm":  # four gates, each with input, recurrent and bias weights
+            count += 4 * (layer["units"] * (width + layer["units"]) + layer["units"])
+        elif layer["kind"] == "dense":
+            count += layer["units"] * (width + 1)
+        width = layer.get("units", width)
+    count += units * (width + 1)
+    if count > MAX_PARAMETERS:
+        sizes = ", ".join(f"{layer['kind']}:{layer['units']}" for layer in stack if "units" in layer)
+        raise ConfigError(
+            f"the layers ({sizes}) make a model of {count:,} parameters ({count * 4 / 1e9:,.1f} GB of float32 "
+            f"weights, about three times that to train); lstmcli builds models of up to {MAX_PARAMETERS:,}: use fewer units"
+        )
+    return count
+
+
 def build_model(
     stack: list[dict],
     input_shape: tuple[int, int],

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import re
 import warnings
 import zipfile
 import zlib
@@ -22,10 +21,13 @@ from typing import Any
 
 from lstmcli import __version__, outputs
 from lstmcli.errors import ArtifactError, StageError
-from lstmcli.model.record import DIGESTED_SINCE, FORMAT_VERSION, STAGES, STEP_FOR_STAGE, Record, record_from_json
+from lstmcli.model import seal
+from lstmcli.model.record import FORMAT_VERSION, STAGES, STEP_FOR_STAGE, Record, record_from_json
+from lstmcli.model.recordvalues import thin_history
 
 RECORD_MEMBER = "lstmcli.json"
-RECORD_DIGEST_MEMBER = "lstmcli.json.sha256"  # sha256 of the record's bytes as written: a hand edit shows
+RECORD_DIGEST_MEMBER = seal.DIGEST_MEMBER  # sha256 of the record's bytes as written: a hand edit shows
+SEALS = (RECORD_MEMBER, seal.DIGEST_MEMBER, seal.SIGNATURE_MEMBER)  # the members the record does not list
 KERAS_CONFIG_MEMBER = "config.json"
 SUFFIX = ".keras"
 
@@ -146,12 +148,11 @@ def read_artifact(path: Path) -> Opened:
                 raise foreign
             raw_bytes = archive.read(RECORD_MEMBER)
             raw = json.loads(raw_bytes)
-            digest = (
-                archive.read(RECORD_DIGEST_MEMBER).decode("ascii", "replace").strip()
-                if RECORD_DIGEST_MEMBER in names
-                else None
+            digest, signature = (
+                archive.read(name).decode("ascii", "replace").strip() if name in names else None
+                for name in (seal.DIGEST_MEMBER, seal.SIGNATURE_MEMBER)
             )
-            actual = {name: _member_sha256(archive, name) for name in names - {RECORD_MEMBER, RECORD_DIGEST_MEMBER}}
+            actual = {name: _member_sha256(archive, name) for name in names - set(SEALS)}
     except ArtifactError:
         raise
     except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError) as exc:
@@ -166,13 +167,7 @@ def read_artifact(path: Path) -> Opened:
             f"{path} was written by a newer lstmcli (record format {version}, "
             f"this lstmcli reads up to {FORMAT_VERSION}); upgrade lstmcli"
         )
-    older = isinstance(version, int) and version < DIGESTED_SINCE
-    if (digest is not None or not older) and digest != hashlib.sha256(raw_bytes).hexdigest():
-        why = "has no digest" if digest is None else "no longer matches its digest"
-        raise ArtifactError(
-            f"{path}'s lstmcli record was edited after lstmcli wrote it ({RECORD_MEMBER} {why}); "
-            f"write it again with the step that made it"
-        )
+    seal.check(path, raw_bytes, version, digest, signature)
     record = record_from_json(raw, path)
     if actual != record.members:
         changed = sorted(set(actual) ^ set(record.members) | {n for n in actual if actual[n] != record.members.get(n)})
@@ -196,10 +191,7 @@ def check_sizes(archive: zipfile.ZipFile, path: Path) -> None:
             f"{path} holds {len(infos)} members; an artifact has a handful, so it is not one lstmcli will open"
         )
     for info in infos:
-        if (
-            info.filename in (RECORD_MEMBER, RECORD_DIGEST_MEMBER, KERAS_CONFIG_MEMBER)
-            and info.file_size > MAX_RECORD_BYTES
-        ):
+        if info.filename in (*SEALS, KERAS_CONFIG_MEMBER) and info.file_size > MAX_RECORD_BYTES:
             raise ArtifactError(
                 f"{path}: {info.filename} declares {info.file_size:,} bytes, more than the {MAX_RECORD_BYTES:,} "
                 f"any artifact needs; refused unread"
@@ -219,9 +211,6 @@ def _member_sha256(archive: zipfile.ZipFile, name: str) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-UNKNOWN_CLASS = re.compile(r"Could not locate (?:class|function) '([^']+)'")
 
 
 def load_keras(path: Path, *, unsafe: bool, compile: bool, checked: bool = False, content: bytes | None = None):
@@ -264,17 +253,10 @@ def load_keras(path: Path, *, unsafe: bool, compile: bool, checked: bool = False
 
 
 def _unloadable(path: Path, exc: Exception) -> ArtifactError:
-    text = str(exc)
-    custom = UNKNOWN_CLASS.search(text)
-    if custom:
-        return ArtifactError(
-            f"{path} uses the custom class {custom.group(1)!r}, which is not part of Keras; lstmcli loads models "
-            f"built from Keras's own layers, so rebuild it without {custom.group(1)}"
-        )
-    first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
-    if len(first) > 200:
-        first = first[:197] + "..."
-    return ArtifactError(f"{path} could not be loaded by Keras ({type(exc).__name__}: {first})")
+    """Keras's refusal as one line that says what is wrong with the artifact and what to do (see `keraserrors`)."""
+    from lstmcli.model.keraserrors import explain
+
+    return ArtifactError(f"{path}{explain(exc)}")
 
 
 def require_stage(record: Record, needed: str, path: Path, command: str) -> None:
@@ -348,10 +330,20 @@ def save(model, record: Record, path: Path) -> Path:
             model.save(tmp)
         with zipfile.ZipFile(tmp, "a") as archive:
             record.members = {name: _member_sha256(archive, name) for name in archive.namelist()}
-            written = json.dumps(asdict(record), indent=1, default=_jsonable).encode("utf-8")
+            written = json.dumps(_stored(record), indent=1, default=_jsonable).encode("utf-8")
             archive.writestr(RECORD_MEMBER, written)
-            archive.writestr(RECORD_DIGEST_MEMBER, hashlib.sha256(written).hexdigest() + "\n")
+            for name, content in seal.members_for(written).items():
+                archive.writestr(name, content)
     return path
+
+
+def _stored(record: Record) -> dict:
+    """The record as written: a history too long for the record's size limit thinned (see `thin_history`)."""
+    stored = asdict(record)
+    stored["history"], every = thin_history(stored["history"])
+    if every > 1:
+        stored["fit"] = {**(stored["fit"] or {}), "history_every": every}
+    return stored
 
 
 def lineage_entry(

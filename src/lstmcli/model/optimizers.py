@@ -6,6 +6,8 @@ model is loaded or compiled.
 
 from __future__ import annotations
 
+import re
+
 from lstmcli.errors import ConfigError
 from lstmcli.model import tasks
 
@@ -17,17 +19,28 @@ def known(module) -> list[str]:
     names = [
         n for n in dir(module) if n.islower() and not n.startswith("_") and n not in ("get", "serialize", "deserialize")
     ]
-    return names + [n for n in SHORT_NAMES if n not in names]
+    classes = [re.sub(r"(?<!^)(?=[A-Z])", "_", n).lower() for n in dir(module) if n[:1].isupper()]  # LogCoshError
+    return names + [n for n in (*SHORT_NAMES, *classes) if n not in names]
 
 
 def check_name(getter, name: str, what: str, known: list[str]) -> None:
     """Refuse a loss or metric `name` that Keras's `getter` does not know, naming the closest of `known`."""
+    if _accepts(getter, name):
+        return
+    # Only names Keras accepts are suggested: keras.metrics holds functions (log_cosh) it will not compile by name.
+    usable = [n for n in known if n != name and _accepts(getter, n)]
+    why = f" (Keras has a {name!r}, but does not compile it as a {what} by that name)" if name in known else ""
+    raise ConfigError(
+        f"unknown {what} {name!r}{why}{tasks.did_you_mean(name, usable)}; see the Keras docs for the names it accepts"
+    )
+
+
+def _accepts(getter, name: str) -> bool:
     try:
         getter(name)
     except (ValueError, TypeError):
-        raise ConfigError(
-            f"unknown {what} {name!r}{tasks.did_you_mean(name, known)}; see the Keras docs for the names it accepts"
-        ) from None
+        return False
+    return True
 
 
 def optimizer(keras, name: str, learning_rate: float | None, momentum: float | None):

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lstmcli.errors import ArtifactError, UsageError
-from lstmcli.model import tasks
+from lstmcli.model import recordvalues, tasks
 from lstmcli.model.tasks import TASKS
 
 FORMAT_VERSION = 3  # 2: scaling is part of the saved model (see predictor); 3: the record has a digest
@@ -148,6 +148,11 @@ def record_from_json(raw: Any, path: Path) -> Record:
         tasks.check_output(tasks.get_task(raw["task"]), raw["architecture"]["units"], raw["architecture"]["activation"])
     except UsageError as exc:
         raise refuse("task", f"{raw['task']!r} does not fit the model's output ({exc})") from None
+    try:
+        recordvalues.check_values(raw)
+    except recordvalues.Invalid as exc:
+        where, value, problem = exc.args
+        raise refuse(where, f"{problem}, not {_short(value)}") from None
     return Record(**raw)
 
 
@@ -203,5 +208,5 @@ def _json_type(value: Any) -> str:
 
 
 def _short(value: Any) -> str:
-    text = json.dumps(value)
+    text = json.dumps(value, default=repr)
     return text if len(text) <= 40 else text[:37] + "..."

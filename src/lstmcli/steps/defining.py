@@ -57,6 +57,7 @@ def plan(opts) -> Plan:
             f"a regression model has one output per target and step; the spec has {n_targets} but "
             f"--output-units is {units}: drop --output-units or name the targets with --target"
         )
+    architecture.check_size(stack, spec.input_shape, units)
     return Plan(task, spec, stack, units, activation)
 
 

@@ -23,6 +23,7 @@ from lstmcli.steps.loading import Written, compile_views, need_data, open_for_tr
 from lstmcli.train import callbacks, distribution, imbalance
 
 SMOKE_ENV = "LSTMCLI_SMOKE"
+SMOKE_ON, SMOKE_OFF = ("1", "true", "yes"), ("", "0", "false", "no")  # the values the README documents
 SMOKE_BATCHES = 3  # a smoke fit trains one epoch on at most this many batches …
 SMOKE_FULL_BATCH = 32  # … of this many samples when the batch size is 'all'
 
@@ -243,6 +244,7 @@ def check(source: Path, opts, record: Record):
     predictor.require_in_graph(record, source)
     out = artifact.check_out_path(opts.out, "fit", source=source)
     data_path = need_data(opts.data, "fit")
+    smoke_requested(opts)  # a value of LSTMCLI_SMOKE it does not know is refused before any work
     outputs.check(outputs_of(opts, out=out), inputs_of(opts, source))
     if opts.validation_data is not None and opts.validation_split:
         raise ConfigError("give --validation-split or --validation-data, not both")
@@ -332,8 +334,16 @@ def smoke_requested(opts) -> bool:
 
     The environment turns a whole pipeline (a Makefile, a CI job) into a smoke
     test without editing it; `LSTMCLI_SMOKE=0` (or empty) leaves it alone.
+
+    Raises:
+        ConfigError: for any other value (`off`, `maybe`), rather than guessing which was meant.
     """
-    return bool(opts.smoke) or os.environ.get(SMOKE_ENV, "").strip().lower() not in ("", "0", "false", "no")
+    value = os.environ.get(SMOKE_ENV, "").strip().lower()
+    if value not in SMOKE_ON + SMOKE_OFF:
+        raise ConfigError(
+            f"{SMOKE_ENV}={value!r} is neither on (1, true, yes) nor off (0, false, no, or empty); set one of them"
+        )
+    return bool(opts.smoke) or value in SMOKE_ON
 
 
 def _seed(explicit: int | None, recorded: int | None) -> int:

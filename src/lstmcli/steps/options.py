@@ -18,6 +18,7 @@ from lstmcli.options import CONFIG_TABLES, INPUT, OUTPUT, SEED_RANGE, Options, o
 from lstmcli.train.distribution import DEFAULT_TIMEOUT, LOCAL_STRATEGIES, STRATEGIES
 
 SCALINGS = ("none", "minmax", "standard")
+MAX_FUTURE_STEPS = 100_000  # predict --future --steps: one model call per horizon, errors compounding
 EXPORT_FORMATS = ("saved-model",)  # see lstmcli.steps.exporting for why not ONNX or LiteRT
 DEFAULT_SCALING = "standard"
 FIXED = "Part of the data spec fixed at define time: given here it must match it, or fills in what it left open."
@@ -371,8 +372,10 @@ class PredictOptions(UnsafeOption, SpecOptions, LocalDevices, DataOptions, StepO
     steps: int | None = option(
         None,
         "With --future: forecast N steps; beyond the horizon, recursively (feeding forecasts back), where the features "
-        "are the targets. Defaults to the horizon.",
+        "are the targets. Defaults to the horizon. At most 100000: each step costs a model call and the "
+        "errors compound, so a longer recursive forecast is noise.",
         low=1,
+        high=MAX_FUTURE_STEPS + 1,
         metavar="N",
     )
     wide: bool = option(

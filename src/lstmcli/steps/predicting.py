@@ -53,10 +53,16 @@ def check(opts, task, spec) -> None:
     """predict's checks of its options against the model's task and data spec (`run` makes them before any work).
 
     Raises:
-        ConfigError: for --steps without --future, or --wide where predictions have no steps.
+        ConfigError: for --steps without --future, --classes on a regression model, or --wide
+            where predictions have no steps.
     """
     if opts.steps is not None and not opts.future:
         raise ConfigError("--steps N is the length of a forecast past the end; give it with --future")
+    if opts.classes and not task.classification:
+        raise ConfigError(
+            f"--classes writes a classifier's labels without their probabilities; this is a {task.name} model, "
+            f"whose predictions are values: drop --classes"
+        )
     if opts.wide and (task.classification or spec.layout != "series"):
         raise ConfigError("--wide puts a series forecast's steps side by side; this model's predictions have no steps")
 

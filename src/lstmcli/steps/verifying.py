@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from lstmcli.data import dataspec
 from lstmcli.errors import ArtifactError
-from lstmcli.model import adoption, architecture, artifact, predictor
+from lstmcli.model import adoption, architecture, artifact, predictor, seal
 from lstmcli.model.record import smoke_fit
 from lstmcli.quiet import load_tensorflow
-
-if TYPE_CHECKING:
-    pass
 
 
 def verify(source: Path, opts=None) -> dict:
@@ -67,4 +63,16 @@ def verify(source: Path, opts=None) -> dict:
         "steps": [entry["step"] for entry in record.lineage],
         "smoke": smoke_fit(record) or False,
         "written_by": record.versions,
+        "signature": _signature(source),
     }
+
+
+def _signature(source: Path) -> str:
+    """Whether the artifact is signed, and whether this run checked it (`artifact.open_artifact` did, with a key)."""
+    import zipfile
+
+    with zipfile.ZipFile(source) as archive:
+        signed = seal.SIGNATURE_MEMBER in archive.namelist()
+    if not signed:
+        return "none (set LSTMCLI_SIGNING_KEY when writing to sign)"
+    return "valid" if seal.signing_key() is not None else "present, not checked (LSTMCLI_SIGNING_KEY is unset)"

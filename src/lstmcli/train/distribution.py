@@ -214,6 +214,9 @@ def quiet_peer_errors() -> None:
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 
 
+MULTI_WORKER_JOBS = ("chief", "worker")  # the jobs MultiWorkerMirroredStrategy has
+
+
 def cluster_from_env() -> tuple[dict, str, int]:
     """The cluster, task type and task index of `TF_CONFIG`.
 
@@ -237,6 +240,13 @@ def cluster_from_env() -> tuple[dict, str, int]:
             'TF_CONFIG must be JSON with a cluster ({"worker": ["host:port", …]}) and this process\'s task '
             f'({{"type": "worker", "index": N}}) naming one of its members. Received: {raw!r}'
         ) from None
+    others = sorted(set(cluster) - set(MULTI_WORKER_JOBS)) + ([kind] if kind not in MULTI_WORKER_JOBS else [])
+    if others:
+        raise ConfigError(
+            f"TF_CONFIG names a {others[0]!r} job; --strategy multi-worker runs chief and worker tasks only "
+            f"(Keras's MultiWorkerMirroredStrategy has no parameter servers), so list every machine under "
+            f'"worker" (one may be "chief"). Received: {raw!r}'
+        )
     if not 0 <= index < len(members):
         raise ConfigError(
             f"TF_CONFIG's task is {kind} {index}, but the cluster has {len(members)} {kind}(s). Received: {raw!r}"

@@ -1,0 +1,88 @@
+"""One validation of the record (issue 21, 3): any record either loads or is refused naming its field.
+
+Hostile values are drawn per field (hypothesis) into an otherwise sound record:
+`record_from_json` must return a Record or raise ArtifactError naming that
+field (never another exception). The command-level twin runs the CLI on
+resealed archives (tests/command/test_record_hostile.py).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from record_fields import FIELDS, HOSTILE, SOUND, with_value
+
+from lstmcli.errors import ArtifactError
+from lstmcli.model.record import record_from_json
+from lstmcli.model.recordvalues import MAX_HISTORY_VALUES, thin_history
+
+
+def test_the_sound_record_loads():
+    assert record_from_json(copy.deepcopy(SOUND), Path("m.keras")).epochs == 2
+
+
+@pytest.mark.parametrize("dotted", FIELDS)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(value=HOSTILE)
+def test_a_hostile_value_loads_or_is_refused_naming_its_field(dotted, value):
+    raw = json.loads(json.dumps(with_value(dotted, value)))  # what a resealed lstmcli.json reads back as
+    try:
+        record_from_json(raw, Path("m.keras"))
+    except ArtifactError as exc:
+        top = dotted.split(".")[0]
+        assert f"record: {top}" in str(exc) or "record: task" in str(exc), (dotted, value, str(exc))
+
+
+@pytest.mark.parametrize(
+    "dotted, value, words",
+    [
+        ("seed", 2**70, r"seed must be a whole number from 0 to 4,294,967,295, not 1180591620717411303424"),
+        ("history.loss", ["a", None, {}], r"history\.loss must be a list of numbers"),
+        ("fit.naive_scale", "x", r"fit\.naive_scale must be a list of finite numbers, not \"x\""),
+        ("fit.naive_scale", [-1.0], r"fit\.naive_scale must be a list of numbers of at least 0"),
+        ("data_spec.timesteps", -5, r"data_spec\.timesteps must be a whole number from 1 .*not -5"),
+        ("data_spec.horizon", 0, r"data_spec\.horizon must be a whole number from 1 .*not 0"),
+        ("data_spec.features", ["a", "b"], r"data_spec\.features must name 1 columns, as the input shape says"),
+        ("history", {}, r"history\.loss must hold the loss of each epoch fit ran"),
+        ("history.mae", [1.0], r"history must have one value per epoch in every list"),
+        ("preprocessing.inputs", {"offset": [1.0], "scale": [0.0]}, r"preprocessing\.inputs must have scales above 0"),
+        (
+            "preprocessing.inputs",
+            {"offset": [math.inf], "scale": [1.0]},
+            r"preprocessing\.inputs must be a list of fin",
+        ),
+        ("data_spec.transforms", ["seasonal-diff:1"], r"data_spec\.transforms holds an unknown transform"),
+        ("lineage", [{"parent": {}}], r"lineage must be a list of objects, each naming its step"),
+    ],
+)
+def test_the_issue_s_hostile_values_are_refused_with_the_field_and_value(dotted, value, words):
+    """Issue 21 (3): each of these was 'error: unexpected …' (exit 1) on main."""
+    import re
+
+    with pytest.raises(ArtifactError) as caught:
+        record_from_json(json.loads(json.dumps(with_value(dotted, value))), Path("m.keras"))
+    assert re.search(words, str(caught.value)), str(caught.value)
+
+
+def test_a_very_long_history_is_thinned_to_every_kth_epoch_and_the_last():
+    history = {f"m{i}": [float(e) for e in range(80_000)] for i in range(16)}
+    thinned, every = thin_history(history)
+    length = len(thinned["m0"])
+    assert every > 1 and length * 16 <= MAX_HISTORY_VALUES
+    assert thinned["m3"][0] == 0.0 and thinned["m3"][-1] == 79_999.0
+    assert thinned["m3"][1] == float(every)
+    assert thin_history({"loss": [1.0, 2.0]}) == ({"loss": [1.0, 2.0]}, 1)
+
+
+def test_class_labels_fit_wrote_load_whatever_their_json_type():
+    """A binary target of True/False is stored as [false, true]; numbers and strings as themselves."""
+    for classes in ([False, True], [0, 1], ["no", "yes"], [0.5, 1.5]):
+        raw = with_value("preprocessing.classes", classes)
+        raw["task"], raw["architecture"]["activation"] = "binary", "sigmoid"
+        raw["preprocessing"]["targets"] = None
+        assert record_from_json(raw, Path("m.keras")).preprocessing["classes"] == classes
