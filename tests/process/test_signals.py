@@ -246,7 +246,7 @@ def positions(points: int, commit: int, near: tuple[int, int], spread: int) -> l
 
 # Per command: the points scanned (before the commit, after it) and spread over the rest; evaluate in
 # full around its commit, the costlier commands (a trial each) more sparsely.
-PLAN = {"evaluate": (8, 16, 6), "predict": (3, 5, 4), "export": (2, 2, 3), "fit": (2, 2, 3), "run": (2, 1, 2)}
+PLAN = {"evaluate": (8, 16, 6), "predict": (3, 5, 4), "export": (2, 2, 3), "fit": (2, 2, 3), "run": (1, 1, 2)}
 
 
 @pytest.mark.slow
@@ -288,19 +288,15 @@ def test_a_signal_at_any_line_of_the_final_write_gives_an_exit_code_message_and_
 # --------------------------------------------------------------- real processes, real delays
 
 MS = 0.001
-# Per command: which write the delays count from (run's fifth is its last), and the delays;
-# evaluate's also from the fork (write 0), landing in start-up.
+# Per command: which write the delays count from, and the delays; evaluate's also from the fork
+# (write 0), landing in start-up. (run's last write is predict's: the scan in process covers it.)
 REAL = {
-    "evaluate": (
-        1,
-        [0, 0.5 * MS, 1 * MS, 1.5 * MS, 2 * MS, 2.5 * MS, 3 * MS, 3.5 * MS, 4 * MS, 5 * MS, 6 * MS, 8 * MS],
-    ),
+    "evaluate": (1, [0, 0.5 * MS, 1 * MS, 1.25 * MS, 1.5 * MS, 1.75 * MS, 2 * MS, 3 * MS, 5 * MS]),
     "evaluate at start-up": (0, [0, 0.1]),
     "predict": (1, [0, 2 * MS]),
-    "export": (1, [0, 300 * MS]),
-    "fit": (1, [0, 50 * MS]),
-    "run": (5, [3 * MS]),
+    "export": (1, [300 * MS]),
     "export to the end": (1, [60.0]),  # no signal: autograph's files must still go with the process
+    "fit": (1, [50 * MS]),
 }
 
 
@@ -362,4 +358,5 @@ def test_a_signal_at_real_moments_around_the_final_write_gives_an_exit_code_mess
         if result["after"] == 0:
             assert seen == "aborted", f"{where}: a signal in start-up must stop the step before any work: {stderr}"
         outcomes[seen] += 1
-    assert outcomes["aborted"] and outcomes["after"], outcomes
+    # Where each delay lands depends on the machine's speed and load; every trial above had to agree.
+    assert outcomes["aborted"] >= 2 and outcomes["finished"] >= 1, outcomes
