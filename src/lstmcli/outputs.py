@@ -11,6 +11,9 @@ Two rules hold for every output of every step (`--out`, `--history`,
   An output that is not a regular file (a device such as /dev/null or
   /dev/full, a FIFO, /dev/stdout) is written through, never renamed over: as
   root, replacing /dev/null would break it for the whole machine.
+
+The rename is the commit (`commits`): a signal before it leaves nothing, one
+after it finds the output whole and listed for the message.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from lstmcli import commits, leftovers
 from lstmcli.errors import ArtifactError, WriteError
 
 STDIO = "-"
@@ -219,24 +223,109 @@ def committed(path: Path, suffix: str = ".tmp") -> Iterator[str]:
     path = Path(path)
     special = is_special(path)
     target = path if special else _resolved(path)
-    fd, tmp = _make_temporary(target, suffix, beside=not special)
-    os.close(fd)
+    made = []  # filled inside a hold: a signal cannot come between making the file and owning it
     try:
+        with commits.held():
+            made.append(_make_temporary(target, suffix, beside=not special))
+        tmp = made[0]
         try:
             yield tmp
             if special:
-                # Append: a shell's `>` has already emptied the file behind /dev/stdout, and `>>` must keep it.
-                with open(tmp, "rb") as source, open(path, "ab") as sink:
-                    shutil.copyfileobj(source, sink, 1 << 20)
+                _write_through(tmp, path)
             else:
                 with open(tmp, "rb") as handle:
                     os.fsync(handle.fileno())
-                os.replace(tmp, target)
+                commits.commit(path, lambda: os.replace(tmp, target))
         except OSError as exc:
             raise _write_error(path, exc) from None
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        with commits.held():
+            for tmp in made:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+
+
+def _write_through(tmp: str, path: Path) -> None:
+    """Copy a finished temporary file into a device, FIFO or descriptor; a signal may cut it short."""
+    commits.abort_if_signalled()
+    commits.cutting(path)
+    # Append: a shell's `>` has already emptied the file behind /dev/stdout, and `>>` must keep it.
+    with open(tmp, "rb") as source, open(path, "ab") as sink:
+        shutil.copyfileobj(source, sink, 1 << 20)
+    commits.wrote(path)
+
+
+@contextlib.contextmanager
+def committed_directory(path: Path) -> Iterator[str]:
+    """A temporary directory to fill; on success it replaces `path` (a SavedModel, say).
+
+    As `committed` for a file: built beside the target (a symlink's target, the
+    link kept), with the permissions `mkdir` would give, and swapped in whole;
+    on any error or signal it is removed and `path` is untouched.
+
+    Raises:
+        ArtifactError: if the temporary directory cannot be made.
+        WriteError: if the move fails (a full disk: "no space left").
+    """
+    path = Path(path)
+    target = _resolved(path)
+    made = []  # filled inside a hold, as in `committed`
+    try:
+        with commits.held():
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                _remove_orphans(target)
+                made.append(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp"))
+                os.chmod(made[0], 0o777 & ~_umask())  # mkdtemp's 0700 would keep a serving user out
+            except OSError as exc:
+                raise ArtifactError(f"cannot write {path}: {exc.strerror or exc}") from None
+        tmp = made[0]
+        try:
+            yield tmp
+            commits.commit(path, lambda: _swap_in(tmp, target))
+        except OSError as exc:
+            raise _write_error(path, exc) from None
+    finally:
+        with commits.held():
+            for tmp in made:
+                shutil.rmtree(tmp, ignore_errors=True)  # after a swap, what `target` held before
+
+
+def _swap_in(new: str, target: Path) -> None:
+    """Put directory `new` at `target`; whatever `target` held ends at `new`, for the caller to remove.
+
+    Where the kernel can exchange two paths in one step (Linux's renameat2), a
+    SIGKILL at any moment leaves the old directory or the new one at `target`;
+    elsewhere the old one is moved aside first, for a moment.
+    """
+    if not os.path.lexists(target):
+        os.replace(new, target)
+    elif not _exchange(new, target):
+        aside = f"{new}.old"
+        os.replace(target, aside)
+        try:
+            os.replace(new, target)
+        except OSError:
+            os.replace(aside, target)
+            raise
+        os.replace(aside, new)
+
+
+def _exchange(a: str, b: Path) -> bool:
+    """Swap two paths atomically (renameat2 with RENAME_EXCHANGE); False where the system cannot."""
+    import ctypes
+
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(str(b)), rename_exchange) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(b))
 
 
 @contextlib.contextmanager
@@ -249,13 +338,18 @@ def atomic_output(path: Path, mode: str = "w") -> Iterator[Any]:
             yield handle
 
 
+def no_space(path: Path) -> WriteError:
+    """The error for a full device (ENOSPC), whoever reported it."""
+    return WriteError(f"cannot write {path}: no space left on the device; free some space or write elsewhere")
+
+
 def _write_error(path: Path, exc: OSError) -> WriteError:
     if exc.errno == errno.ENOSPC:
-        return WriteError(f"cannot write {path}: no space left on the device; free some space or write elsewhere")
+        return no_space(path)
     return WriteError(f"cannot write {path}: {exc.strerror or exc}")
 
 
-def _make_temporary(path: Path, suffix: str, *, beside: bool = True) -> tuple[int, str]:
+def _make_temporary(path: Path, suffix: str, *, beside: bool = True) -> str:
     """A temporary file named after `path` and this process, beside it (or in the temp folder).
 
     Temporary files left by a step that was killed (whose process is gone) are
@@ -269,27 +363,32 @@ def _make_temporary(path: Path, suffix: str, *, beside: bool = True) -> tuple[in
         fd, tmp = tempfile.mkstemp(
             dir=path.parent if beside else None, prefix=f".{path.name}.{os.getpid()}.", suffix=suffix
         )
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)
-        return fd, tmp
     except OSError as exc:
         raise ArtifactError(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())
+    except OSError as exc:
+        os.unlink(tmp)
+        raise ArtifactError(f"cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    return tmp
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
 
 
 def _remove_orphans(path: Path) -> None:
-    for leftover in path.parent.glob(f".{glob.escape(path.name)}.*.*.tmp*"):
-        pid = leftover.name[len(path.name) + 2 :].split(".", 1)[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
-            with contextlib.suppress(OSError):
-                leftover.unlink()
+    """Remove the temporary files and directories that killed steps left beside `path`.
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    Only names of our own pattern (`.NAME.PID.XXXXXXXX.tmp…`, and `.old` from
+    before the exchange) whose process is gone; a directory as a whole.
+    """
+    ours = re.compile(rf"\.{re.escape(path.name)}\.(\d+)\.[a-z0-9_]{{8}}(\.tmp.*|\.old)", re.DOTALL)
+    for leftover in path.parent.glob(f".{glob.escape(path.name)}.*.*"):
+        found = ours.fullmatch(leftover.name)
+        if found is not None and leftovers.orphaned(int(found[1])):
+            leftovers.remove(leftover)

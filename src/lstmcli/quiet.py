@@ -8,6 +8,12 @@ library that cannot load raises, and that reaches the user as an error;
 anything else it prints is not theirs to act on. Lines logged while a
 step runs are held back by TF_CPP_MIN_LOG_LEVEL=3, set before the import.
 Inside `debugging(True)` (the command line's --debug), nothing is hidden.
+
+TensorFlow leaves files behind too: autograph writes each function it converts
+as `__autograph_generated_file*.py` in the temporary folder and removes them
+only at interpreter exit, which a command ending with `os._exit` never
+reaches. `private_temporary_directory` gives the process a folder of its own
+for such files, removed when the command ends.
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
+import shutil
 import sys
+import tempfile
 
 _loaded = False
 _DEBUG = contextvars.ContextVar("lstmcli_debug", default=False)
@@ -91,3 +99,23 @@ def load_tensorflow():
             os.close(saved)
     _loaded = True
     return keras
+
+
+@contextlib.contextmanager
+def private_temporary_directory():
+    """Within the block, Python's temporary files (autograph's among them) go to a new folder, removed at the end.
+
+    The folder lies in the usual temporary folder (`$TMPDIR`), named
+    `lstmcli-PID-…`; where none can be made, nothing changes.
+    """
+    try:
+        private = tempfile.mkdtemp(prefix=f"lstmcli-{os.getpid()}-")
+    except OSError:
+        yield None
+        return
+    before, tempfile.tempdir = tempfile.tempdir, private
+    try:
+        yield private
+    finally:
+        tempfile.tempdir = before
+        shutil.rmtree(private, ignore_errors=True)

@@ -2,24 +2,28 @@
 
 `commands` holds the Typer app and one thin body per command, `bridge` builds each
 command's parameters from the step's options, `boundary` turns errors and signals into
-exit codes, `completion` the completion options, and `render` draws results and progress.
-`signals` is imported first, and alone: `main` installs its start-up handlers before
-importing Typer, so a signal during those imports ends the process cleanly.
-"""
+exit codes, `process` runs a command as a whole process (signals from its first line,
+the final flush and exit), and `render` draws results and progress.
 
-from lstmcli.cli import signals
+`main` is the `lstmcli` program. Typer is imported after its signal handler is in
+place (a Ctrl-C while Typer loads ends as one line too), and `app` on first use.
+"""
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI (`lstmcli`'s entry point); `argv` defaults to sys.argv[1:]."""
-    signals.startup()
-    from lstmcli.cli.commands import main as run
+    """Run the CLI as this process and exit; `argv` defaults to sys.argv[1:]."""
+    from lstmcli.cli import process
 
-    run(argv)
+    def load_app():
+        from lstmcli.cli.commands import app
+
+        return app
+
+    process.main(argv, load_app)
 
 
 def __getattr__(name: str):
-    if name == "app":  # the Typer app, imported on first use
+    if name == "app":
         from lstmcli.cli.commands import app
 
         return app

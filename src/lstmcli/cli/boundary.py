@@ -1,8 +1,9 @@
 """Where the command line meets failure: errors, signals and a closed stdout become exits.
 
 `boundary` is the only place that turns exceptions into exit codes and `error:`
-lines; the commands run inside it. Inside it the first SIGTERM unwinds like
-Ctrl-C, so temporary files are removed before the process ends, and
+lines; the commands run inside it. Inside it SIGTERM unwinds like Ctrl-C, so
+temporary files are removed before the process ends, and a signal's line says
+which outputs were written (the rule is in `process`);
 `first_interrupt_stops` lets fit finish its current step on the first Ctrl-C.
 Click's usage errors become one line in `OneLineErrors`, the command group.
 This is part of the command-line layer (Typer, and rich through `render`).
@@ -19,14 +20,14 @@ import re
 import signal
 import sys
 import traceback
-import types
 import warnings
 
 import typer
 from typer.core import TyperGroup
 
-from lstmcli.cli import signals
-from lstmcli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_USAGE, LstmcliError
+from lstmcli.cli import process
+from lstmcli.cli.process import Terminated, silence_stdout
+from lstmcli.errors import EXIT_FAILURE, EXIT_USAGE, LstmcliError
 
 # Click's exception base, found through a class Typer exports (Typer vendors Click).
 ClickException = next(k for k in typer.BadParameter.__mro__ if k.__name__ == "ClickException")
@@ -54,25 +55,6 @@ class OneLineErrors(TyperGroup):
         if standalone_mode:
             sys.exit(code)
         return code
-
-    def _main_shell_completion(self, ctx_args, prog_name, complete_var=None):
-        """Typer's shell completion, with a value of `_LSTMCLI_COMPLETE` it cannot use refused as one error line."""
-        var = complete_var or f"_{prog_name}_COMPLETE".replace("-", "_").upper()
-        instruction = os.environ.get(var)
-        if instruction:
-            action, _, shell = instruction.partition("_")
-            if action not in ("source", "complete") or shell not in COMPLETION_SHELLS:
-                from lstmcli.cli import render
-
-                render.error(
-                    f"{var}={instruction!r} is not a completion instruction; use source_SHELL to print the script "
-                    f"(SHELL one of {', '.join(COMPLETION_SHELLS)}), or unset {var}"
-                )
-                sys.exit(EXIT_USAGE)
-        super()._main_shell_completion(ctx_args, prog_name, complete_var)
-
-
-COMPLETION_SHELLS = ("bash", "zsh", "fish", "powershell", "pwsh")  # the shells Typer completes
 
 
 def usage_line(exc) -> str:
@@ -102,64 +84,62 @@ def _flags(ctx) -> list[str]:
     return [flag for param in (ctx.command.params if ctx else []) for flag in (*param.opts, *param.secondary_opts)]
 
 
-class Terminated(BaseException):
-    """SIGTERM arrived: unwind like Ctrl-C (temporary files removed), then exit 143.
-
-    A BaseException, as KeyboardInterrupt is, so no `except Exception` on the
-    way up can swallow it.
-    """
-
-
 @contextlib.contextmanager
 def boundary(debug: bool):
-    """Turn lstmcli's errors into one line on stderr and their exit code (a SystemExit).
+    """Turn lstmcli's errors and signals into one line on stderr and their exit code (a SystemExit).
 
-    Inside it SIGTERM unwinds like Ctrl-C, and Python warnings and library log
-    records are hidden unless `debug` (no library's warning reaches the terminal otherwise).
+    The step runs inside `process.step()`: a SIGINT or SIGTERM raises there (or
+    waits for a commit to end), and any signal this command got is reported by
+    `process.report`, naming what was written, with exit 130 or 143, whatever
+    else happened to the step. Python warnings and library log records are
+    hidden unless `debug` (no library's warning reaches the terminal otherwise).
     """
     from lstmcli.cli import render
 
-    with _terminate_unwinds() as sigterm, warnings.catch_warnings(), _library_logs_hidden(not debug):
+    with process.handled(), warnings.catch_warnings(), _library_logs_hidden(not debug):
         if not debug:
             warnings.simplefilter("ignore")
         try:
-            try:
+            with process.step():
                 yield
-            except Exception as exc:
-                if sigterm.fired:
-                    # SIGTERM's exception can surface from inside C code as another
-                    # error (CPython's "SystemError: bad argument to internal
-                    # function", an interrupted write's OSError): still the termination.
-                    raise Terminated from exc
+        except BaseException as exc:
+            if isinstance(exc, (KeyboardInterrupt, Terminated)) or (
+                isinstance(exc, Exception) and process.pending() is not None
+            ):
+                # A signal's exception can also surface from inside C code as another error
+                # (CPython's "SystemError: bad argument to internal function", an interrupted
+                # write's OSError): still the signal.
+                if debug:
+                    traceback.print_exc()
+                signum = process.pending() or (signal.SIGINT if isinstance(exc, KeyboardInterrupt) else signal.SIGTERM)
+                raise SystemExit(process.report(signum)) from None
+            if not isinstance(exc, Exception):
                 raise
-            if sigterm.fired:  # the handler's exception was swallowed (raised inside a finaliser): the step ran on
-                render.error("terminated; the step had finished, so its output is complete")
-                raise SystemExit(EXIT_TERMINATED)
-        except LstmcliError as exc:
-            if debug:
-                traceback.print_exc()
-            for line in getattr(exc, "lines", None) or [str(exc)]:
-                render.error(line)
-            raise SystemExit(exc.exit_code) from None
-        except (KeyboardInterrupt, Terminated) as exc:
-            if debug:
-                traceback.print_exc()
-            terminated = isinstance(exc, Terminated)
-            render.error(f"{'terminated' if terminated else 'interrupted'}; no output was written")
-            raise SystemExit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED) from None
-        except BrokenPipeError:
-            silence_stdout()
-            raise SystemExit(EXIT_FAILURE) from None  # quietly: the reader chose to stop
-        except Exception as exc:
-            if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG and not debug:
-                render.error(f"file name too long (use a shorter one): {exc.filename}")
-                raise SystemExit(EXIT_USAGE) from None
-            if debug:
-                traceback.print_exc()
-            else:
-                first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
-                render.error(f"unexpected {type(exc).__name__}: {first} (run again with --debug for the traceback)")
-            raise SystemExit(EXIT_FAILURE) from None
+            _fail(exc, debug, render)
+        if process.pending() is not None:  # the handler's exception was swallowed (a finaliser): the step ran on
+            raise SystemExit(process.report(process.pending()))
+
+
+def _fail(exc: Exception, debug: bool, render) -> None:
+    """An error that is not a signal: its line (or lines) and its exit code, as a SystemExit."""
+    if isinstance(exc, LstmcliError):
+        if debug:
+            traceback.print_exc()
+        for line in getattr(exc, "lines", None) or [str(exc)]:
+            render.error(line)
+        raise SystemExit(exc.exit_code) from None
+    if isinstance(exc, BrokenPipeError):
+        silence_stdout()
+        raise SystemExit(EXIT_FAILURE) from None  # quietly: the reader chose to stop
+    if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG and not debug:
+        render.error(f"file name too long (use a shorter one): {exc.filename}")
+        raise SystemExit(EXIT_USAGE) from None
+    if debug:
+        traceback.print_exc()
+    else:
+        first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+        render.error(f"unexpected {type(exc).__name__}: {first} (run again with --debug for the traceback)")
+    raise SystemExit(EXIT_FAILURE) from None
 
 
 @contextlib.contextmanager
@@ -172,36 +152,6 @@ def _library_logs_hidden(hidden: bool):
         yield
     finally:
         logging.lastResort = previous
-
-
-@contextlib.contextmanager
-def _terminate_unwinds():
-    """While a step runs, the first SIGTERM raises Terminated; later ones are ignored while it unwinds."""
-    state = types.SimpleNamespace(fired=False)
-
-    def handler(signum, frame):
-        state.fired = True
-        if signals.importing(frame):  # raising inside an import breaks it (CPython's SystemError): after it
-            signals.deliver_later(signum, handler)
-            return
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        raise Terminated
-
-    with _handling(signal.SIGTERM, handler):
-        yield state
-
-
-@contextlib.contextmanager
-def _handling(signum, handler):
-    try:
-        previous = signal.signal(signum, handler)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signum, previous)
 
 
 class StopFlag:
@@ -221,20 +171,9 @@ class StopFlag:
         return "interrupted" if self.requested else None
 
 
-@contextlib.contextmanager
 def first_interrupt_stops():
-    flag = StopFlag()
-
-    def handler(signum, frame):
-        if flag.requested or flag.final:
-            raise KeyboardInterrupt
-        flag.requested = True
-        from lstmcli.cli import render
-
-        render.stderr_console().print("stopping after the current step (Ctrl-C again to abort)", markup=False)
-
-    with _handling(signal.SIGINT, signals.outside_imports(handler)):
-        yield flag
+    """Within the block the first Ctrl-C sets the yielded StopFlag instead of raising."""
+    return process.stopping_after_the_current_step(StopFlag())
 
 
 def stuck(message: str) -> None:
@@ -246,10 +185,3 @@ def stuck(message: str) -> None:
         with contextlib.suppress(Exception):
             stream.flush()
     os._exit(EXIT_FAILURE)
-
-
-def silence_stdout() -> None:
-    """The reader of stdout went away (`| head`): drop what is left, like a Unix tool."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    os.close(devnull)

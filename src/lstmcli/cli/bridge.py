@@ -22,7 +22,6 @@ from typing import Annotated, Optional
 import typer
 
 from lstmcli import options, quiet
-from lstmcli.cli import signals
 from lstmcli.cli.boundary import boundary
 from lstmcli.errors import UsageError
 from lstmcli.steps.options import BY_COMMAND, for_command
@@ -175,7 +174,6 @@ def command(app: typer.Typer, name: str, *, model: bool = True):
             )
             render.configure(quiet=call.quiet)
             started = time.perf_counter()
-            signals.startup_over()
             with boundary(call.debug):
                 if call.quiet and call.detail:
                     raise UsageError("-q asks for errors only and -v for more; give one of them")

@@ -10,7 +10,6 @@ completion and usage errors answer at once.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -20,7 +19,6 @@ import typer
 from lstmcli import __version__
 from lstmcli.cli import bridge
 from lstmcli.cli.completion import CompletingGroup
-from lstmcli.errors import EXIT_FAILURE
 
 app = typer.Typer(
     name="lstmcli",
@@ -266,29 +264,3 @@ def _write_text(path: Path, text: str) -> None:
 
     with atomic_output(path) as handle:
         handle.write(text)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Run the CLI; `argv` defaults to sys.argv[1:].
-
-    Once a command that loaded TensorFlow has finished and its output is
-    flushed, the process ends with `os._exit`: TensorFlow's interpreter
-    teardown costs about 0.7 s and does nothing a finished step needs, since
-    every file a step writes is complete and closed before it returns.
-    """
-    from lstmcli.cli.boundary import silence_stdout
-
-    try:
-        app(args=argv, prog_name="lstmcli")
-        code = 0
-    except SystemExit as exit:
-        code = exit.code if isinstance(exit.code, int) else (0 if exit.code is None else 1)
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except BrokenPipeError:
-            silence_stdout()
-            code = code or EXIT_FAILURE
-    if "tensorflow" in sys.modules:
-        os._exit(code)
-    sys.exit(code)

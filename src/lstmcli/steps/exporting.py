@@ -13,13 +13,12 @@ interpreter cannot run; both were tried and produced models that do not run.
 
 from __future__ import annotations
 
-import contextlib
-import os
+import errno
 from dataclasses import dataclass
 from pathlib import Path
 
 from lstmcli.errors import ArtifactError
-from lstmcli.outputs import Output
+from lstmcli.outputs import Output, committed_directory, no_space
 from lstmcli.outputs import check as check_outputs
 from lstmcli.steps.options import EXPORT_FORMATS as FORMATS
 
@@ -41,12 +40,14 @@ class Exported:
 def export(source: Path, opts) -> Exported:
     """Write a fitted artifact's predictor as a SavedModel directory.
 
-    The directory is built beside `out` and renamed into place when complete;
-    an earlier SavedModel at `out` is replaced, anything else there is refused.
+    The directory is built beside `out` and swapped into place when complete
+    (`outputs.committed_directory`); an earlier SavedModel at `out` is
+    replaced, anything else there is refused.
 
     Raises:
         ArtifactError: for an unfitted artifact or an `out` that is not a
             SavedModel directory lstmcli may replace.
+        WriteError: for a full disk, however TensorFlow reports it.
     """
     from lstmcli.model import artifact, predictor
     from lstmcli.quiet import load_tensorflow
@@ -71,9 +72,13 @@ def export(source: Path, opts) -> Exported:
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.add_endpoint(ENDPOINT, serve)
-    with _directory_beside(target) as tmp:
-        archive.write_out(tmp, verbose=False)
-        _replace_directory(tmp, target)
+    with committed_directory(target) as tmp:
+        try:
+            archive.write_out(tmp, verbose=False)
+        except (OSError, tf.errors.ResourceExhaustedError) as exc:
+            if _no_space(exc):
+                raise no_space(target) from None
+            raise
     outputs = ["probabilities", "label", "classes"] if classes is not None else ["predictions"]
     return Exported(target, opts.format, {INPUT_NAME: [None, timesteps, features]}, outputs)
 
@@ -106,6 +111,11 @@ def _serving_function(model, classes, spec):
     return serve_classes
 
 
+def _no_space(exc: Exception) -> bool:
+    """A full disk, as Python reports it (errno 28) or TensorFlow does (ResourceExhaustedError naming ENOSPC)."""
+    return getattr(exc, "errno", None) == errno.ENOSPC or "No space left on device" in str(exc)
+
+
 def _check_directory(out: Path | None, source: Path) -> Path:
     """The export's directory, refused where writing it would harm something."""
     if out is None:
@@ -121,39 +131,3 @@ def _check_directory(out: Path | None, source: Path) -> Path:
     if out.resolve() == Path(source).resolve().parent and out.is_dir() and any(out.iterdir()):
         raise ArtifactError(f"--out {out} holds the input artifact; give a new directory")
     return out
-
-
-@contextlib.contextmanager
-def _directory_beside(path: Path):
-    import shutil
-    import tempfile
-
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
-    except OSError as exc:
-        raise ArtifactError(f"cannot write {path}: {exc.strerror or exc}") from None
-    try:
-        yield tmp
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _replace_directory(new: str, target: Path) -> None:
-    """Move `new` to `target`; an earlier export there is moved aside first, then removed."""
-    import shutil
-    import tempfile
-
-    old = None
-    if target.exists():
-        old = tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.{os.getpid()}.", suffix=".old")
-        os.rmdir(old)
-        os.replace(target, old)
-    try:
-        os.replace(new, target)
-    except OSError:
-        if old is not None:
-            os.replace(old, target)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

@@ -16,7 +16,7 @@ import signal
 import tempfile
 from pathlib import Path
 
-from lstmcli import outputs
+from lstmcli import commits, leftovers, outputs
 from lstmcli.errors import ArtifactError, WriteError
 
 PREFIX = ".run."
@@ -64,12 +64,18 @@ class Staged:
         return self.stage / name
 
     def commit(self) -> None:
-        """Move every staged file into the folder, with Ctrl-C and SIGTERM held until all are there.
+        """Move every staged file into the folder: one commit (`lstmcli.commits`) for all of them.
 
-        A file whose place is a symlink or a device is written through it
-        (as `outputs.committed` writes one), and one outside the folder is
-        copied beside its place and renamed; the others are renamed into place.
+        Ctrl-C and SIGTERM are held until all are there (blocked, so the
+        Python API gets the same). A file whose place is a symlink or a device
+        is written through it (as `outputs.committed` writes one), and one
+        outside the folder is copied beside its place and renamed; the others
+        are renamed into place.
         """
+        commits.commit(list(self.targets.values()), self._move_all)
+        self.committed = True
+
+    def _move_all(self) -> None:
         held = {signal.SIGINT, signal.SIGTERM}
         before = signal.pthread_sigmask(signal.SIG_BLOCK, held)
         try:
@@ -87,7 +93,6 @@ class Staged:
                         os.replace(staged, target)
                     except OSError as exc:
                         raise WriteError(f"cannot write {target}: {exc.strerror or exc}") from None
-            self.committed = True
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
@@ -107,15 +112,5 @@ def _remove_orphans(folder: Path) -> None:
     """Remove staging folders whose process is gone (a run killed with SIGKILL)."""
     for leftover in folder.glob(f"{PREFIX}*{SUFFIX}"):
         pid = leftover.name[len(PREFIX) :].split(".", 1)[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)) and leftover.is_dir():
+        if pid.isdigit() and leftovers.orphaned(int(pid)) and leftover.is_dir():
             shutil.rmtree(leftover, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

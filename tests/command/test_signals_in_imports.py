@@ -1,8 +1,7 @@
-"""Signals that land inside an import are delivered after it (lstmcli.cli.signals)."""
+"""Signals that land inside an import are delivered after it (lstmcli.cli.process)."""
 
 from __future__ import annotations
 
-import signal
 import sys
 import time
 
@@ -34,22 +33,14 @@ def test_a_sigterm_during_an_import_ends_the_step_after_the_import(tmp_path, mon
 
 
 def test_a_ctrl_c_during_an_import_interrupts_the_step_after_the_import(tmp_path, monkeypatch):
-    """The process's Ctrl-C once a step starts (`signals.startup_over`) waits for the import too."""
-    from lstmcli.cli import signals
-
+    """Ctrl-C inside a step's import waits for the import too."""
     (tmp_path / "slow_to_import_int.py").write_text(SLOW_MODULE.format(name="SIGINT"))
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delitem(sys.modules, "slow_to_import_int", raising=False)
-    previous = signal.getsignal(signal.SIGINT)
-    try:
-        signals.startup()
-        signals.startup_over()
-        with pytest.raises(SystemExit) as exit, boundary(debug=False):
-            import slow_to_import_int  # noqa: F401
+    with pytest.raises(SystemExit) as exit, boundary(debug=False):
+        import slow_to_import_int  # noqa: F401
 
-            time.sleep(10)
-    finally:
-        signal.signal(signal.SIGINT, previous)
+        time.sleep(10)
     assert exit.value.code == 130
     assert sys.modules["slow_to_import_int"].whole
     monkeypatch.delitem(sys.modules, "slow_to_import_int")
