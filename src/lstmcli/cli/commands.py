@@ -18,7 +18,7 @@ from typing import Annotated
 import typer
 
 from lstmcli import __version__
-from lstmcli.cli import bridge
+from lstmcli.cli import bridge, serving
 from lstmcli.cli.boundary import OneLineErrors
 from lstmcli.errors import EXIT_FAILURE
 
@@ -281,3 +281,6 @@ def main(argv: list[str] | None = None) -> None:
     if "tensorflow" in sys.modules:
         os._exit(code)
     sys.exit(code)
+
+
+serving.attach(app, main)
