@@ -152,7 +152,8 @@ def mirror(status: int) -> None:
     if code >= 0:
         os._exit(code)
     sig = -code
-    signal.signal(sig, signal.SIG_DFL)
+    with contextlib.suppress(OSError, ValueError):  # SIGKILL's action cannot be set, and needs not be
+        signal.signal(sig, signal.SIG_DFL)
     os.kill(os.getpid(), sig)
     os._exit(128 + sig)  # a signal that does not end a process (SIGCHLD, SIGCONT) ended the child
 
