@@ -36,6 +36,8 @@ REQUEST_TIMEOUT = 2.0  # seconds a connected client has to send its request
 class Running:
     pid: int
     conn: socket.socket
+    command: str
+    started: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -96,6 +98,8 @@ def serve(run: Callable[[list[str]], None], preload: Callable[[], None], idle: f
         on_ready(state.socket_path)
     try:
         _loop(state, listener, wake_read, run, handlers, own=[lock, wake_read, wake_write])
+    except KeyboardInterrupt:  # Ctrl-C on `server start --foreground`; running children go on
+        log("interrupted")
     finally:
         _unlink_if_ours(state.socket_path, state.bound)
         listener.close()
@@ -161,6 +165,9 @@ def _reap(state: State, pidfd: int) -> None:
     done = state.children.pop(pidfd)
     os.close(pidfd)
     _, status = os.waitpid(done.pid, 0)
+    log(
+        f"{done.command} (pid {done.pid}): exit {os.waitstatus_to_exitcode(status)} in {time.monotonic() - done.started:.2f} s"
+    )
     try:
         protocol.send(done.conn, {"status": status})
     except OSError:
@@ -231,4 +238,4 @@ def _fork(state: State, conn, request: dict, fds: list[int], run, handlers: dict
         child.run_command(request, fds, conn, run, handlers, [*own, *others])
     state.served += 1
     pidfd = os.pidfd_open(pid)
-    state.children[pidfd] = Running(pid, conn)
+    state.children[pidfd] = Running(pid, conn, " ".join(request["argv"][1:2]) or "lstmcli")
