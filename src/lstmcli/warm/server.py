@@ -164,9 +164,10 @@ def _drain(fd: int) -> None:
 def _reap(state: State, pidfd: int) -> None:
     done = state.children.pop(pidfd)
     os.close(pidfd)
-    _, status = os.waitpid(done.pid, 0)
+    _, status, usage = os.wait4(done.pid, 0)
     log(
-        f"{done.command} (pid {done.pid}): exit {os.waitstatus_to_exitcode(status)} in {time.monotonic() - done.started:.2f} s"
+        f"{done.command} (pid {done.pid}): exit {os.waitstatus_to_exitcode(status)} in "
+        f"{time.monotonic() - done.started:.2f} s, peak memory {usage.ru_maxrss / 1024:.0f} MiB"
     )
     try:
         protocol.send(done.conn, {"status": status})
