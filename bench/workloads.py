@@ -28,7 +28,8 @@ PYTHON = sys.executable
 LSTMCLI = str(Path(sys.executable).with_name("lstmcli"))
 CLASSIC_CONFIG = ROOT / "configs" / "sequence.toml"
 CLASSIC_STEPS = ("define", "compile", "fit", "evaluate", "predict")
-ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+# Cold processes unless a workload says otherwise (W6 sets LSTMCLI_SERVER itself), whatever the shell exports.
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "LSTMCLI_SERVER": "off"}
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,11 @@ def a_readers_folder(root: Path) -> dict:
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "PYTHONPATH": str(REPO / "src")}
     env.update(NO_COLOR="1", TF_CPP_MIN_LOG_LEVEL="2")
     env.pop("LSTMCLI_SMOKE", None)
+    # The Makefile example exports LSTMCLI_SERVER=auto: a warm server it starts is this folder's own
+    # (not the user's running one) and leaves soon after the last block.
+    runtime = root.parent / f"{root.name}-run"
+    runtime.mkdir(mode=0o700)
+    env.update(XDG_RUNTIME_DIR=str(runtime), LSTMCLI_SERVER_IDLE="20")
     return env
 
 

@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 from lstmcli import __version__
-from lstmcli.cli import bridge
+from lstmcli.cli import bridge, serving
 from lstmcli.cli.completion import CompletingGroup
 
 app = typer.Typer(
@@ -264,3 +264,13 @@ def _write_text(path: Path, text: str) -> None:
 
     with atomic_output(path) as handle:
         handle.write(text)
+
+
+def _entry(argv: list[str]) -> None:
+    """The cold entry point, which a warm server's child runs as its whole process."""
+    from lstmcli.cli import main
+
+    main(argv)
+
+
+serving.attach(app, _entry)

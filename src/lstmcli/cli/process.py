@@ -218,6 +218,7 @@ def main(argv: list[str] | None, load_app: Callable[[], Callable]) -> None:
     global _process
     _process = _Process(whole=True)
     with handled(), quiet.private_temporary_directory():
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)  # a warm server's child holds them until here
         try:
             load_app()(args=argv, prog_name="lstmcli")
             code = 0
