@@ -189,3 +189,17 @@ def test_fits_history_is_written_with_the_five_or_not_at_all(cli, tmp_path, monk
     assert run.exit_code == 0, run
     assert len(history.read_text().splitlines()) == 21  # a header and 20 epochs
     assert not list((tmp_path / "elsewhere").glob(".*"))
+
+
+def test_run_gates_a_samples_regression_on_the_percentages_evaluate_reports(cli, tmp_path):
+    """A samples-layout regression's evaluate reports original_mape and original_smape: run may gate on them."""
+    data = tmp_path / "s.csv"
+    data.write_text("x1,x2,y\n" + "".join(f"{i / 10},{i / 20},{1 + i / 7}\n" for i in range(20)))
+    path = tmp_path / "s.toml"
+    path.write_text(
+        "[define]\ntask = 'regression'\nlayout = 'samples'\nfeatures = ['x1', 'x2']\ntarget = ['y']\nlstm = [2]\n"
+        "[compile]\noptimizer = 'adam'\n[fit]\ndata = 's.csv'\nepochs = 1\nverbose = '0'\n"
+        "[evaluate]\nfail_if = ['original_smape>1000000', 'original_mape>1000000']\n"
+    )
+    run = cli("run", "--config", path, "--workdir", tmp_path / "w", "-q")
+    assert run.exit_code == 0, run

@@ -116,6 +116,17 @@ def json_key(value) -> str:
     return f"{type(value).__name__}:{value}"
 
 
+def season_scale(value) -> None:
+    """evaluate's seasonal MASE scale: {"season": P, "scale": [one finite number >= 0 per target]}."""
+    if not isinstance(value, dict) or set(value) != {"season", "scale"}:
+        raise Invalid("must be an object of season and scale")
+    for part, check in (("season", whole(2, COUNT_LIMIT)), ("scale", finite_numbers(nonnegative=True))):
+        try:
+            check(value[part])
+        except Invalid as exc:
+            raise Invalid(f"must have a {part} that is {str(exc).removeprefix('must be ')}") from None
+
+
 def lineage(value) -> None:
     if not all(isinstance(entry, dict) and isinstance(entry.get("step"), str) for entry in value):
         raise Invalid("must be a list of objects, each naming its step")
@@ -147,6 +158,8 @@ RULES: list[tuple[str, Callable[[Any], None]]] = [
     ("preprocessing.context", whole(0, COUNT_LIMIT)),
     ("preprocessing.transforms", transforms_list),
     ("fit.naive_scale", finite_numbers(nonnegative=True)),
+    ("fit.seasonal_naive_scale", season_scale),
+    ("fit.history_every", COUNT),
     ("fit.class_counts", finite_numbers(nonnegative=True)),
     ("fit.epochs", whole(0, COUNT_LIMIT)),
     ("lineage", lineage),

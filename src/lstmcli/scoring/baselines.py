@@ -82,13 +82,13 @@ def percentage_errors(predicted: np.ndarray, truth: np.ndarray) -> dict:
     return found
 
 
+# The names `percentage_errors` reports (MAPE only where an actual value is not 0; the zeros' count where one is).
+PERCENTAGE_METRICS = ("original_mape", "original_smape", "mape_left_out")
 # The names `forecast_metrics` reports (with a season and a MASE scale), and per step with a horizon.
 FORECAST_METRICS = (
     "original_rmse",
     "original_mae",
-    "original_mape",
-    "original_smape",
-    "mape_left_out",
+    *PERCENTAGE_METRICS,
     "naive_rmse",
     "naive_mae",
     "skill",

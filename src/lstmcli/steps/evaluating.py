@@ -89,14 +89,14 @@ def reportable(task, compiled_metrics: list[str], spec: dataspec.DataSpec) -> tu
     Returns:
         (names, prefixes of names the data completes: each class's recall)
     """
-    from lstmcli.scoring.baselines import FORECAST_METRICS, STEP_METRICS
+    from lstmcli.scoring.baselines import FORECAST_METRICS, PERCENTAGE_METRICS, STEP_METRICS
     from lstmcli.train.imbalance import MAJORITY_ACCURACY, RECALL_PREFIX
 
     names = ["loss", *compiled_metrics]
     if task.classification:
         return [*names, MAJORITY_ACCURACY, "samples"], (RECALL_PREFIX,)
     if spec.layout != "series":
-        return [*names, "original_rmse", "original_mae", "samples"], ()
+        return [*names, "original_rmse", "original_mae", *PERCENTAGE_METRICS, "samples"], ()
     steps = [name.format(h) for h in range(1, spec.horizon + 1) for name in STEP_METRICS] if spec.horizon > 1 else []
     return [*names, *FORECAST_METRICS, *steps, "samples"], ()
 

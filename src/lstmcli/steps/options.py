@@ -495,8 +495,9 @@ class PlotOptions(UnsafeOption):
     steps: int | None = option(
         None,
         "Series: the forecast past the end, N steps long (beyond the horizon, recursively, like predict --future "
-        "--steps). Defaults to the horizon.",
+        "--steps). Defaults to the horizon; at most 100000, as for predict.",
         low=1,
+        high=MAX_FUTURE_STEPS + 1,
         metavar="N",
     )
     normalize: str = option(

@@ -11,10 +11,11 @@ renamed into place together.
 from __future__ import annotations
 
 import contextlib
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from lstmcli import outputs
+from lstmcli import commits, outputs
 from lstmcli.errors import ConfigError
 from lstmcli.model import artifact
 from lstmcli.options import carried, inputs_of
@@ -62,7 +63,8 @@ def plot(source: Path, opts) -> list[Path]:
         ArtifactError: if a figure would overwrite an input.
         ConfigError, DataError: for options or data that cannot be drawn; nothing is written.
     """
-    record = artifact.read_record(source)
+    opened = artifact.read_artifact(source)  # read once: the curves and the predictions come from these bytes
+    record = opened.record
     artifact.require_stage(record, "fitted", source, "plot")
     out_dir = Path(opts.out_dir)
     if out_dir.exists() and not out_dir.is_dir():
@@ -80,8 +82,12 @@ def plot(source: Path, opts) -> list[Path]:
         if opts.data is not None:
             from lstmcli.data import readers
 
-            with readers.held(opts.data):  # stdin or a FIFO is read once, for every drawing
-                figures.append(_classes(source, opts, record) if classifier else _predictions(source, opts))
+            with readers.held(opts.data), tempfile.TemporaryDirectory(prefix="lstmcli-plot-") as scratch:
+                # stdin or a FIFO is read once, and so is the artifact: every drawing loads the bytes read above,
+                # even if the file is replaced meanwhile (as backtest's folds do)
+                model = Path(scratch) / Path(source).name
+                model.write_bytes(opened.content)
+                figures.append(_classes(model, opts, record) if classifier else _predictions(model, opts))
         _save_all(figures, paths, opts)
     finally:
         for figure in figures:
@@ -90,11 +96,18 @@ def plot(source: Path, opts) -> list[Path]:
 
 
 def _save_all(figures: list, paths: list[Path], opts) -> None:
-    """Save every figure to a temporary file beside its path; rename them into place once all are written."""
+    """Save every figure to a temporary file beside its path; rename them into place once all are written.
+
+    The renames are one commit (`commits`): a signal before them leaves every old figure, one during
+    them waits until all are in place, so a Ctrl-C never leaves a new history beside an old prediction.
+    """
     with contextlib.ExitStack() as stack:
         for figure, path in zip(figures, paths):
             tmp = stack.enter_context(outputs.committed(path))
             figure.savefig(tmp, format=opts.image_format, dpi=opts.dpi)
+        commits.abort_if_signalled()
+        with commits.held():
+            stack.close()
 
 
 def chosen_steps(step: str, horizon: int) -> list[int]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import array
 import hashlib
 import json
+import math
 import os
 import socket
 import stat
@@ -93,6 +94,9 @@ def runtime_dir(create: bool = True) -> Path:
     return path
 
 
+MAX_IDLE = 10**9  # about 30 years: a server that never idles out, in a timeout select() takes
+
+
 def idle_seconds(given: str | float | None = None) -> float:
     """The idle timeout: `given`, else LSTMCLI_SERVER_IDLE, else 300 s.
 
@@ -100,9 +104,14 @@ def idle_seconds(given: str | float | None = None) -> float:
         ValueError: if it is not a positive number of seconds.
     """
     raw = given if given is not None else os.environ.get(IDLE_ENV) or DEFAULT_IDLE
-    seconds = float(raw)
-    if not seconds > 0:
-        raise ValueError(f"the idle timeout must be a positive number of seconds; received {raw!r}")
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = math.nan
+    if not 0 < seconds < MAX_IDLE:  # select() refuses an infinite timeout: the server would crash once it serves
+        raise ValueError(
+            f"the idle timeout must be a number of seconds above 0 and below {MAX_IDLE:g}; received {raw!r}"
+        )
     return seconds
 
 

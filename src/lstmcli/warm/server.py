@@ -94,6 +94,10 @@ def serve(run: Callable[[list[str]], None], preload: Callable[[], None], idle: f
     signal.set_wakeup_fd(wake_write)
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda *_: setattr(state, "stopping", True))
+    # `server start --foreground` runs inside cli.process.main, whose handler only notes a signal outside a
+    # step: Ctrl-C would be ignored, then reported as "interrupted" (130) when the server ends. The server's
+    # own Ctrl-C ends it here, quietly (the children got the command line's handler, in `handlers`, above).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if on_ready:
         on_ready(state.socket_path)
     try:
