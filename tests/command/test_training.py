@@ -201,7 +201,8 @@ def test_every_fit_option_is_fingerprinted_unless_declared_not_to_change_the_fit
         "history",
         "tensorboard",
         "checkpoint_dir",
-        "verbose",  # outputs and how it reports
+        "verbose",
+        "log_every",  # outputs and how it reports
         "strategy",
         "devices",
         "timeout",  # where the fit runs

@@ -10,6 +10,7 @@ protocol) stays Typer's.
 
 from __future__ import annotations
 
+import os
 import sys
 
 from typer import _completion_shared as shared
@@ -45,6 +46,22 @@ class CompletingGroup(OneLineErrors):
                 sys.exit(code)
             return code
         return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+
+    def _main_shell_completion(self, ctx_args, prog_name, complete_var=None):
+        """Typer's shell completion, with a value of `_LSTMCLI_COMPLETE` it cannot use refused as one error line."""
+        var = complete_var or f"_{prog_name}_COMPLETE".replace("-", "_").upper()
+        instruction = os.environ.get(var)
+        if instruction:
+            action, _, shell = instruction.partition("_")
+            if action not in ("source", "complete") or shell not in SHELLS:
+                from lstmcli.cli import render
+
+                render.error(
+                    f"{var}={instruction!r} is not a completion instruction; use source_SHELL to print the script "
+                    f"(SHELL one of {', '.join(SHELLS)}), or unset {var}"
+                )
+                sys.exit(EXIT_USAGE)
+        super()._main_shell_completion(ctx_args, prog_name, complete_var)
 
 
 def _completion(flag: str, named: str | None, prog: str) -> int:
