@@ -19,7 +19,7 @@ from record_fields import FIELDS, HOSTILE, SOUND, with_value
 
 from lstmcli.errors import ArtifactError
 from lstmcli.model.record import record_from_json
-from lstmcli.model.recordvalues import MAX_HISTORY_VALUES, thin_history
+from lstmcli.model.recordvalues import MAX_HISTORY_VALUES, epoch_numbers, thin_history
 
 
 def test_the_sound_record_loads():
@@ -86,3 +86,30 @@ def test_class_labels_fit_wrote_load_whatever_their_json_type():
         raw["task"], raw["architecture"]["activation"] = "binary", "sigmoid"
         raw["preprocessing"]["targets"] = None
         assert record_from_json(raw, Path("m.keras")).preprocessing["classes"] == classes
+
+
+def test_a_thinned_history_keeps_its_epoch_numbers_for_inspect_and_plot():
+    """inspect's epoch count and best epoch, and plot's x axis, are the fit's epochs, not positions 1..n."""
+    from lstmcli.steps.figures import history_figure
+    from lstmcli.steps.inspecting import history_summary
+
+    loss = [float(abs(e - 30_000)) for e in range(80_000)]  # the best epoch is 30,001 (1-based)
+    history = {f"m{i}": list(loss) for i in range(7)} | {"loss": loss}
+    thinned, every = thin_history(history)
+    assert every > 1
+    fit = {"history_every": every, "history_epochs": 80_000}
+    numbers = epoch_numbers(thinned, fit)
+    assert numbers[0] == 1 and numbers[1] == 1 + every and numbers[-1] == 80_000
+    assert [loss[n - 1] for n in numbers] == thinned["loss"]  # each number is the epoch its value came from
+    summary = history_summary(thinned, fit)
+    assert summary["epochs"] == 80_000
+    assert abs(summary["best_epoch"] - 30_001) < every
+    assert history_summary({"loss": [3.0, 1.0, 2.0]}) | {"values": None} == {
+        "epochs": 3,
+        "monitor": "loss",
+        "best_epoch": 2,
+        "best": 1.0,
+        "values": None,
+    }
+    figure = history_figure(thinned, epochs=numbers)
+    assert figure.axes[0].lines[0].get_xdata()[-1] == 80_000

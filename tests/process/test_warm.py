@@ -346,3 +346,13 @@ def test_another_user_is_refused(server):
         (door / "s.sock").unlink()
         door.rmdir()
     assert reply == {"refused": "this server serves only its own user"}
+
+
+@pytest.mark.parametrize("value", ["yes", "1", "server"])
+def test_a_server_mode_that_means_nothing_is_refused_before_anything_runs(value, tmp_path):
+    """As LSTMCLI_SMOKE's: a typo is one error line and exit 2, not a silent cold run."""
+    env = environment(tmp_path, **{protocol.MODE_ENV: value})
+    done = subprocess.run([sys.executable, "-m", "lstmcli", "--version"], env=env, capture_output=True, text=True)
+    assert done.returncode == 2, done
+    assert done.stdout == ""
+    assert done.stderr == f"error: LSTMCLI_SERVER='{value}' is not a mode; set it to auto, on or off, or unset it\n"

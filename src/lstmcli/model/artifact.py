@@ -340,9 +340,10 @@ def save(model, record: Record, path: Path) -> Path:
 def _stored(record: Record) -> dict:
     """The record as written: a history too long for the record's size limit thinned (see `thin_history`)."""
     stored = asdict(record)
+    epochs = len(next(iter(stored["history"].values()), []))
     stored["history"], every = thin_history(stored["history"])
     if every > 1:
-        stored["fit"] = {**(stored["fit"] or {}), "history_every": every}
+        stored["fit"] = {**(stored["fit"] or {}), "history_every": every, "history_epochs": epochs}
     return stored
 
 

@@ -160,6 +160,7 @@ RULES: list[tuple[str, Callable[[Any], None]]] = [
     ("fit.naive_scale", finite_numbers(nonnegative=True)),
     ("fit.seasonal_naive_scale", season_scale),
     ("fit.history_every", COUNT),
+    ("fit.history_epochs", COUNT),
     ("fit.class_counts", finite_numbers(nonnegative=True)),
     ("fit.epochs", whole(0, COUNT_LIMIT)),
     ("lineage", lineage),
@@ -264,3 +265,13 @@ def thin_history(history: dict[str, list], budget: int = MAX_HISTORY_VALUES) -> 
     step = math.ceil((epochs - 1) / (limit - 1))
     kept = list(range(0, epochs - 1, step)) + [epochs - 1]
     return {key: [values[i] for i in kept] for key, values in history.items()}, step
+
+
+def epoch_numbers(history: dict[str, list], fit: dict | None) -> list[int]:
+    """The epoch (1-based) of each value a stored history holds: 1..n, or as `thin_history` kept them
+    (every k-th epoch from the first, and the last) when `fit` says it thinned a long history."""
+    stored = len(next(iter(history.values()), []))
+    every, epochs = (fit or {}).get("history_every"), (fit or {}).get("history_epochs")
+    if not every or every <= 1 or not epochs or stored < 2:
+        return list(range(1, stored + 1))
+    return [1 + i * every for i in range(stored - 1)] + [epochs]

@@ -46,32 +46,34 @@ def history_curves(history: dict[str, list]) -> list[str]:
     return [n for n in history if not n.startswith("val_") and n not in NOT_CURVES]
 
 
-def history_figure(history: dict[str, list], dpi: int = DPI):
+def history_figure(history: dict[str, list], dpi: int = DPI, epochs: list[int] | None = None):
     """One panel per metric: train and validation curves by epoch, the best epoch marked.
 
     The best epoch is the one with the lowest validation loss, or loss when
     there is no validation; it is a dashed vertical line on every panel and a
     dot on the loss curve it was chosen by. A positive curve spanning more
-    than a factor of 100 gets a log axis.
+    than a factor of 100 gets a log axis. `epochs` numbers the values (a
+    thinned history's, `recordvalues.epoch_numbers`); by default 1..n.
     """
     plt = pyplot()
     names = history_curves(history)
     figure, axes = plt.subplots(1, max(len(names), 1), figsize=SIZE, dpi=dpi, squeeze=False)
     monitor = "val_loss" if "val_loss" in history else "loss"
-    best = _best_epoch(history.get(monitor, []))
+    position = _best_epoch(history.get(monitor, []))  # 1-based, among the values stored
     if not names:
         axes[0][0].set_title("no training history recorded")
     for ax, name in zip(axes[0], names):
-        epochs = range(1, len(history[name]) + 1)
-        ax.plot(epochs, history[name], color=TRAIN_COLOR, linewidth=1.5, label="train")
+        numbers = epochs or range(1, len(history[name]) + 1)
+        best = None if position is None else numbers[position - 1]
+        ax.plot(numbers, history[name], color=TRAIN_COLOR, linewidth=1.5, label="train")
         if f"val_{name}" in history:
-            ax.plot(epochs, history[f"val_{name}"], color=VALIDATION_COLOR, linewidth=1.5, label="validation")
+            ax.plot(numbers, history[f"val_{name}"], color=VALIDATION_COLOR, linewidth=1.5, label="validation")
         if _spans_decades(history[name] + history.get(f"val_{name}", [])):
             ax.set_yscale("log")
         if best is not None:
             ax.axvline(best, color=BEST_COLOR, linestyle="--", linewidth=1)
             if name == monitor.removeprefix("val_"):
-                ax.plot([best], [history[monitor][best - 1]], "o", color=BEST_COLOR, label=f"best epoch {best}")
+                ax.plot([best], [history[monitor][position - 1]], "o", color=BEST_COLOR, label=f"best epoch {best}")
         ax.set_title(name)
         ax.set_xlabel("epoch")
         ax.legend(fontsize="small")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from lstmcli.model import artifact
 from lstmcli.model.record import smoke_fit
+from lstmcli.model.recordvalues import epoch_numbers
 from lstmcli.steps.options import InspectOptions
 
 
@@ -44,7 +45,7 @@ def inspect(source: Path, opts: InspectOptions | None = None) -> dict:
         "compile": record.compile,
         "preprocessing": record.preprocessing,
         "fit": record.fit,
-        "history": history_summary(record.history),
+        "history": history_summary(record.history, record.fit),
         "seed": record.seed,
         "smoke": smoke_fit(record) or False,
         "lineage": record.lineage,
@@ -63,18 +64,23 @@ def input_shape(record) -> list[int]:
     return [timesteps + (record.preprocessing or {}).get("context", 0), features]
 
 
-def history_summary(history: dict[str, list]) -> dict:
-    """The history with its epoch count and best epoch (1-based), by val_loss if present, else loss."""
+def history_summary(history: dict[str, list], fit: dict | None = None) -> dict:
+    """The history with its epoch count and best epoch (1-based), by val_loss if present, else loss.
+
+    A history thinned to fit the record (`fit.history_every`) counts the epochs
+    the fit ran and numbers the best one as it was.
+    """
     monitor = "val_loss" if "val_loss" in history else "loss"
     values = history.get(monitor, [])
+    numbers = epoch_numbers(history, fit)
     finite = [
         (value, epoch)
-        for epoch, value in enumerate(values, 1)
+        for epoch, value in zip(numbers, values)
         if isinstance(value, (int, float)) and math.isfinite(value)
     ]
     best_value, best_epoch = min(finite) if finite else (None, None)
     return {
-        "epochs": len(values),
+        "epochs": numbers[-1] if numbers else 0,
         "monitor": monitor,
         "best_epoch": best_epoch,
         "best": best_value,

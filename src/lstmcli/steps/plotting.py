@@ -18,6 +18,7 @@ from pathlib import Path
 from lstmcli import commits, outputs
 from lstmcli.errors import ConfigError
 from lstmcli.model import artifact
+from lstmcli.model.recordvalues import epoch_numbers
 from lstmcli.options import carried, inputs_of
 from lstmcli.steps import predicting
 from lstmcli.steps.figures import (  # noqa: F401  (the figures' names, for the Python API and tests)
@@ -78,7 +79,7 @@ def plot(source: Path, opts) -> list[Path]:
     plt = pyplot()
     figures = []
     try:
-        figures.append(history_figure(record.history, opts.dpi))
+        figures.append(history_figure(record.history, opts.dpi, epoch_numbers(record.history, record.fit)))
         if opts.data is not None:
             from lstmcli.data import readers
 

@@ -33,9 +33,18 @@ RELAYED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 EXIT_FAILURE = 1
 
 
+MODES = ("", "auto", "on", "off")  # unset or empty is off
+
+
 def run_if_warm(argv: list[str]) -> None:
     """Run `lstmcli ARGV…` in the warm server and end this process with its status; return to run it cold."""
     mode = os.environ.get(protocol.MODE_ENV, "").strip().lower()
+    if mode not in MODES:  # as LSTMCLI_SMOKE: a value that means nothing is refused, not taken for "off"
+        os.write(
+            2,
+            f"error: {protocol.MODE_ENV}={mode!r} is not a mode; set it to auto, on or off, or unset it\n".encode(),
+        )
+        os._exit(2)
     if mode not in ("auto", "on") or not may_be_warm(argv):
         return
     try:
