@@ -44,3 +44,26 @@ def test_a_ctrl_c_during_an_import_interrupts_the_step_after_the_import(tmp_path
     assert exit.value.code == 130
     assert sys.modules["slow_to_import_int"].whole
     monkeypatch.delitem(sys.modules, "slow_to_import_int")
+
+
+class HalfMade:
+    """An object a signal interrupted while it was built: its finaliser fails (TensorFlow's AtomicFunction)."""
+
+    def __del__(self):
+        raise AttributeError("'HalfMade' object has no attribute '_generated_graph'")
+
+
+def test_a_failing_finaliser_after_a_signal_prints_no_traceback(monkeypatch):
+    """Found by the real-time signal scan: "Exception ignored in … Traceback" after the one error line."""
+    from lstmcli import quiet
+    from lstmcli.cli import process
+
+    shown = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda unraisable: shown.append(str(unraisable.exc_value)))
+    with process.quiet_finalisers():
+        HalfMade()  # dropped at once: its __del__ raises, as an unraisable exception
+    assert shown == []
+    with quiet.debugging(True), process.quiet_finalisers():
+        HalfMade()
+    assert shown == ["'HalfMade' object has no attribute '_generated_graph'"]  # --debug shows it
+    assert sys.unraisablehook is not None

@@ -217,7 +217,7 @@ def main(argv: list[str] | None, load_app: Callable[[], Callable]) -> None:
     """
     global _process
     _process = _Process(whole=True)
-    with handled(), quiet.private_temporary_directory():
+    with handled(), quiet.private_temporary_directory(), quiet_finalisers():
         signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)  # a warm server's child holds them until here
         try:
             load_app()(args=argv, prog_name="lstmcli")
@@ -233,6 +233,28 @@ def main(argv: list[str] | None, load_app: Callable[[], Callable]) -> None:
     if "tensorflow" in sys.modules:
         os._exit(code)
     sys.exit(code)
+
+
+@contextlib.contextmanager
+def quiet_finalisers():
+    """Within the block an exception raised in a finaliser (`__del__`) prints nothing, unless --debug.
+
+    Python prints those as "Exception ignored in: …" with a traceback. A Ctrl-C that lands while
+    TensorFlow builds an object leaves it half-made, and its `__del__` then fails at some later
+    collection (`'AtomicFunction' object has no attribute '_generated_graph'`): nothing the user
+    can act on, and the one-line rule says no traceback.
+    """
+    previous = sys.unraisablehook
+
+    def hook(unraisable):
+        if quiet.debug():
+            previous(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
 
 
 def _finish(code: int) -> int:
