@@ -356,3 +356,29 @@ def test_a_server_mode_that_means_nothing_is_refused_before_anything_runs(value,
     assert done.returncode == 2, done
     assert done.stdout == ""
     assert done.stderr == f"error: LSTMCLI_SERVER='{value}' is not a mode; set it to auto, on or off, or unset it\n"
+
+
+def test_without_xdg_runtime_dir_the_server_and_its_clients_meet_in_tmpdir(tmp_path):
+    """`server start`, `status` and the client find one socket in $TMPDIR/lstmcli-UID.
+
+    Before, the commands looked inside their own private temporary folder (issue 24's,
+    for autograph's files), so `make demo` started a new server at every step and used none.
+    """
+    shared = tmp_path / "tmp"
+    shared.mkdir()
+    env = {k: v for k, v in environment(tmp_path / "unused").items() if k != "XDG_RUNTIME_DIR"}
+    env["TMPDIR"] = str(shared)
+    lstmcli = [sys.executable, "-m", "lstmcli"]
+    try:
+        started = subprocess.run(
+            [*lstmcli, "server", "start", "--idle", "120"], env=env, capture_output=True, text=True
+        )
+        assert started.returncode == 0 and started.stdout.startswith("started: pid "), started
+        assert (shared / f"lstmcli-{os.getuid()}" / protocol.SOCKET).exists()
+        warm = subprocess.run([*lstmcli, "--version"], env={**env, protocol.MODE_ENV: "on"}, capture_output=True)
+        assert warm.returncode == 0
+        status = subprocess.run([*lstmcli, "server", "status"], env=env, capture_output=True, text=True)
+        assert status.returncode == 0, status
+        assert client.query("status", shared / f"lstmcli-{os.getuid()}")["served"] == 1
+    finally:
+        subprocess.run([*lstmcli, "server", "stop"], env=env, capture_output=True, timeout=120)

@@ -69,6 +69,21 @@ class Unsafe(Exception):
     """The socket directory is not private to this user, so nothing may be sent through it."""
 
 
+def shared_tempdir() -> str:
+    """The temporary folder as a fresh process finds it ($TMPDIR, else /tmp, …).
+
+    Not `tempfile.gettempdir()` as such: inside a command that is the command's
+    private folder (`quiet.private_temporary_directory`), so `server start` and
+    `status` would look for the socket where no client does.
+    """
+    saved = tempfile.tempdir
+    tempfile.tempdir = None
+    try:
+        return tempfile.gettempdir()
+    finally:
+        tempfile.tempdir = saved
+
+
 def runtime_dir(create: bool = True) -> Path:
     """The private directory of this user's server: made 0700 if missing, checked if present.
 
@@ -78,7 +93,7 @@ def runtime_dir(create: bool = True) -> Path:
     """
     uid = os.getuid()
     base = os.environ.get("XDG_RUNTIME_DIR", "")
-    path = Path(base, "lstmcli") if base and os.path.isdir(base) else Path(tempfile.gettempdir(), f"lstmcli-{uid}")
+    path = Path(base, "lstmcli") if base and os.path.isdir(base) else Path(shared_tempdir(), f"lstmcli-{uid}")
     if create:
         try:
             os.mkdir(path, 0o700)
