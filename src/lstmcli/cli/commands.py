@@ -75,7 +75,7 @@ def fit(model: Path, opts, call: bridge.Call) -> None:
     """Train a compiled model on data and write a fitted artifact."""
     from lstmcli.cli import progress, render
     from lstmcli.cli.boundary import first_interrupt_stops, stuck
-    from lstmcli.steps import fitting
+    from lstmcli.steps import fitting, histories
 
     level = progress.resolve_verbose(opts.verbose)
     with progress.FitReporter(level, every=opts.log_every) as reporter, first_interrupt_stops() as stop:
@@ -87,7 +87,7 @@ def fit(model: Path, opts, call: bridge.Call) -> None:
             on_stuck=stuck,
         )
     if opts.history is not None and str(opts.history) == "-":
-        sys.stdout.write(fitting.history_csv(written.history))
+        sys.stdout.write(histories.history_csv(written.history))
     if level:
         for line in render.fit_report(written.summary, written.path):
             render.stderr_console().print(line, markup=False)

@@ -157,6 +157,9 @@ def fit_report(summary: dict, path) -> list[str]:
         )
     if validation_note(summary):
         lines.append(validation_note(summary))
+    guard = summary.get("guard") or {}
+    if guard.get("mode") in ("auto", "best"):  # what a guard that did nothing says is in the record
+        lines.append(guard["note"])
     return lines + [("smoke run: " if summary.get("smoke") else "") + fit_summary(summary, path)]
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from lstmcli.data import dataspec
-from lstmcli.errors import ConfigError
+from lstmcli.errors import ConfigError, DataError
 from lstmcli.model import tasks
 from lstmcli.model.record import Record
 from lstmcli.steps.options import DEFAULT_SCALING, SPEC_KEYS
@@ -126,6 +126,25 @@ def read(record: Record, source: Path, data_path: Path, opts) -> FitData:
 
 
 VALIDATION_BY_LAYOUT = {"series": "tail", "samples": "stratified"}
+
+
+def sample_count(data: FitData) -> int:
+    """The samples the training file gives: rows of a samples file, windows of a series.
+
+    A series' windows are counted before `--transform auto` has chosen its
+    context (a difference costs a row or a season more): the count a split's
+    size is planned by, not the exact one.
+    """
+    from lstmcli.data import prepared, transforms
+
+    if data.spec.layout != "series":
+        return len(data.frame)
+    chosen = data.spec.transforms or []
+    context = (data.kept or {}).get("context", 0 if transforms.AUTO in chosen else transforms.context(chosen))
+    try:
+        return prepared.window_count(len(data.frame), data.spec, context, data.where)
+    except DataError:
+        return 0
 
 
 def split(data: FitData, opts, seed: int):

@@ -35,7 +35,7 @@ def fingerprint(source_sha256: str, data_sha256: dict[str, str], opts, *, smoke:
         opts: The fit's options: every field `options.fingerprinted` names counts
             (all but outputs and those declared not to change a fit's result).
         smoke: Whether the fit is a smoke fit: `--smoke`, or LSTMCLI_SMOKE in
-            the environment (see `fitting.smoke_requested`).
+            the environment (see `smoke.requested`).
     """
     from lstmcli.options import fingerprinted
 

@@ -163,6 +163,7 @@ RULES: list[tuple[str, Callable[[Any], None]]] = [
     ("fit.history_epochs", COUNT),
     ("fit.class_counts", finite_numbers(nonnegative=True)),
     ("fit.epochs", whole(0, COUNT_LIMIT)),
+    ("fit.guard.note", text),
     ("lineage", lineage),
 ]
 

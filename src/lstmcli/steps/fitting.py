@@ -7,10 +7,10 @@ here prints, exits or knows about the terminal: the CLI renders what it returns.
 
 from __future__ import annotations
 
-import os
 import random
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import Callable, Sequence
 
 from lstmcli import outputs, quiet
 from lstmcli.data import fitdata
@@ -19,16 +19,9 @@ from lstmcli.model import adoption, artifact, checkpoints, predictor, tasks
 from lstmcli.model.record import Record
 from lstmcli.options import ALL, inputs_of, outputs_of
 from lstmcli.quiet import load_tensorflow
+from lstmcli.steps import guarding, histories, smoke
 from lstmcli.steps.loading import Written, compile_views, need_data, open_for_training
 from lstmcli.train import callbacks, distribution, imbalance
-
-SMOKE_ENV = "LSTMCLI_SMOKE"
-SMOKE_ON, SMOKE_OFF = ("1", "true", "yes"), ("", "0", "false", "no")  # the values the README documents
-SMOKE_BATCHES = 3  # a smoke fit trains one epoch on at most this many batches …
-SMOKE_FULL_BATCH = 32  # … of this many samples when the batch size is 'all'
-
-if TYPE_CHECKING:
-    pass
 
 
 def fit(
@@ -59,12 +52,39 @@ def fit(
         lineage_path: The parent's path for the lineage, when `source` is a
             staged copy (`run` writes into a temporary folder). Defaults to `source`.
     """
+    kw = dict(given=callbacks, should_stop=should_stop, on_stuck=on_stuck, named=lineage_path)
     if opts.strategy != "multi-worker":
-        return _fit(source, opts, given=callbacks, should_stop=should_stop, on_stuck=on_stuck, named=lineage_path)
+        return _guarded(source, opts, **kw)
     if not quiet.debug():
         distribution.quiet_peer_errors()
     with distribution.peer_errors(opts.timeout):
-        return _fit(source, opts, given=callbacks, should_stop=should_stop, on_stuck=on_stuck, named=lineage_path)
+        return _commit(_train(source, opts, **kw), opts)
+
+
+def _guarded(source: Path, opts, **kw) -> Written:
+    """A fit under `--guard` (see `guarding`): trials on held-out samples choose the epochs, then the refit.
+
+    Every pass reads the same bytes (`readers.held`): a FIFO or stdin is read once.
+    """
+    from lstmcli.data import readers
+
+    with readers.held(opts.data, opts.validation_data):
+        first = _train(source, opts, draw=0, **kw)
+        plan = first.plan
+        if plan is None or plan.mode == "best":
+            return _commit(first, opts)
+        # One seed for every pass: the later draws take the next ones, the refit starts as the first trial did.
+        opts = replace(opts, seed=first.record.seed)
+        trials = [first] + [_train(source, opts, draw=i, **kw) for i in range(1, plan.draws)]
+        best = [trial.best_epochs for trial in trials]
+        epochs = guarding.chosen_epochs(best)
+        monitor = None if (opts.monitor or "").startswith("val_") else opts.monitor  # nothing is held out now
+        every_row = replace(opts, epochs=epochs, validation_split=0.0, early_stopping=None, monitor=monitor)
+        final = _train(source, every_row, **kw)
+    final.record.fit["guard"] = guarding.summary(plan, "", n=first.n, held=first.held, best_epochs=best, epochs=epochs)
+    if "calibration" in first.record.fit:
+        final.record.fit["calibration"] = first.record.fit["calibration"]
+    return _commit(final, opts)
 
 
 def _mase_scales(rows, data, learned: dict) -> dict:
@@ -79,15 +99,36 @@ def _mase_scales(rows, data, learned: dict) -> dict:
     return scales
 
 
-def _fit(source: Path, opts, *, given, should_stop, on_stuck, named) -> Written:
+@dataclass
+class Trained:
+    """One training pass, not yet written: what `_commit` writes, and what the guard reads of it."""
+
+    record: Record
+    model: object  # the whole predictor
+    out: Path
+    dist: object
+    checkpoint: object
+    plan: guarding.Plan | None = None
+    n: int = 0  # the samples the file gave
+    held: int = 0  # of which the guard held out
+    best_epochs: int = 0  # the epochs (of this pass) whose weights early stopping kept
+
+
+def _train(source: Path, opts, *, given, should_stop, on_stuck, named, draw: int | None = None) -> Trained:
+    """One pass of training; `draw` is the guard's trial number (None: train exactly as `opts` say)."""
     record, adopted, source_sha256, content = open_for_training(source, opts)
     out, data_path, chosen_weights = check(source, opts, record)
     data = fitdata.read(record, source, data_path, opts)  # read and checked: nothing learned yet
-    spec, task, smoke = data.spec, data.task, smoke_requested(opts)
-    epochs = 1 if smoke else opts.epochs
+    spec, task, smoking = data.spec, data.task, smoke.requested(opts)
+    n = fitdata.sample_count(data)
+    plan, why = (None, "") if draw is None else guarding.plan(opts, layout=spec.layout, n=n, smoke=smoking)
+    asked = opts
+    if plan is not None:
+        opts = plan.trial_options(opts, draw)
+    epochs = 1 if smoking else opts.epochs
     keras = load_tensorflow()
     dist = distribution.start(opts.strategy, devices=opts.devices, timeout=opts.timeout, on_stuck=on_stuck)
-    fingerprint = checkpoints.fingerprint(source_sha256, data.digests, opts, smoke=smoke)
+    fingerprint = checkpoints.fingerprint(source_sha256, data.digests, opts, smoke=smoking)
     checkpoint = checkpoints.Checkpoint(opts.checkpoint_dir, fingerprint) if opts.checkpoint_dir else None
     resumed = checkpoint.find() if checkpoint else None
     base_epochs = record.epochs
@@ -103,15 +144,15 @@ def _fit(source: Path, opts, *, given, should_stop, on_stuck, named) -> Written:
             else predictor.assemble(model, learned, spec)
         )
         compile_views(views, record, model)
-    if smoke:  # after the split, so the validation samples are the ones a full fit would hold out
-        train, validation = _smoke_parts(train, validation, opts.batch_size)
+    if smoking:  # after the split, so the validation samples are the ones a full fit would hold out
+        train, validation = smoke.parts(train, validation, opts.batch_size)
     class_summary, sample_weight = _class_weights(task, train, learned, chosen_weights)
     record.stage, record.preprocessing, record.data_spec, record.seed = "fitted", learned, spec.to_dict(), seed
     history_before, done = {k: list(v) for k, v in record.history.items()}, record.epochs
 
     def snapshot(epochs_done: int, result) -> None:
         if dist.is_chief:
-            _merge_history(record, history_before, done, result.history)
+            histories.merge(record, history_before, done, result.history)
             checkpoint.save(views.predictor, record, epochs_done)
 
     from lstmcli.train.loop import Trainer, use_xla
@@ -139,21 +180,36 @@ def _fit(source: Path, opts, *, given, should_stop, on_stuck, named) -> Written:
     if result.stopped == "interrupted" or (should_stop is not None and should_stop(final=True) == "interrupted"):
         # (a Ctrl-C after the last step is one too: still no --out)
         raise _interrupted(done - base_epochs + result.epochs_run, epochs, out, source, checkpoint)
-    _merge_history(record, history_before, done, result.history)
+    histories.merge(record, history_before, done, result.history)
     restored = callbacks.restored_epoch(chosen_callbacks, record, done)
     facts = dict(
         batch_size=batch_size, train=train, validation=validation, how=how, xla=xla, dist=dist, monitor=monitor
     )
     record.fit = _summary(
-        record, result, opts, base_epochs, done, resumed is not None, learned, restored, class_summary, smoke, **facts
+        record, result, opts, base_epochs, done, resumed is not None, learned, restored, class_summary, smoking, **facts
     )
     if train.history is not None:
         rows = train.history if trained_rows is None else train.history[trained_rows]
         record.fit.update(_mase_scales(rows, data, learned))
-    paths = {"data": data_path, "validation_data": opts.validation_data}
-    _add_lineage(record, named or source, source_sha256, paths, data.digests, smoke)
-    _commit(dist, opts, record, views.predictor, out, checkpoint)
-    return Written(out, "fitted", record.fit, record.history)
+    if validation is not None and not task.classification and spec.layout == "series" and dist.is_chief:
+        predicted = Trainer(views.predictor, distribution=dist).predict(validation, batch_size)
+        record.fit["calibration"] = guarding.calibration(
+            validation.y_raw, predicted, held_out=_held_out_words(how, len(validation))
+        )
+    best = restored.get("restored_epoch", record.epochs) - base_epochs
+    held = len(validation) if validation is not None and plan is not None else 0
+    if draw is not None:
+        record.fit["guard"] = guarding.summary(plan, why, n=n, held=held, best_epochs=[best])
+    paths = {"data": data_path, "validation_data": asked.validation_data}
+    _add_lineage(record, named or source, source_sha256, paths, data.digests, smoking)
+    return Trained(record, views.predictor, out, dist, checkpoint, plan, n, held, best)
+
+
+def _held_out_words(how: dict, windows: int) -> str:
+    """Which windows a calibration's residuals come from, for the record."""
+    if how.get("method") == "file":
+        return f"the {windows} windows of --validation-data"
+    return f"the last {windows} windows of the training rows"
 
 
 def _summary(
@@ -226,12 +282,6 @@ def _add_lineage(record: Record, source: Path, source_sha256: str, paths: dict, 
         record.lineage[-1]["smoke"] = True
 
 
-def _smoke_parts(train, validation, batch_size):
-    """A smoke fit's data: at most SMOKE_BATCHES batches of each part."""
-    keep = SMOKE_BATCHES * (SMOKE_FULL_BATCH if batch_size == ALL else batch_size)
-    return train.head(keep), validation.head(keep) if validation is not None else None
-
-
 def check(source: Path, opts, record: Record):
     """fit's checks before anything is read: the stage, the outputs, the options that must agree.
 
@@ -244,7 +294,7 @@ def check(source: Path, opts, record: Record):
     predictor.require_in_graph(record, source)
     out = artifact.check_out_path(opts.out, "fit", source=source)
     data_path = need_data(opts.data, "fit")
-    smoke_requested(opts)  # a value of LSTMCLI_SMOKE it does not know is refused before any work
+    smoke.requested(opts)  # a value of LSTMCLI_SMOKE it does not know is refused before any work
     outputs.check(outputs_of(opts, out=out), inputs_of(opts, source))
     if opts.validation_data is not None and opts.validation_split:
         raise ConfigError("give --validation-split or --validation-data, not both")
@@ -314,12 +364,14 @@ def _interrupted(trained: int, epochs: int, out: Path, source: Path, checkpoint)
     )
 
 
-def _commit(dist, opts, record: Record, predictor_model, out: Path, checkpoint) -> None:
+def _commit(trained: Trained, opts) -> Written:
     """The chief writes the history and, last, the artifact; every worker learns whether it did."""
+    dist, record, out, checkpoint = trained.dist, trained.record, trained.out, trained.checkpoint
+    predictor_model = trained.model
     if dist.is_chief:
         try:
             if opts.history is not None and str(opts.history) != "-":
-                write_history(record.history, opts.history)
+                histories.write_history(record.history, opts.history)
             artifact.save(predictor_model, record, out)  # the last write: once --out exists, the fit is complete
             if checkpoint:
                 checkpoint.clear()
@@ -327,23 +379,7 @@ def _commit(dist, opts, record: Record, predictor_model, out: Path, checkpoint) 
             distribution.chief_wrote(dist, False, out, opts.timeout)
             raise
     distribution.chief_wrote(dist, True, out, opts.timeout)
-
-
-def smoke_requested(opts) -> bool:
-    """A smoke fit: `--smoke`, `smoke = true` in the config, or LSTMCLI_SMOKE=1 in the environment.
-
-    The environment turns a whole pipeline (a Makefile, a CI job) into a smoke
-    test without editing it; `LSTMCLI_SMOKE=0` (or empty) leaves it alone.
-
-    Raises:
-        ConfigError: for any other value (`off`, `maybe`), rather than guessing which was meant.
-    """
-    value = os.environ.get(SMOKE_ENV, "").strip().lower()
-    if value not in SMOKE_ON + SMOKE_OFF:
-        raise ConfigError(
-            f"{SMOKE_ENV}={value!r} is neither on (1, true, yes) nor off (0, false, no, or empty); set one of them"
-        )
-    return bool(opts.smoke) or value in SMOKE_ON
+    return Written(out, "fitted", record.fit, record.history)
 
 
 def _seed(explicit: int | None, recorded: int | None) -> int:
@@ -353,30 +389,3 @@ def _seed(explicit: int | None, recorded: int | None) -> int:
     if recorded is not None:
         return recorded
     return random.SystemRandom().randrange(2**31)
-
-
-def _merge_history(record: Record, before: dict, done: int, new: dict) -> None:
-    merged = {k: list(v) for k, v in before.items()}
-    for name, values in new.items():
-        merged.setdefault(name, [float("nan")] * done)
-        merged[name] = merged[name][:done] + list(values)
-    width = done + len(next(iter(new.values()), []))
-    for name, values in merged.items():  # a log this fit did not write (val_* without validation) is NaN here
-        merged[name] = (values + [float("nan")] * width)[:width]
-    record.history = merged
-
-
-def history_csv(history: dict[str, list]) -> str:
-    """The per-epoch history as CSV, with an epoch column counting from 1."""
-    import numpy as np
-    import pandas as pd
-
-    frame = pd.DataFrame(history)
-    frame.insert(0, "epoch", np.arange(1, len(frame) + 1))
-    return frame.to_csv(index=False)
-
-
-def write_history(history: dict[str, list], path: Path) -> None:
-    """Write `history_csv` to `path` atomically."""
-    with outputs.atomic_output(Path(path)) as handle:
-        handle.write(history_csv(history))

@@ -18,6 +18,7 @@ from lstmcli.options import CONFIG_TABLES, INPUT, OUTPUT, SEED_RANGE, Options, o
 from lstmcli.train.distribution import DEFAULT_TIMEOUT, LOCAL_STRATEGIES, STRATEGIES
 
 SCALINGS = ("none", "minmax", "standard")
+GUARDS = ("auto", "best", "none")  # see steps.guarding
 MAX_FUTURE_STEPS = 100_000  # predict --future --steps: one model call per horizon, errors compounding
 EXPORT_FORMATS = ("saved-model",)  # see lstmcli.steps.exporting for why not ONNX or LiteRT
 DEFAULT_SCALING = "standard"
@@ -125,6 +126,13 @@ class TrainingOptions(Options):
         "A separate data file for validation.",
         role=INPUT,
         fingerprint=False,  # its bytes' sha256 is fingerprinted instead
+    )
+    guard: str = option(
+        "auto",
+        "When no one chose the epochs on held-out data: auto holds out the end of the series (a stratified draw of "
+        "samples, several on a small file), finds the best epoch with early stopping, then refits on every row for "
+        "that many epochs; best keeps the best epoch's weights instead; none trains --epochs as asked.",
+        choices=GUARDS,
     )
     class_weight: str = option(
         "none",

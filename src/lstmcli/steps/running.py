@@ -180,7 +180,7 @@ def run(
         opts: A `RunOptions`: `config`, the TOML file with [define], [compile],
             [fit] … tables; `workdir`, the folder for the five outputs (made if
             missing); `set`, overrides of the config's values; `smoke`, to make
-            the fit a smoke run (see `fitting.smoke_requested`).
+            the fit a smoke run (see `smoke.requested`).
         on_written: Called with (path, what) for each output, once all five are in place.
         on_metrics: Called with evaluate's metrics and the fitted artifact they
             were measured on, once all five are in place (after metrics.json's `on_written`).

@@ -1,0 +1,159 @@
+"""fit's guard against memorising small data: choose the epoch count on held-out samples, then refit on all.
+
+A fit told to train N epochs on a few hundred rows trains N epochs, however
+early its held-out error stopped falling; nothing in the training loss says so.
+The guard does what a careful practitioner does when no one chose the epochs
+on held-out data:
+
+- **trial**: hold out the end of the training windows (a series, time's order)
+  or a stratified draw (samples), train with early stopping on them, and note
+  the best epoch. Few samples judge an epoch noisily, so a small samples file
+  is judged by several draws (repeated stratified hold-out, one seed each) and
+  the median best epoch is taken;
+- **refit** (`--guard auto`, the default): train from the same start on every
+  row for that many epochs, so the rows held out (a series' most recent ones)
+  still teach the model; `--guard best` keeps the trial's best weights instead;
+  `--guard none` trains exactly as asked (the tutorial's example).
+
+A user's own `--validation-split` is the trial's hold-out (with the floors
+below); a `--validation-data` file is judged on and never refitted on. The
+held-out windows of a series also give the residuals that calibrate
+`predict --interval` (see `calibration`).
+
+This module holds the plan, not the training: `fitting` runs the trials and the refit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+FRACTION = 0.2  # held out when the user chose no split
+MIN_SAMPLES = 30  # below this many samples nothing is held out: too few to judge an epoch and still train
+MIN_HELD = 10  # the fewest samples an epoch is judged on …
+MIN_HELD_SERIES = 20  # … for a series, whose held-out windows also calibrate intervals (19 for a 95% one)
+MIN_TRAIN = 20  # … and the fewest left to train on
+SMALL_SAMPLES = 300  # a samples file smaller than this is judged by several hold-out draws …
+DRAWS = 3  # … this many, the median best epoch taken
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How the guard trains this fit: `mode`, the hold-out fraction, the patience, how many draws."""
+
+    mode: str
+    fraction: float
+    patience: int
+    draws: int
+    given_split: bool  # the hold-out is the user's --validation-split
+    layout: str
+
+    def trial_options(self, opts, draw: int):
+        """The options of trial `draw` (0-based): the hold-out, early stopping, no outputs but the model.
+
+        Draws after the first use the next seeds: a new stratified hold-out and new initial weights.
+        """
+        seed = None if opts.seed is None else opts.seed + draw
+        return replace(
+            opts,
+            validation_split=self.fraction,
+            early_stopping=self.patience,
+            seed=seed if draw else opts.seed,
+            history=None,
+            tensorboard=None if draw else opts.tensorboard,
+            checkpoint_dir=None,
+        )
+
+
+def plan(opts, *, layout: str, n: int, smoke: bool, strategy_name: str | None = None) -> tuple[Plan | None, str]:
+    """The guard's plan for a fit of `n` samples (windows of a series), or None and why it does not apply.
+
+    Args:
+        opts: fit's options (guard, validation, early stopping, epochs).
+        layout: "series" or "samples".
+        n: The samples (a series' windows, before any transform's context) the file gives.
+        smoke: A smoke fit trains one epoch: no guard.
+    """
+    mode = getattr(opts, "guard", "none")
+    if mode == "none":
+        return None, "--guard none: trained as asked"
+    if smoke:
+        return None, "smoke fit: trained as asked"
+    if opts.strategy == "multi-worker":
+        return None, "multi-worker fits train as asked (--guard needs one process to run trials)"
+    if opts.validation_data is not None:
+        return None, "judged on --validation-data, never refitted on it"
+    if n < MIN_SAMPLES:
+        return None, f"{n} samples are too few to hold any out (the guard needs {MIN_SAMPLES}): trained as asked"
+    floor = MIN_HELD_SERIES if layout == "series" and n - MIN_HELD_SERIES >= 2 * MIN_TRAIN else MIN_HELD
+    held = max(round(n * (opts.validation_split or FRACTION)), floor)
+    held = min(held, n - MIN_TRAIN)
+    patience = opts.early_stopping or min(50, max(10, opts.epochs // 10))
+    draws = DRAWS if layout == "samples" and n < SMALL_SAMPLES and mode == "auto" else 1
+    return (
+        Plan(
+            mode=mode,
+            fraction=held / n,
+            patience=patience,
+            draws=draws,
+            given_split=bool(opts.validation_split),
+            layout=layout,
+        ),
+        "",
+    )
+
+
+def chosen_epochs(best_epochs: list[int]) -> int:
+    """The refit's epoch count: the median of the trials' best epochs (the lower middle of an even count)."""
+    ordered = sorted(best_epochs)
+    return ordered[(len(ordered) - 1) // 2]
+
+
+def summary(plan_: Plan | None, why: str, *, n: int, held: int = 0, best_epochs=(), epochs: int = 0) -> dict:
+    """The record's `fit.guard`: what the guard did and why, with a one-line `note` fit prints."""
+    if plan_ is None:
+        return {"mode": "off", "note": f"guard: {why}"}
+    where = "the last" if plan_.layout == "series" else "a stratified draw of"
+    judged = f"{where} {held} of {n} samples"
+    if plan_.draws > 1:
+        judged += f" ({plan_.draws} draws, seeds from the fit's)"
+    best = ", ".join(str(e) for e in best_epochs)
+    if plan_.mode == "best":
+        note = f"guard: kept the best epoch ({best}) judged on {judged}, early stopping patience {plan_.patience}"
+    else:
+        note = (
+            f"guard: best epoch {best} judged on {judged} (patience {plan_.patience}); "
+            f"refitted on all {n} for {epochs} epochs"
+        )
+    return {
+        "mode": plan_.mode,
+        "held_out": held,
+        "samples": n,
+        "draws": plan_.draws,
+        "patience": plan_.patience,
+        "best_epochs": list(best_epochs),
+        **({"refit_epochs": epochs} if plan_.mode == "auto" else {}),
+        "note": note,
+    }
+
+
+MAX_RESIDUALS = 2000  # the most recent held-out windows a calibration keeps
+
+
+def calibration(actual, predicted, *, held_out: str) -> dict:
+    """The record's `fit.calibration`: signed residuals (actual − prediction, data units) of held-out windows.
+
+    One list per output column (step-major, as the predictor's outputs), in
+    window order, at most the last MAX_RESIDUALS windows. `predict --interval`
+    turns them into split-conformal intervals; an ensemble averages its
+    members' (their held-out windows are the same).
+    """
+    import numpy as np
+
+    residuals = np.asarray(actual, np.float64) - np.asarray(predicted, np.float64)
+    residuals = residuals[-MAX_RESIDUALS:]
+    return {
+        "method": "split conformal",
+        "held_out": held_out,
+        "windows": int(residuals.shape[0]),
+        "residuals": [[float(f"{v:.7g}") for v in column] for column in residuals.T],
+    }
