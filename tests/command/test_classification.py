@@ -63,6 +63,8 @@ def test_a_class_sorted_file_keeps_every_class_in_training(tmp_path, cli):
     run_ok(
         cli,
         "fit",
+        "--guard",
+        "none",
         compiled,
         "--data",
         tmp_path / "sorted.csv",
@@ -87,6 +89,8 @@ def test_a_class_sorted_file_keeps_every_class_in_training(tmp_path, cli):
     run_ok(
         cli,
         "fit",
+        "--guard",
+        "none",
         compiled,
         "--data",
         tmp_path / "sorted.csv",
@@ -152,6 +156,8 @@ def test_series_validation_is_still_the_tail(tmp_path, cli):
     run_ok(
         cli,
         "fit",
+        "--guard",
+        "none",
         tmp_path / "c.keras",
         "--data",
         tmp_path / "s.csv",
@@ -283,6 +289,8 @@ def test_the_summary_and_history_name_the_restored_epoch(tmp_path, cli):
     run = run_ok(
         cli,
         "fit",
+        "--guard",
+        "none",
         tmp_path / "hot.keras",
         "--data",
         tmp_path / "data.csv",

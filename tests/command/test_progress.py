@@ -57,7 +57,9 @@ def fit(source, out, data, verbose, *, terminal, epochs=EPOCHS, **flags):
 
     console = Console(record=True, force_terminal=terminal, width=200, color_system=None, soft_wrap=True)
     opts = for_command(
-        "fit", dict(data=data, out=out, epochs=epochs, seed=2, batch_size="16", verbose=verbose, **flags), None
+        "fit",
+        dict(data=data, out=out, epochs=epochs, seed=2, batch_size="16", verbose=verbose, guard="none", **flags),
+        None,
     )
     with progress.FitReporter(int(verbose), console=console) as reporter:
         written = fitting.fit(source, opts, callbacks=[reporter.keras_callback])

@@ -44,6 +44,8 @@ def test_a_series_split_learns_its_scaling_on_the_rows_the_training_windows_use(
     run_ok(
         cli,
         "fit",
+        "--guard",
+        "none",
         tmp_path / "c.keras",
         "--data",
         tmp_path / "s.csv",
@@ -70,6 +72,8 @@ def test_a_series_split_learns_its_scaling_on_the_rows_the_training_windows_use(
     run_ok(
         cli,
         "fit",
+        "--guard",
+        "none",
         tmp_path / "f.keras",
         "--data",
         tmp_path / "s.csv",
@@ -90,6 +94,8 @@ def test_a_series_split_learns_its_scaling_on_the_rows_the_training_windows_use(
     run_ok(
         cli,
         "fit",
+        "--guard",
+        "none",
         tmp_path / "c.keras",
         "--data",
         tmp_path / "t.csv",
@@ -141,6 +147,8 @@ def test_a_samples_split_learns_its_scaling_on_the_training_samples_and_its_labe
     run_ok(cli, "compile", tmp_path / "d.keras", "--out", tmp_path / "c.keras")
     run = cli(
         "fit",
+        "--guard",
+        "none",
         tmp_path / "c.keras",
         "--data",
         tmp_path / "s.csv",
@@ -162,6 +170,8 @@ def test_a_samples_split_learns_its_scaling_on_the_training_samples_and_its_labe
     run_ok(
         cli,
         "fit",
+        "--guard",
+        "none",
         tmp_path / "c.keras",
         "--data",
         tmp_path / "s.csv",
@@ -253,6 +263,8 @@ def test_one_pass_a_split_fit_reads_its_artifact_once_and_learns_and_parses_once
     run_ok(
         cli,
         "fit",
+        "--guard",
+        "none",
         source,
         "--data",
         tmp_path / "s.csv",
@@ -323,6 +335,8 @@ def test_auto_transforms_are_chosen_once_on_the_training_rows(tmp_path, cli, mon
     run_ok(
         cli,
         "fit",
+        "--guard",
+        "none",
         tmp_path / "c.keras",
         "--data",
         tmp_path / "m.csv",

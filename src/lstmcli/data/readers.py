@@ -27,6 +27,7 @@ STDIN = "-"
 DIGEST = "sha256"  # DataFrame.attrs key: the sha256 of the bytes the table was parsed from
 EXTRA_FIELDS = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 _HELD: dict[str, bytes] = {}  # the bytes of the files `held` read, by the path as given
+_KEEP: set[str] = set()  # the paths whose bytes `kept` holds once they are first read
 
 
 def detect_format(path: Path | str, fmt: str | None) -> str:
@@ -63,6 +64,8 @@ def read_table(path: Path | str, fmt: str | None = None) -> pd.DataFrame:
     """
     fmt = detect_format(path, fmt)
     raw = _HELD[str(path)] if str(path) in _HELD else _read_bytes(path)
+    if str(path) in _KEEP:
+        _HELD[str(path)] = raw
     source = io.BytesIO(raw)
     source.name = str(path)
     try:
@@ -115,6 +118,24 @@ def held(*paths):
         yield
     finally:
         for path in chosen:
+            _HELD.pop(path, None)
+
+
+@contextlib.contextmanager
+def kept(*paths):
+    """Like `held`, but each of `paths` is read when a step first reads it, not before.
+
+    For fit's guard (trials, then a refit): the first pass makes its checks
+    (the artifact's stage, the options) before the data is read, as a single
+    fit does; the later passes parse the same bytes.
+    """
+    chosen = [str(p) for p in paths if p is not None and str(p) not in _HELD and str(p) not in _KEEP]
+    _KEEP.update(chosen)
+    try:
+        yield
+    finally:
+        for path in chosen:
+            _KEEP.discard(path)
             _HELD.pop(path, None)
 
 

@@ -64,11 +64,11 @@ def fit(
 def _guarded(source: Path, opts, **kw) -> Written:
     """A fit under `--guard` (see `guarding`): trials on held-out samples choose the epochs, then the refit.
 
-    Every pass reads the same bytes (`readers.held`): a FIFO or stdin is read once.
+    Every pass reads the same bytes (`readers.kept`): a FIFO or stdin is read once.
     """
     from lstmcli.data import readers
 
-    with readers.held(opts.data, opts.validation_data):
+    with readers.kept(opts.data, opts.validation_data):
         first = _train(source, opts, draw=0, **kw)
         plan = first.plan
         if plan is None or plan.mode == "best":
@@ -136,17 +136,10 @@ def _train(source: Path, opts, *, given, should_stop, on_stuck, named, draw: int
     keras.utils.set_random_seed(seed)
     # The validation samples are chosen with the seed; then the preprocessing is learned once, on the training rows.
     learned, train, validation, how, trained_rows = fitdata.split(data, opts, seed)
-    with dist.scope():
-        # The views around the model make layers and compiled metrics: variables, so in the scope too.
-        views = (
-            predictor.views(model, spec, learned)
-            if record.stage == "fitted"
-            else predictor.assemble(model, learned, spec)
-        )
-        compile_views(views, record, model)
+    views = _views(model, record, spec, learned, dist)
     if smoking:  # after the split, so the validation samples are the ones a full fit would hold out
         train, validation = smoke.parts(train, validation, opts.batch_size)
-    class_summary, sample_weight = _class_weights(task, train, learned, chosen_weights)
+    class_summary, sample_weight = imbalance.for_training(task, train, learned, chosen_weights)
     record.stage, record.preprocessing, record.data_spec, record.seed = "fitted", learned, spec.to_dict(), seed
     history_before, done = {k: list(v) for k, v in record.history.items()}, record.epochs
 
@@ -191,18 +184,40 @@ def _train(source: Path, opts, *, given, should_stop, on_stuck, named, draw: int
     if train.history is not None:
         rows = train.history if trained_rows is None else train.history[trained_rows]
         record.fit.update(_mase_scales(rows, data, learned))
+    best, held = _judged(record, views, validation, how, (task, spec, dist, batch_size), restored, base_epochs, plan)
+    if draw is not None:
+        record.fit["guard"] = guarding.summary(plan, why, n=n, held=held, best_epochs=[best])
+    paths = {"data": data_path, "validation_data": asked.validation_data}
+    _add_lineage(record, named or source, source_sha256, paths, data.digests, smoking)
+    return Trained(record, views.predictor, out, dist, checkpoint, plan, n, held, best)
+
+
+def _views(model, record: Record, spec, learned: dict, dist):
+    """The model's views (training, evaluation, the whole predictor), compiled as the record says."""
+    with dist.scope():
+        # The views around the model make layers and compiled metrics: variables, so in the scope too.
+        views = (
+            predictor.views(model, spec, learned)
+            if record.stage == "fitted"
+            else predictor.assemble(model, learned, spec)
+        )
+        compile_views(views, record, model)
+    return views
+
+
+def _judged(record: Record, views, validation, how: dict, facts: tuple, restored: dict, base_epochs: int, plan):
+    """What the held-out samples said: the best epoch of this pass, how many the guard held out, and (a series'
+    residuals) the calibration of prediction intervals, written into `record.fit`."""
+    from lstmcli.train.loop import Trainer
+
+    task, spec, dist, batch_size = facts
     if validation is not None and not task.classification and spec.layout == "series" and dist.is_chief:
         predicted = Trainer(views.predictor, distribution=dist).predict(validation, batch_size)
         record.fit["calibration"] = guarding.calibration(
             validation.y_raw, predicted, held_out=_held_out_words(how, len(validation))
         )
     best = restored.get("restored_epoch", record.epochs) - base_epochs
-    held = len(validation) if validation is not None and plan is not None else 0
-    if draw is not None:
-        record.fit["guard"] = guarding.summary(plan, why, n=n, held=held, best_epochs=[best])
-    paths = {"data": data_path, "validation_data": asked.validation_data}
-    _add_lineage(record, named or source, source_sha256, paths, data.digests, smoking)
-    return Trained(record, views.predictor, out, dist, checkpoint, plan, n, held, best)
+    return best, len(validation) if validation is not None and plan is not None else 0
 
 
 def _held_out_words(how: dict, windows: int) -> str:
@@ -331,24 +346,6 @@ def _model_and_seed(source: Path, opts, record: Record, adopted, read: tuple, di
             seed = _seed(opts.seed, record.seed)
     seed = distribution.agree_on_start(dist, seed, record.epochs if resumed is not None else 0, opts.timeout)
     return model, record, seed
-
-
-def _class_weights(task, train, learned: dict, chosen_weights) -> tuple[dict, object]:
-    """A classifier's class counts and weights for the summary, and the per-sample weights they give."""
-    if not task.classification:
-        return {}, None
-    import numpy as np
-
-    from lstmcli.data.parsing import class_indices
-
-    indices = class_indices(train.y)
-    counts = [int(n) for n in np.bincount(indices, minlength=len(learned["classes"]))]
-    weights = imbalance.class_weights(chosen_weights, learned["classes"], counts)
-    sample_weight = imbalance.sample_weights(indices, weights) if weights else None
-    return {
-        "class_counts": counts,
-        "class_weight": {str(learned["classes"][i]): w for i, w in (weights or {}).items()},
-    }, sample_weight
 
 
 def _interrupted(trained: int, epochs: int, out: Path, source: Path, checkpoint) -> Interrupted:

@@ -15,8 +15,12 @@ on held-out data:
   still teach the model; `--guard best` keeps the trial's best weights instead;
   `--guard none` trains exactly as asked (the tutorial's example).
 
-A user's own `--validation-split` is the trial's hold-out (with the floors
-below); a `--validation-data` file is judged on and never refitted on. The
+The guard stays out of a fit whose user chose how to judge it: a
+`--validation-data` file (judged on, never refitted on), a `--monitor`, an
+`--early-stopping` on the training loss, a `--validation-split` on a file of
+SMALL_SAMPLES or more. A split on a smaller file is what the guard is for
+(10 samples judge an epoch noisily and 40 train a poor model): it becomes the
+trials' hold-out, with the floors below, and the refit follows. The
 held-out windows of a series also give the residuals that calibrate
 `predict --interval` (see `calibration`).
 
@@ -82,6 +86,12 @@ def plan(opts, *, layout: str, n: int, smoke: bool, strategy_name: str | None = 
         return None, "multi-worker fits train as asked (--guard needs one process to run trials)"
     if opts.validation_data is not None:
         return None, "judged on --validation-data, never refitted on it"
+    if opts.monitor is not None:
+        return None, f"--monitor {opts.monitor} chose what the callbacks watch: trained as asked"
+    if opts.early_stopping and not opts.validation_split:
+        return None, "--early-stopping without validation watches the training loss, as asked"
+    if opts.validation_split and n >= SMALL_SAMPLES:
+        return None, f"--validation-split {opts.validation_split} judges the epochs on enough samples: kept as asked"
     if n < MIN_SAMPLES:
         return None, f"{n} samples are too few to hold any out (the guard needs {MIN_SAMPLES}): trained as asked"
     floor = MIN_HELD_SERIES if layout == "series" and n - MIN_HELD_SERIES >= 2 * MIN_TRAIN else MIN_HELD

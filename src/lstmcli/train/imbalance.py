@@ -114,3 +114,21 @@ def class_metrics(true, predicted, classes: list, majority: int) -> dict[str, fl
         if mine.any():
             metrics[f"{RECALL_PREFIX}{label}"] = float(np.mean(predicted[mine] == index))
     return metrics
+
+
+def for_training(task, train, learned: dict, chosen_weights) -> tuple[dict, object]:
+    """A classifier's class counts and weights for the summary, and the per-sample weights they give."""
+    if not task.classification:
+        return {}, None
+    import numpy as np
+
+    from lstmcli.data.parsing import class_indices
+
+    indices = class_indices(train.y)
+    counts = [int(n) for n in np.bincount(indices, minlength=len(learned["classes"]))]
+    weights = class_weights(chosen_weights, learned["classes"], counts)
+    sample_weight = sample_weights(indices, weights) if weights else None
+    return {
+        "class_counts": counts,
+        "class_weight": {str(learned["classes"][i]): w for i, w in (weights or {}).items()},
+    }, sample_weight
