@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lstmcli.errors import ConfigError
+from lstmcli.errors import ArtifactError, ConfigError
 from lstmcli.scoring import gates, intervals
 
 LEVELS = st.floats(min_value=0.01, max_value=0.99)
@@ -127,8 +127,8 @@ def test_levels_are_named_as_percentages(level, name):
     assert intervals.label(level) == name
 
 
-def record(task="regression", fit=None):
-    return SimpleNamespace(task=task, fit=fit)
+def record(task="regression", fit=None, units=1):
+    return SimpleNamespace(task=task, fit=fit, architecture={"units": units})
 
 
 def test_which_levels_a_step_reports():
@@ -143,3 +143,5 @@ def test_which_levels_a_step_reports():
         intervals.levels_for(record("binary", fit={}), [0.8])
     with pytest.raises(ConfigError, match=r"calibrated by 'quantile'"):
         intervals.levels_for(record(fit={"calibration": {**cal, "method": "quantile"}}), [0.8])
+    with pytest.raises(ArtifactError, match=r"residuals for 1 outputs, but the model has 2; fit it again"):
+        intervals.levels_for(record(fit={"calibration": cal}, units=2), None)

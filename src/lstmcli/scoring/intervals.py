@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lstmcli.errors import ConfigError
+from lstmcli.errors import ArtifactError, ConfigError
 from lstmcli.model import tasks
 
 DEFAULT_LEVELS = (0.8, 0.95)  # what evaluate, export and plot give a calibrated model unless told
@@ -158,6 +158,7 @@ def calibration_of(record, flag: str = "--interval") -> dict:
     Raises:
         ConfigError: for a classifier, a model fitted without held-out windows,
             or a calibration by a method lstmcli does not know.
+        ArtifactError: for residuals of another number of outputs than the model's.
     """
     if _classifies(record):
         raise ConfigError(
@@ -171,6 +172,12 @@ def calibration_of(record, flag: str = "--interval") -> dict:
         raise ConfigError(
             f"this model's intervals were calibrated by {calibration.get('method')!r}, which this lstmcli does not "
             f"know (it knows {METHOD!r}); use the lstmcli that fitted it"
+        )
+    units = record.architecture.get("units")
+    if len(calibration["residuals"]) != units:
+        raise ArtifactError(
+            f"the model's record holds residuals for {len(calibration['residuals'])} outputs, but the model has "
+            f"{units}; fit it again with lstmcli"
         )
     return calibration
 
