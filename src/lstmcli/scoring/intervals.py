@@ -152,6 +152,13 @@ def short_note(level: float, windows: int) -> str | None:
     )
 
 
+def short_notes(metrics: dict) -> list[str]:
+    """The warnings for the levels `scores` reported from too few residuals (see `short_note`)."""
+    windows = metrics.get("calibration_windows")
+    levels = [float(k.removeprefix("coverage_")) / 100 for k in metrics if k.startswith("coverage_")]
+    return [n for n in (short_note(q, windows) for q in levels) if n] if windows else []
+
+
 def calibration_of(record, flag: str = "--interval") -> dict:
     """The record's calibration, checked usable for intervals.
 
