@@ -221,3 +221,46 @@ def test_backtest_reports_each_folds_coverage_when_its_fit_is_calibrated(cli, ki
     assert result["mean"]["coverage_80"] == pytest.approx(np.mean([f["coverage_80"] for f in result["folds"]]))
     text = run_ok(cli, *args, "--verbose", "1")
     assert "coverage_80" in text.stdout.splitlines()[0] and "coverage_80:" in text.stderr
+
+
+# -- export --------------------------------------------------------------------------------------------
+
+
+def windows_of(data, rows: slice, timesteps: int = 3) -> np.ndarray:
+    """Raw windows (batch, timesteps, 1) of the sales column, as a serving client builds them."""
+    x = pd.read_csv(data)["sales"].to_numpy(np.float32)[rows]
+    return np.stack([x[i : i + timesteps] for i in range(len(x) - timesteps + 1)])[:, :, None]
+
+
+def test_the_savedmodel_returns_the_bounds_predict_writes(cli, kit, tmp_path):
+    import tensorflow as tf
+
+    done = run_ok(cli, "export", kit.cal, "--out", tmp_path / "serving", "--interval", "0.8,0.975")
+    assert "→ predictions, lower_80, upper_80, lower_97.5, upper_97.5)" in " ".join(done.stderr.split())
+    serve = tf.saved_model.load(str(tmp_path / "serving")).signatures["serve"]
+    # the windows predict --rows 2020-01: uses: the 3 rows before January 2020, then one per month with 2 steps left
+    served = {k: v.numpy() for k, v in serve(windows=tf.constant(windows_of(kit.data, slice(45, 58)))).items()}
+    assert set(served) == {"predictions", "lower_80", "upper_80", "lower_97.5", "upper_97.5"}
+    table = csv_of(
+        run_ok(cli, "predict", kit.cal, "--data", kit.data, "--rows", TEST, "--wide", "--interval", "0.8,0.975")
+    )
+    for side in ("lower", "upper"):
+        for name in ("80", "97.5"):
+            expected = table[[f"predicted_sales_step{h}_{side}_{name}" for h in (1, 2)]].to_numpy()
+            np.testing.assert_allclose(served[f"{side}_{name}"], expected, atol=1e-3)
+    np.testing.assert_allclose(
+        served["predictions"], table[["predicted_sales_step1", "predicted_sales_step2"]], atol=1e-3
+    )
+
+
+def test_export_gives_the_default_levels_to_a_calibrated_model_and_none_to_another(cli, kit, tmp_path):
+    import tensorflow as tf
+
+    run_ok(cli, "export", kit.cal, "--out", tmp_path / "calibrated")
+    outputs = tf.saved_model.load(str(tmp_path / "calibrated")).signatures["serve"].structured_outputs
+    assert set(outputs) == {"predictions", "lower_80", "upper_80", "lower_95", "upper_95"}
+    run_ok(cli, "export", kit.bare, "--out", tmp_path / "bare")
+    assert set(tf.saved_model.load(str(tmp_path / "bare")).signatures["serve"].structured_outputs) == {"predictions"}
+    refused = cli("export", kit.bare, "--out", tmp_path / "refused", "--interval", "0.8")
+    assert refused.exit_code == 2 and "no held-out residuals to calibrate intervals" in refused.stderr
+    assert not (tmp_path / "refused").exists()

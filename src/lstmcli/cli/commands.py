@@ -210,6 +210,7 @@ def export(model: Path, opts, call: bridge.Call) -> None:
         f"{', '.join(f'{k} {v}' for k, v in done.inputs.items())} → {', '.join(done.outputs)})",
         markup=False,
     )
+    _warn_all(done.notes)
 
 
 @bridge.command(app, "inspect")
