@@ -264,3 +264,35 @@ def test_export_gives_the_default_levels_to_a_calibrated_model_and_none_to_anoth
     refused = cli("export", kit.bare, "--out", tmp_path / "refused", "--interval", "0.8")
     assert refused.exit_code == 2 and "no held-out residuals to calibrate intervals" in refused.stderr
     assert not (tmp_path / "refused").exists()
+
+
+# -- plot ----------------------------------------------------------------------------------------------
+
+
+def test_plot_shades_each_level_around_a_steps_forecasts_and_the_forecast_up_to_the_horizon(cli, kit, tmp_path):
+    from matplotlib.collections import PolyCollection
+
+    from lstmcli.data import readers
+    from lstmcli.steps import plotting
+    from lstmcli.steps.options import PlotOptions
+
+    opts = PlotOptions(out_dir=tmp_path, data=kit.data, rows=TEST, step="2", steps=5, interval=[0.8, 0.95])
+    with readers.held(kit.data):
+        figure = plotting._predictions(kit.cal, opts, [0.8, 0.95])
+    ax = figure.axes[0]
+    bands = [c for c in ax.collections if isinstance(c, PolyCollection)]
+    assert len(bands) == 4  # two levels around step 2's forecasts, two around the forecast past the end
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend.count("80% interval") == 1 and legend.count("95% interval") == 1
+    wide = csv_of(run_ok(cli, "predict", kit.cal, "--data", kit.data, "--rows", TEST, "--wide", "--interval", "0.8"))
+    upper = bands[0].get_paths()[0].vertices[:, 1]  # the 80% band of step 2: its lower edge, then its upper edge
+    assert max(upper) == pytest.approx(wide.predicted_sales_step2_upper_80.max(), abs=1e-3)
+    assert min(upper) == pytest.approx(wide.predicted_sales_step2_lower_80.min(), abs=1e-3)
+    future = bands[2].get_paths()[0].vertices
+    assert len({round(x, 6) for x in future[:, 0]}) == HORIZON  # the forecast's band stops at the horizon, not at 5
+    written = run_ok(cli, "plot", kit.cal, "--out-dir", tmp_path / "figures", "--data", kit.data, "--steps", 5)
+    assert (tmp_path / "figures" / "predictions.png").stat().st_size > 0 and written.stderr == ""
+    alone = cli("plot", kit.cal, "--out-dir", tmp_path / "nothing", "--interval", "0.8")
+    assert alone.exit_code == 2 and "--interval shades the bands around the forecasts" in alone.stderr
+    bare = cli("plot", kit.bare, "--out-dir", tmp_path / "bare", "--data", kit.data, "--interval", "0.8")
+    assert bare.exit_code == 2 and "no held-out residuals" in bare.stderr and not (tmp_path / "bare").exists()
