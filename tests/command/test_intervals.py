@@ -296,3 +296,18 @@ def test_plot_shades_each_level_around_a_steps_forecasts_and_the_forecast_up_to_
     assert alone.exit_code == 2 and "--interval shades the bands around the forecasts" in alone.stderr
     bare = cli("plot", kit.bare, "--out-dir", tmp_path / "bare", "--data", kit.data, "--interval", "0.8")
     assert bare.exit_code == 2 and "no held-out residuals" in bare.stderr and not (tmp_path / "bare").exists()
+
+
+# -- inspect -------------------------------------------------------------------------------------------
+
+
+def test_inspect_summarises_the_calibration_instead_of_listing_its_residuals(cli, kit):
+    shown = run_ok(cli, "inspect", kit.cal).stdout
+    line = " ".join(shown.split())  # the table folds long cells
+    widths = intervals.half_widths({"residuals": kit.residuals.tolist()}, 0.8).widths
+    assert "intervals split conformal on 23 held-out windows (the windows of the last 24 training rows): 80% ±[" in line
+    assert f"{widths[0]:.6g}" in line and "95% ±[" in line
+    assert f"{kit.residuals[0, 0]:.6g}" not in shown  # the residuals themselves stay in --json
+    described = json.loads(run_ok(cli, "inspect", kit.cal, "--json").stdout)
+    assert described["intervals"]["half_widths"]["80"] == pytest.approx(widths.tolist())
+    assert len(described["fit"]["calibration"]["residuals"][0]) == 23

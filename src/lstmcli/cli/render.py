@@ -250,7 +250,11 @@ def inspect_view(summary: dict) -> list:
     if summary["preprocessing"]:
         row("preprocessing", compact(summary["preprocessing"]))
     if summary["fit"]:
-        row("last fit", compact(summary["fit"]))
+        row("last fit", compact({k: v for k, v in summary["fit"].items() if k != "calibration"}))
+    if summary.get("intervals"):
+        bands = summary["intervals"]
+        widths = ", ".join(f"{name}% ±{compact(w)}" for name, w in bands["half_widths"].items())
+        row("intervals", f"{bands['method']} on {bands['windows']} held-out windows ({bands['held_out']}): {widths}")
     history = summary["history"]
     for name, values in history["values"].items():
         if name == "learning_rate":

@@ -159,6 +159,17 @@ def short_notes(metrics: dict) -> list[str]:
     return [n for n in (short_note(q, windows) for q in levels) if n] if windows else []
 
 
+def describe(calibration: dict) -> dict:
+    """What inspect shows of a calibration: how it was made, and the default levels' half-widths per output."""
+    n = residuals_of(calibration).shape[1]
+    return {
+        "method": calibration["method"],
+        "held_out": calibration.get("held_out"),
+        "windows": n,
+        "half_widths": {label(q): half_widths(calibration, q).widths.tolist() for q in DEFAULT_LEVELS},
+    }
+
+
 def calibration_of(record, flag: str = "--interval") -> dict:
     """The record's calibration, checked usable for intervals.
 
