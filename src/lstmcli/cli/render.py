@@ -254,7 +254,8 @@ def inspect_view(summary: dict) -> list:
     if summary.get("intervals"):
         bands = summary["intervals"]
         widths = ", ".join(f"{name}% ±{compact(w)}" for name, w in bands["half_widths"].items())
-        row("intervals", f"{bands['method']} on {bands['windows']} held-out windows ({bands['held_out']}): {widths}")
+        held = f" ({bands['held_out']})" if bands.get("held_out") else ""
+        row("intervals", f"{bands['method']} on {bands['windows']} held-out windows{held}: {widths}")
     history = summary["history"]
     for name, values in history["values"].items():
         if name == "learning_rate":
