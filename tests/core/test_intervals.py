@@ -145,3 +145,39 @@ def test_which_levels_a_step_reports():
         intervals.levels_for(record(fit={"calibration": {**cal, "method": "quantile"}}), [0.8])
     with pytest.raises(ArtifactError, match=r"residuals for 1 outputs, but the model has 2; fit it again"):
         intervals.levels_for(record(fit={"calibration": cal}, units=2), None)
+
+
+def test_the_tables_bounds_follow_their_column_for_every_target_and_step():
+    """Outputs are step-major (column h*k + j: step h+1 of target j); the wide table is target-major."""
+    from lstmcli.data import forecasting
+
+    data = SimpleNamespace(key_name="month", keys=None, target_names=["a", "b"])
+    predicted = np.array([[10.0, 20.0, 11.0, 21.0], [12.0, 22.0, 13.0, 23.0]])  # a1, b1, a2, b2
+    cal = calibration([1.0] * 9, [2.0] * 9, [3.0] * 9, [4.0] * 9)
+    bounds = {0.8: intervals.bounds(predicted, cal, 0.8)}
+    keys = np.array([["m1", "m2"], ["m2", "m3"]])
+    wide = forecasting.table(predicted, keys, data, wide=True, future=False, bounds=bounds)
+    assert list(wide.columns)[1:4] == ["predicted_a_step1", "predicted_a_step1_lower_80", "predicted_a_step1_upper_80"]
+    assert wide["predicted_b_step2"].tolist() == [21.0, 23.0]
+    assert wide["predicted_b_step2_upper_80"].tolist() == [25.0, 27.0]  # step 2 of b: column 3, half-width 4
+    assert wide["predicted_a_step2_lower_80"].tolist() == [8.0, 10.0]  # step 2 of a: column 2, half-width 3
+    long = forecasting.table(predicted, keys, data, wide=False, future=False, bounds=bounds)
+    assert long["predicted_b_upper_80"].tolist() == [22.0, 25.0, 24.0, 27.0]  # (window, step) rows
+    samples = forecasting.table(
+        predicted[:, :2],
+        None,
+        SimpleNamespace(**{**vars(data), "keys": [0, 1]}),
+        wide=False,
+        future=False,
+        bounds={0.8: intervals.bounds(predicted[:, :2], cal, 0.8)},
+    )
+    assert list(samples.columns) == [
+        "month",
+        "predicted_a",
+        "predicted_a_lower_80",
+        "predicted_a_upper_80",
+        "predicted_b",
+        "predicted_b_lower_80",
+        "predicted_b_upper_80",
+    ]
+    assert samples["predicted_b_lower_80"].tolist() == [18.0, 20.0]
