@@ -16,6 +16,8 @@ from lstmcli.steps.loading import chosen_classes, load_with_data
 if TYPE_CHECKING:
     import pandas as pd
 
+NOTES = "lstmcli_notes"  # the key in a predictions frame's attrs of what the command line warns about
+
 
 def predict(source: Path, opts) -> pd.DataFrame:
     """Predictions for every sample of a data file, in the data's units or labels.
@@ -59,9 +61,6 @@ def predict(source: Path, opts) -> pd.DataFrame:
         windows = intervals.residuals_of(calibration).shape[1]
         frame.attrs[NOTES] = [n for n in (intervals.short_note(q, windows) for q in opts.interval) if n]
     return frame
-
-
-NOTES = "lstmcli_notes"  # the frame's attrs key of what the command line should warn about
 
 
 def check(opts, task, spec) -> None:
