@@ -42,12 +42,13 @@ class Option:
 
     Args:
         name: The field's name and the key in a config table; the flag is `--` + name with dashes.
-        kind: One of "int", "float", "str", "bool", "path", "ints", "strs", "batch", "rows", or
+        kind: One of "int", "float", "str", "bool", "path", "ints", "floats", "strs", "batch", "rows", or
             "sets" (`TABLE.KEY=VALUE` assignments, kept whole: see `assignments`).
         default: The value when neither flag nor config sets it.
         help: What it does, for `--help`; choices, range and default are added.
         choices: Allowed values, if the set is closed.
         low: Smallest allowed number (inclusive).
+        above: A bound every number must exceed (exclusive), where `low` is too loose (a level in (0, 1)).
         high: Largest allowed number (exclusive). Whole numbers are below
             INT_LIMIT unless a `high` says otherwise.
         metavar: The value's name in `--help`.
@@ -67,6 +68,7 @@ class Option:
     help: str = ""
     choices: tuple = ()
     low: float | None = None
+    above: float | None = None
     high: float | None = None
     metavar: str | None = None
     aliases: tuple = ()
@@ -87,7 +89,9 @@ class Option:
         extra = []
         if self.default is not None and self.default is not False:
             extra.append(f"default: {self.flag.removeprefix('--') if self.default is True else self.default}")
-        if self.low is not None or self.high is not None:
+        if self.above is not None:
+            extra.append(f"{self.above}<x" + ("" if self.high is None else f"<{self.high}"))
+        elif self.low is not None or self.high is not None:
             low = "" if self.low is None else f"{self.low}<=" if self.high is not None else f"x>={self.low}"
             extra.append(low + ("" if self.high is None else f"x<{self.high}"))
         return self.help + (f" [{'; '.join(extra)}]" if extra else "")
@@ -100,7 +104,7 @@ def option(default: Any = None, help: str = "", *, kind: str | None = None, requ
     """A field of a step's options, with its metadata (see `Option` for the keywords).
 
     `kind` is derived from the field's type where it is one of int, float, str,
-    bool, Path, list[int] or list[str] (optionally `| None`).
+    bool, Path, list[int], list[float] or list[str] (optionally `| None`).
     """
     info = {"help": help, "kind": kind, "required": required, **meta}
     if required:
@@ -108,7 +112,9 @@ def option(default: Any = None, help: str = "", *, kind: str | None = None, requ
     return dataclasses.field(default=default, metadata={_META: info})
 
 
-_KINDS = {int: "int", float: "float", str: "str", bool: "bool", Path: "path", list[int]: "ints", list[str]: "strs"}
+_KINDS = {int: "int", float: "float", str: "str", bool: "bool", Path: "path"}
+_KINDS |= {list[int]: "ints", list[float]: "floats", list[str]: "strs"}
+LISTS = ("ints", "floats", "strs", "sets")  # the kinds whose value is a list (repeatable flags)
 
 
 def _kind(hint: Any) -> str:
@@ -149,9 +155,7 @@ class Options:
     def __post_init__(self):
         for opt in options_of(type(self)):
             value = getattr(self, opt.name)
-            if value is not None and not (
-                isinstance(value, (list, tuple)) and not value and opt.kind in ("ints", "strs", "sets")
-            ):
+            if value is not None and not (isinstance(value, (list, tuple)) and not value and opt.kind in LISTS):
                 object.__setattr__(self, opt.name, check(opt, value, f"{type(self).__name__}.{opt.name}", Path()))
 
     def to_dict(self) -> dict[str, Any]:
@@ -312,6 +316,7 @@ def _whole(item: Any) -> bool:
 _TOML_TYPES = {  # kind: what a config value must be, and the test of one value (of each item, for "ints")
     "int": ("a whole number", _whole),
     "ints": ("a list of whole numbers", _whole),
+    "floats": ("a list of numbers", lambda v: _whole(v) or isinstance(v, float)),
     "float": ("a number", lambda v: _whole(v) or isinstance(v, float)),
     "batch": ("a whole number or 'all'", lambda v: _whole(v) or (isinstance(v, str) and v.strip().lower() == ALL)),
     "str": ("a string", lambda v: isinstance(v, str)),
@@ -324,7 +329,7 @@ def typed(option: Option, value: Any, where: str) -> Any:
     The command line hands `check` text to convert; a config says its types, so a mismatch is named, not guessed at.
     """
     needs, fits = _TOML_TYPES.get(option.kind, ("", lambda v: True))
-    for item in value if option.kind == "ints" and isinstance(value, list) else [value]:
+    for item in value if option.kind in ("ints", "floats") and isinstance(value, list) else [value]:
         if not fits(item) and not (_whole(item) and option.choices):  # verbose = 0: Keras spells it so; check judges it
             hint = f" (write {int(item)})" if isinstance(item, float) and item.is_integer() and "whole" in needs else ""
             raise ConfigError(f"{where} must be {needs}{hint}. Received: {item!r}")  # the flag's words (`check`)
@@ -361,14 +366,17 @@ def check(option: Option, value: Any, where: str, base: Path) -> Any:
         return value  # row numbers chosen by a composite command (backtest's folds)
     if kind in ("int", "float"):
         return _number(option, value, where)
-    if kind in ("ints", "strs"):
+    if kind in ("ints", "floats", "strs"):
         items = _split(value, where)
         for item in items:
             if kind == "strs" and not isinstance(item, str):
                 raise ConfigError(
                     f'{where} holds names, so each item must be a string; write "{item}". Received: {item!r}'
                 )
-        return [_number(option, item, where) for item in items] if kind == "ints" else items
+        if kind == "strs":
+            return items
+        numbers = [_number(option, item, where) for item in items]
+        return list(dict.fromkeys(numbers)) if kind == "floats" else numbers  # a level given twice is one level
     value = str(value) if isinstance(value, (int, str)) and not isinstance(value, bool) else value
     if not isinstance(value, str):
         raise ConfigError(f"{where} must be a string. Received: {value!r}")

@@ -14,7 +14,7 @@ INT_LIMIT = 2**31  # no count (epochs, units, timesteps, batch) is this large; b
 
 
 def split(value: Any, where: str) -> list:
-    if isinstance(value, (str, int)) and not isinstance(value, bool):
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
         value = [value]
     if not isinstance(value, (list, tuple)):
         raise ConfigError(f"{where} must be a list or a comma-separated string. Received: {value!r}")
@@ -33,7 +33,7 @@ def split(value: Any, where: str) -> list:
 
 def number(option: Any, value: Any, where: str):
     """`value` as the number an `lstmcli.options.Option` takes (a float for "float", else a whole number), checked against its range."""
-    kind = float if option.kind == "float" else int
+    kind = float if option.kind in ("float", "floats") else int
     if isinstance(value, bool):
         raise ConfigError(f"{where} must be a number. Received: {value!r}")
     try:
@@ -47,6 +47,10 @@ def number(option: Any, value: Any, where: str):
     high = option.high if option.high is not None else INT_LIMIT if kind is int else None
     if option.low is not None and number < option.low:
         raise ConfigError(f"{where} must be at least {option.low}. Received: {value!r}")
+    above = getattr(option, "above", None)
+    if above is not None and number <= above:
+        raise ConfigError(f"{where} must be above {above}. Received: {value!r}")
     if high is not None and number >= high:
-        raise ConfigError(f"{where} must be below {high}. Received: {value!r}")
+        percent = f" (write {number / 100:g} for {number:g}%)" if high == 1.0 and 1 < number < 100 else ""
+        raise ConfigError(f"{where} must be below {high}{percent}. Received: {value!r}")
     return number

@@ -1991,6 +1991,47 @@ ROUND_THREE_RECORDS = [
         RECORD_INVALID + r"preprocessing\.context must not be null",
     ),
     case(
+        "predict-record-calibration-residual-nan",
+        lambda t, k: [
+            "predict",
+            edited_reg(
+                t, k, "fit.calibration", {"method": "split conformal", "windows": 2, "residuals": [[0.1, float("nan")]]}
+            ),
+            "--data",
+            reg_data(t),
+            "--interval",
+            "0.5",
+        ],
+        RECORD_INVALID + r"fit\.calibration must have residuals that are finite numbers",
+    ),
+    case(
+        "evaluate-record-calibration-ragged",
+        lambda t, k: [
+            "evaluate",
+            edited_reg(
+                t, k, "fit.calibration", {"method": "split conformal", "windows": 3, "residuals": [[0.1, 0.2], [0.3]]}
+            ),
+            "--data",
+            reg_data(t),
+        ],
+        RECORD_INVALID + r"fit\.calibration must have as many residuals in every column",
+    ),
+    case(
+        "export-record-calibration-of-other-outputs",
+        lambda t, k: [
+            "export",
+            edited_reg(
+                t,
+                k,
+                "fit.calibration",
+                {"method": "split conformal", "windows": 2, "residuals": [[0.1, 0.2], [0.3, 0.4]]},
+            ),
+            "--out",
+            t / "serving",
+        ],
+        r"the model's record holds residuals for 2 outputs, but the model has 1; fit it again with lstmcli",
+    ),
+    case(
         "evaluate-record-transform-unknown",
         lambda t, k: ["evaluate", edited_reg(t, k, "data_spec.transforms", ["cube"]), "--data", reg_data(t)],
         RECORD_INVALID + r"data_spec\.transforms holds an unknown transform",

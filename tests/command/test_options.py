@@ -85,6 +85,7 @@ def _example(option: options.Option):
         "bool": True,
         "path": Path("some.file"),
         "ints": ["3", "2"],
+        "floats": ["0.9", "0.5"],
         "strs": ["a", "b"],
         "batch": "all",
         "rows": "2:5",
@@ -124,6 +125,12 @@ USAGE_ERRORS = [
     (["fitt"], r"no such command 'fitt'; did you mean 'fit'\?"),
     (["plot", "m.keras"], r"missing option --out-dir; see 'lstmcli plot --help'"),
     (["fit", "m.keras", "-q", "-v"], r"-q asks for errors only and -v for more; give one of them"),
+    (
+        ["predict", "m.keras", "--interval", "80"],
+        r"--interval must be below 1\.0 \(write 0\.8 for 80%\)\. Received: '80'",
+    ),
+    (["evaluate", "m.keras", "--interval", "0.8,0"], r"--interval must be above 0\.0\. Received: '0'"),
+    (["export", "m.keras", "--interval", "x"], r"--interval must be a number\. Received: 'x'"),
 ]
 
 

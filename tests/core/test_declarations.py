@@ -62,3 +62,24 @@ def test_a_composite_command_carries_the_fields_it_shares():
 
 def test_the_spec_keys_are_the_spec_groups_fields():
     assert step_options.SPEC_KEYS == ("layout", "timesteps", "horizon", "features", "target", "index")
+
+
+def test_interval_levels_are_a_list_of_numbers_strictly_between_0_and_1_from_flags_configs_and_the_api(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text("[predict]\ninterval = [0.8, 0.95]\n[evaluate]\ninterval = 0.9\n")
+    assert step_options.for_command("predict", {}, config).interval == [0.8, 0.95]
+    assert step_options.for_command("evaluate", {}, config).interval == [0.9]
+    assert step_options.for_command("predict", {"interval": ["0.8,0.95", "0.8"]}, None).interval == [0.8, 0.95]
+    assert PredictOptions(interval=[0.5]).interval == [0.5]
+    for text, words in (
+        ('["0.8"]', r"\[predict\] interval must be a list of numbers\. Received: '0\.8'"),
+        ("[0.8, 1]", r"\[predict\] interval must be below 1\.0\. Received: 1"),
+        ("[0.0]", r"\[predict\] interval must be above 0\.0\. Received: 0\.0"),
+    ):
+        config.write_text(f"[predict]\ninterval = {text}\n")
+        with pytest.raises(ConfigError, match=words):
+            step_options.for_command("predict", {}, config)
+    with pytest.raises(ConfigError, match=r"PredictOptions\.interval must be above 0\.0"):
+        PredictOptions(interval=[-0.1])
+    help_text = options.Option("interval", "floats", above=0.0, high=1.0, help="Levels.").describe()
+    assert help_text == "Levels. [0.0<x<1.0]"

@@ -58,6 +58,17 @@ def test_a_hostile_value_loads_or_is_refused_naming_its_field(dotted, value):
         ),
         ("data_spec.transforms", ["seasonal-diff:1"], r"data_spec\.transforms holds an unknown transform"),
         ("lineage", [{"parent": {}}], r"lineage must be a list of objects, each naming its step"),
+        ("fit.calibration", {"method": "split conformal"}, r"fit\.calibration must be an object with method, windows"),
+        ("fit.calibration.residuals", [[0.1, None, 0.2]], r"fit\.calibration must have residuals that are finite"),
+        ("fit.calibration.residuals", [[0.1, 0.2], [0.3]], r"fit\.calibration must have as many residuals in every"),
+        (
+            "fit.calibration.residuals",
+            [[0.1, 0.2, 0.3, 0.4]],
+            r"as many residuals in every column, at least 1 and at most its windows",
+        ),
+        ("fit.calibration.residuals", [], r"fit\.calibration must have residuals that are a list of lists"),
+        ("fit.calibration.windows", 0, r"fit\.calibration must have windows that is a whole number from 1"),
+        ("fit.calibration.method", "", r"fit\.calibration must be a non-empty string"),
     ],
 )
 def test_the_issue_s_hostile_values_are_refused_with_the_field_and_value(dotted, value, words):

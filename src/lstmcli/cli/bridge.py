@@ -58,7 +58,7 @@ def _parameter(option: options.Option) -> inspect.Parameter:
         show_default=False,
         autocompletion=complete,
     )
-    kind = bool if option.kind == "bool" else list[str] if option.kind in ("ints", "strs", "sets") else str
+    kind = bool if option.kind == "bool" else list[str] if option.kind in options.LISTS else str
     annotation = Annotated[kind if option.required else Optional[kind], info]
     return inspect.Parameter(
         option.name, inspect.Parameter.KEYWORD_ONLY, default=... if option.required else None, annotation=annotation

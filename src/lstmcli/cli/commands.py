@@ -96,7 +96,7 @@ def fit(model: Path, opts, call: bridge.Call) -> None:
 @bridge.command(app, "evaluate")
 def evaluate(model: Path, opts, call: bridge.Call) -> None:
     """Print the loss and every compiled metric of a fitted model on data, beside the naive baselines (regression) or the majority class and per-class recall (classifiers)."""
-    from lstmcli.scoring import gates, metrics_file
+    from lstmcli.scoring import gates, intervals, metrics_file
     from lstmcli.steps import evaluating, loading
 
     checks = gates.parse_all(opts.fail_if)
@@ -106,6 +106,7 @@ def evaluate(model: Path, opts, call: bridge.Call) -> None:
     metrics = evaluating.evaluate(model, opts)
     gates.check_names(checks, metrics)
     _warn_if_smoke(model)
+    _warn_all(intervals.short_notes(metrics))
     if metrics.get("mape_left_out"):
         from lstmcli.cli import render
 
@@ -131,6 +132,13 @@ def _write_metrics(metrics: dict, fmt: str, out: Path | None) -> None:
         render.stdout_console().print(render.metrics_table(metrics))
 
 
+def _warn_all(notes: list[str]) -> None:
+    from lstmcli.cli import render
+
+    for note in notes:
+        render.warning(note)
+
+
 def _warn_if_smoke(model: Path) -> None:
     """One line on stderr when an artifact was fitted by a smoke run."""
     from lstmcli.cli import render
@@ -149,6 +157,7 @@ def predict(model: Path, opts, call: bridge.Call) -> None:
 
     frame = predicting.predict(model, opts)
     _warn_if_smoke(model)
+    _warn_all(frame.attrs.get(predicting.NOTES, []))
     if opts.out is not None and str(opts.out) != "-":
         _write_text(opts.out, frame.to_csv(index=False))
     else:
@@ -201,6 +210,7 @@ def export(model: Path, opts, call: bridge.Call) -> None:
         f"{', '.join(f'{k} {v}' for k, v in done.inputs.items())} → {', '.join(done.outputs)})",
         markup=False,
     )
+    _warn_all(done.notes)
 
 
 @bridge.command(app, "inspect")

@@ -103,14 +103,19 @@ def metrics_table(metrics: dict) -> Table:
 BACKTEST_COLUMNS = ("original_rmse", "naive_rmse", "seasonal_naive_rmse", "skill", "seasonal_skill", "mase")
 
 
+def _backtest_columns(metrics: dict) -> list[str]:
+    """The columns a backtest shows: the errors and skills, then each interval's coverage."""
+    return [c for c in BACKTEST_COLUMNS if c in metrics] + [c for c in metrics if c.startswith("coverage_")]
+
+
 def fold_line(fold: dict) -> str:
-    shown = " - ".join(f"{k}: {format_number(fold[k])}" for k in BACKTEST_COLUMNS if k in fold)
+    shown = " - ".join(f"{k}: {format_number(fold[k])}" for k in _backtest_columns(fold))
     return f"fold {fold['fold']}: rows {fold['test_rows'][0]}:{fold['test_rows'][1]}: {shown}"
 
 
 def backtest_text(result: dict) -> str:
     """The folds and their means as an aligned plain-text table."""
-    columns = [c for c in BACKTEST_COLUMNS if c in result["mean"]]
+    columns = _backtest_columns(result["mean"])
     header = ["fold", "test rows", "samples", *columns]
     rows = [
         [
@@ -248,7 +253,12 @@ def inspect_view(summary: dict) -> list:
     if summary["preprocessing"]:
         row("preprocessing", compact(summary["preprocessing"]))
     if summary["fit"]:
-        row("last fit", compact(summary["fit"]))
+        row("last fit", compact({k: v for k, v in summary["fit"].items() if k != "calibration"}))
+    if summary.get("intervals"):
+        bands = summary["intervals"]
+        widths = ", ".join(f"{name}% ±{compact(w)}" for name, w in bands["half_widths"].items())
+        held = f" ({bands['held_out']})" if bands.get("held_out") else ""
+        row("intervals", f"{bands['method']} on {bands['windows']} held-out windows{held}: {widths}")
     history = summary["history"]
     for name, values in history["values"].items():
         if name == "learning_rate":

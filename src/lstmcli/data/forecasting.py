@@ -74,7 +74,7 @@ def recursive_forecast(trainer, record: Record, data, frame, opts, batch_size):
     return predicted, np.concatenate(keys)[: opts.steps].reshape(1, -1)
 
 
-def table(predicted, step_keys, data, *, wide: bool, future: bool) -> pd.DataFrame:
+def table(predicted, step_keys, data, *, wide: bool, future: bool, bounds: dict | None = None) -> pd.DataFrame:
     """The predictions of a regression model as the frame predict writes.
 
     Args:
@@ -85,27 +85,41 @@ def table(predicted, step_keys, data, *, wide: bool, future: bool) -> pd.DataFra
         wide: One row per window, keyed by its first step, the steps side by side.
         future: A forecast past the end: its rows are numbered by step even
             when there is one step.
+        bounds: {level: (lower, upper)}, each shaped as `predicted`: every
+            predicted column is followed by `…_lower_L` and `…_upper_L` for each
+            level (L its percentage, `intervals.label`).
     """
     import numpy as np
     import pandas as pd
 
+    from lstmcli.scoring.intervals import label
+
+    bands = [(label(q), lower, upper) for q, (lower, upper) in (bounds or {}).items()]
+
+    def put(columns: dict, name: str, pick) -> None:
+        """A predicted column and its bounds: `pick` takes the values out of an array shaped as `predicted`."""
+        columns[name] = pick(predicted)
+        for percent, lower, upper in bands:
+            columns[f"{name}_lower_{percent}"] = pick(lower)
+            columns[f"{name}_upper_{percent}"] = pick(upper)
+
     if step_keys is None:  # samples: one prediction per row
         columns = {data.key_name: data.keys}
         for i, name in enumerate(data.target_names):
-            columns[f"predicted_{name}"] = predicted[:, i]
+            put(columns, f"predicted_{name}", lambda a, i=i: a[:, i])
         return pd.DataFrame(columns)
     n, steps = step_keys.shape
     k = len(data.target_names)
-    cube = predicted.reshape(n, steps, k)
     if wide:
         columns = {data.key_name: step_keys[:, 0]}
         for j, name in enumerate(data.target_names):
             for h in range(steps):
-                columns[f"predicted_{name}" + (f"_step{h + 1}" if steps > 1 else "")] = cube[:, h, j]
+                column = f"predicted_{name}" + (f"_step{h + 1}" if steps > 1 else "")
+                put(columns, column, lambda a, h=h, j=j: a.reshape(n, steps, k)[:, h, j])
         return pd.DataFrame(columns)
     columns = {data.key_name: step_keys.reshape(-1)}
     if steps > 1 or future:
         columns["step"] = np.tile(np.arange(1, steps + 1), n)
     for j, name in enumerate(data.target_names):
-        columns[f"predicted_{name}"] = cube[:, :, j].reshape(-1)
+        put(columns, f"predicted_{name}", lambda a, j=j: a.reshape(n, steps, k)[:, :, j].reshape(-1))
     return pd.DataFrame(columns)

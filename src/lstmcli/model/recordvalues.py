@@ -127,6 +127,33 @@ def season_scale(value) -> None:
             raise Invalid(f"must have a {part} that is {str(exc).removeprefix('must be ')}") from None
 
 
+MAX_CALIBRATION_VALUES = 2_000_000  # residuals in all columns together: about 40 MB of JSON at most
+
+
+def calibration(value) -> None:
+    """fit's held-out residuals for prediction intervals (`scoring.intervals`): {"method": text, "held_out":
+    text, "windows": n, "residuals": [one list per output column, each of the same length, 1..n finite numbers]}."""
+    if not isinstance(value, dict) or not {"method", "windows", "residuals"} <= set(value):
+        raise Invalid("must be an object with method, windows and residuals")
+    text(value["method"])
+    if "held_out" in value and not isinstance(value["held_out"], str):
+        raise Invalid("must say in held_out which windows it held out, as a string")
+    try:
+        COUNT(value["windows"])
+    except Invalid as exc:
+        raise Invalid(f"must have windows that is {str(exc).removeprefix('must be ')}") from None
+    residuals = value["residuals"]
+    if not isinstance(residuals, list) or not residuals or not all(isinstance(c, list) for c in residuals):
+        raise Invalid("must have residuals that are a list of lists, one per output column")
+    lengths = {len(column) for column in residuals}
+    if len(lengths) != 1 or not 0 < lengths.pop() <= value["windows"]:
+        raise Invalid("must have as many residuals in every column, at least 1 and at most its windows")
+    if len(residuals) * len(residuals[0]) > MAX_CALIBRATION_VALUES:
+        raise Invalid(f"must hold at most {MAX_CALIBRATION_VALUES:,} residuals")
+    if not all(_number(v) and math.isfinite(v) for column in residuals for v in column):
+        raise Invalid("must have residuals that are finite numbers")
+
+
 def lineage(value) -> None:
     if not all(isinstance(entry, dict) and isinstance(entry.get("step"), str) for entry in value):
         raise Invalid("must be a list of objects, each naming its step")
@@ -164,6 +191,7 @@ RULES: list[tuple[str, Callable[[Any], None]]] = [
     ("fit.class_counts", finite_numbers(nonnegative=True)),
     ("fit.epochs", whole(0, COUNT_LIMIT)),
     ("fit.guard.note", text),
+    ("fit.calibration", calibration),
     ("lineage", lineage),
 ]
 
@@ -244,6 +272,7 @@ def _check_agreement(raw: dict) -> None:
         )
     classes = prep.get("classes")
     units = raw["architecture"]["units"]
+
     if classes is not None and raw["task"] == "multiclass" and len(classes) != units:
         raise Invalid("preprocessing.classes", len(classes), f"must name one class per output ({units})")
     if classes is not None and raw["task"] == "binary" and len(classes) != 2:

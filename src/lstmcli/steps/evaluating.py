@@ -19,11 +19,16 @@ def evaluate(source: Path, opts) -> dict[str, float]:
 
     A classifier's metrics also hold the majority-class baseline's accuracy
     (`majority_accuracy`: always predicting the training part's most common
-    class) and each class's recall (`recall_<label>`).
+    class) and each class's recall (`recall_<label>`). A calibrated regression
+    model's hold each prediction interval's coverage, mean width and Winkler
+    score (`intervals.scores`: `opts.interval`, else the default levels).
     """
     import numpy as np
 
+    from lstmcli.scoring import intervals
+
     model, record, data, frame, dist = load_with_data(source, opts, "evaluate", need_target=True)
+    levels = intervals.levels_for(record, opts.interval)
     from lstmcli.train.loop import Trainer
 
     with dist.scope():  # the views' compiled metrics are variables too
@@ -64,6 +69,8 @@ def evaluate(source: Path, opts) -> dict[str, float]:
         metrics["original_rmse"] = float(np.sqrt(np.mean(error**2)))
         metrics["original_mae"] = float(np.mean(np.abs(error)))
         metrics.update(baselines.percentage_errors(predicted, data.y_raw))
+    if levels:
+        metrics.update(intervals.scores(predicted, data.y_raw, intervals.calibration_of(record), levels))
     return _counted(metrics, data)
 
 
@@ -80,25 +87,30 @@ def _counted(metrics: dict, data) -> dict:
     return metrics
 
 
-def reportable(task, compiled_metrics: list[str], spec: dataspec.DataSpec) -> tuple[list[str], tuple[str, ...]]:
+def reportable(
+    task, compiled_metrics: list[str], spec: dataspec.DataSpec, levels=None
+) -> tuple[list[str], tuple[str, ...]]:
     """The metrics `evaluate` can report for a model, known before it is fitted (for `run`'s gates).
 
     Some appear only where the data allows (a season, MASE's scale, a class
-    with samples); the names here are every one that can.
+    with samples) or the fit did (a calibrated model's intervals, at `levels`
+    or the default ones); the names here are every one that can.
 
     Returns:
         (names, prefixes of names the data completes: each class's recall)
     """
     from lstmcli.scoring.baselines import FORECAST_METRICS, PERCENTAGE_METRICS, STEP_METRICS
+    from lstmcli.scoring.intervals import DEFAULT_LEVELS, metric_names
     from lstmcli.train.imbalance import MAJORITY_ACCURACY, RECALL_PREFIX
 
     names = ["loss", *compiled_metrics]
     if task.classification:
         return [*names, MAJORITY_ACCURACY, "samples"], (RECALL_PREFIX,)
+    bands = metric_names(levels or DEFAULT_LEVELS)
     if spec.layout != "series":
-        return [*names, "original_rmse", "original_mae", *PERCENTAGE_METRICS, "samples"], ()
+        return [*names, "original_rmse", "original_mae", *PERCENTAGE_METRICS, *bands, "samples"], ()
     steps = [name.format(h) for h in range(1, spec.horizon + 1) for name in STEP_METRICS] if spec.horizon > 1 else []
-    return [*names, *FORECAST_METRICS, *steps, "samples"], ()
+    return [*names, *FORECAST_METRICS, *steps, *bands, "samples"], ()
 
 
 def _class_metrics(outputs, record: Record, data) -> dict[str, float]:

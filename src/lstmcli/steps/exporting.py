@@ -4,6 +4,9 @@ The exported graph is the artifact's whole predictor (see `predictor`), so its
 serving signature takes raw windows (batch, timesteps, features) in the data's
 own units and gives what `lstmcli predict` gives: values in the data's units,
 or class probabilities together with the predicted label and the class names.
+A calibrated regression model's signature also returns `lower_L` and `upper_L`
+for each interval level (L in percent, as predict's columns): the prediction ∓
+the level's split-conformal half-widths, computed here and stored as constants.
 
 Only the SavedModel format is offered. Keras's ONNX export (tf2onnx 1.17 with
 this TensorFlow) turns the scaling constants into missing graph inputs, and its
@@ -14,7 +17,7 @@ interpreter cannot run; both were tried and produced models that do not run.
 from __future__ import annotations
 
 import errno
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lstmcli.errors import ArtifactError
@@ -35,6 +38,7 @@ class Exported:
     format: str
     inputs: dict
     outputs: list[str]
+    notes: list[str] = field(default_factory=list)
 
 
 def export(source: Path, opts) -> Exported:
@@ -59,6 +63,10 @@ def export(source: Path, opts) -> Exported:
     if opts.format not in FORMATS:
         raise ArtifactError(f"cannot export to {opts.format!r}; the formats are {', '.join(FORMATS)}")
     target = _check_directory(opts.out, source)
+    from lstmcli.scoring import intervals
+
+    levels = intervals.levels_for(record, opts.interval)
+    widths = {intervals.label(q): intervals.half_widths(intervals.calibration_of(record), q) for q in levels}
     load_tensorflow()
     import tensorflow as tf
 
@@ -66,7 +74,7 @@ def export(source: Path, opts) -> Exported:
     classes = (record.preprocessing or {}).get("classes")
     timesteps, features = model.input_shape[1:]
     spec = tf.TensorSpec([None, timesteps, features], tf.float32, name=INPUT_NAME)
-    serve = _serving_function(model, classes, spec)
+    serve = _serving_function(model, classes, spec, {name: found.widths for name, found in widths.items()})
     import keras
 
     archive = keras.export.ExportArchive()
@@ -80,18 +88,27 @@ def export(source: Path, opts) -> Exported:
                 raise no_space(target) from None
             raise
     outputs = ["probabilities", "label", "classes"] if classes is not None else ["predictions"]
-    return Exported(target, opts.format, {INPUT_NAME: [None, timesteps, features]}, outputs)
+    outputs += [f"{side}_{name}" for name in widths for side in ("lower", "upper")]
+    notes = [intervals.short_note(found.level, found.windows) for found in widths.values() if found.short]
+    return Exported(target, opts.format, {INPUT_NAME: [None, timesteps, features]}, outputs, notes)
 
 
-def _serving_function(model, classes, spec):
-    """The serving signature: raw windows in; predictions, or probabilities with labels, out."""
+def _serving_function(model, classes, spec, widths: dict):
+    """The serving signature: raw windows in; predictions (with each interval's bounds), or probabilities
+    with labels, out. `widths` holds each level's half-width per output, {label: array}."""
     import tensorflow as tf
 
     if classes is None:
+        halves = {name: tf.constant(w, dtype=tf.float32) for name, w in widths.items()}
 
         @tf.function(input_signature=[spec])
         def serve(windows):
-            return {"predictions": model(windows, training=False)}
+            predictions = model(windows, training=False)
+            served = {"predictions": predictions}
+            for name, half in halves.items():
+                served[f"lower_{name}"] = predictions - half
+                served[f"upper_{name}"] = predictions + half
+            return served
 
         return serve
     names = tf.constant([str(c) for c in classes])

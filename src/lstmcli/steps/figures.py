@@ -5,7 +5,7 @@ so no other command pays for it."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 TRAIN_COLOR = "#1f77b4"
 VALIDATION_COLOR = "#ff7f0e"
@@ -19,8 +19,18 @@ NOT_CURVES = ("learning_rate", "lr", "restored")  # history columns that are not
 
 
 @dataclass
+class Band:
+    """A prediction interval shaded around a curve: its level's name ("80") and, per target, the lower and
+    upper bounds of the curve's first len(bounds) keys (a forecast's band may stop at the horizon)."""
+
+    name: str
+    lower: list
+    upper: list
+
+
+@dataclass
 class Curve:
-    """A line of a predictions figure: its label, x keys and one array of values per target."""
+    """A line of a predictions figure: its label, x keys, one array of values per target, and its bands."""
 
     label: str
     keys: object
@@ -29,6 +39,7 @@ class Curve:
     style: str = "-"
     marker: str | None = None
     width: float = 1.5
+    bands: list[Band] = field(default_factory=list)
 
 
 def pyplot():
@@ -107,6 +118,7 @@ def predictions_figure(
     )
     for i, (ax, name) in enumerate(zip(axes[:, 0], target_names)):
         ax.plot(xs[0], np.asarray(actual.values[i]), color=ACTUAL_COLOR, linewidth=1.5, label=actual.label)
+        _shade(ax, predicted, xs[1:], i)
         for curve, x in zip(predicted, xs[1:]):
             if len(x):
                 ax.plot(
@@ -127,6 +139,21 @@ def predictions_figure(
         figure.autofmt_xdate()
     figure.tight_layout()
     return figure
+
+
+def _shade(ax, curves: list[Curve], xs, target: int) -> None:
+    """Each curve's bands around it, the widest level palest; the legend names each level once."""
+    import numpy as np
+
+    named = set()
+    for curve, x in zip(curves, xs):
+        levels = sorted(curve.bands, key=lambda band: float(band.name))
+        for rank, band in enumerate(levels):
+            lower, upper = np.asarray(band.lower[target]), np.asarray(band.upper[target])
+            label = f"{band.name}% interval" if band.name not in named else "_nolegend_"
+            named.add(band.name)
+            alpha = 0.3 - 0.18 * rank / max(len(levels) - 1, 1)
+            ax.fill_between(x[: len(lower)], lower, upper, color=curve.color, alpha=alpha, linewidth=0, label=label)
 
 
 def step_color(step: int, horizon: int) -> str:

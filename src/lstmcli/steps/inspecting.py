@@ -27,7 +27,9 @@ def inspect(source: Path, opts: InspectOptions | None = None) -> dict:
     Returns:
         A JSON-ready dict. `history` holds every epoch's values and the best
         epoch (1-based, by validation loss when there is one, else loss);
-        `layers`, when asked for, one row per layer.
+        `layers`, when asked for, one row per layer; `intervals`, for a
+        calibrated model, how its residuals were held out and the default
+        levels' half-widths (`intervals.describe`).
 
     Raises:
         ArtifactError: if the artifact is missing, damaged or not lstmcli's.
@@ -51,6 +53,11 @@ def inspect(source: Path, opts: InspectOptions | None = None) -> dict:
         "lineage": record.lineage,
         "versions": record.versions,
     }
+    calibration = (record.fit or {}).get("calibration")
+    if calibration:
+        from lstmcli.scoring import intervals
+
+        summary["intervals"] = intervals.describe(calibration)
     if opts.layers:
         summary["layers"] = layer_table(source, unsafe=opts.unsafe, opened=opened)
     return summary

@@ -32,6 +32,16 @@ DEVICES_HELP = (
 )
 
 
+def interval(help: str):
+    """A list of prediction-interval levels, each strictly between 0 and 1 (0.8: an 80% interval)."""
+    return option(None, help, above=0.0, high=1.0, metavar="LEVEL")
+
+
+CALIBRATED = (
+    "Defaults to 0.8 and 0.95 where the model is calibrated (fit kept the residuals of held-out windows), else none."
+)
+
+
 @dataclass(frozen=True, kw_only=True)
 class StepOptions(Options):
     """What every step has: the config its options came from (an input no output may overwrite)."""
@@ -366,6 +376,11 @@ class EvaluateOptions(UnsafeOption, SpecOptions, LocalDevices, DataOptions, Step
         "The metrics are still printed or written.",
         metavar="GATE",
     )
+    interval: list[float] | None = interval(
+        "Score these prediction intervals: coverage_L (the fraction of actual values inside), width_L (their mean "
+        "width) and winkler_L (the width plus 2/(1-LEVEL) × each miss's distance; lower is better), L the level in "
+        "percent. Repeatable or comma-separated. " + CALIBRATED
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -388,6 +403,11 @@ class PredictOptions(UnsafeOption, SpecOptions, LocalDevices, DataOptions, StepO
     )
     wide: bool = option(
         False, "Series: one row per window with a column per step, instead of one row per (window, step)."
+    )
+    interval: list[float] | None = interval(
+        "Regression: after each predicted column, the lower and upper bounds of a LEVEL prediction interval "
+        "(0.8: 80%; columns …_lower_80, …_upper_80) in the data's units, from the errors of the windows fit held out "
+        "(split conformal). Repeatable or comma-separated; with --future, up to the horizon."
     )
     out: Path | None = option(
         None, "Write the predictions CSV to this file instead of stdout.", aliases=("-o",), role=OUTPUT
@@ -431,6 +451,10 @@ class BacktestOptions(UnsafeOption, SpecOptions, TrainingOptions, DataFileOption
         metavar="PATIENCE",
     )
     smoke: bool = option(False, "Fit every fold as a smoke test (see fit --smoke).")
+    interval: list[float] | None = interval(
+        "The prediction intervals each fold's evaluate scores (coverage_L, width_L, winkler_L; see evaluate "
+        "--interval). Defaults to 0.8 and 0.95 where a fold's fit calibrated them."
+    )
     verbose: str = option("auto", "0 prints only the result; otherwise one line per fold on stderr.", choices=VERBOSE)
 
 
@@ -455,6 +479,10 @@ class ExportOptions(UnsafeOption):
     )
     format: str = option(
         EXPORT_FORMATS[0], "The export format: saved-model is TensorFlow Serving's SavedModel.", choices=EXPORT_FORMATS
+    )
+    interval: list[float] | None = interval(
+        "Regression: the serving signature also returns lower_L and upper_L, the bounds of each LEVEL's prediction "
+        "interval (L in percent), their half-widths stored in the SavedModel. " + CALIBRATED
     )
 
 
@@ -507,6 +535,10 @@ class PlotOptions(UnsafeOption):
         low=1,
         high=MAX_FUTURE_STEPS + 1,
         metavar="N",
+    )
+    interval: list[float] | None = interval(
+        "Regression: shade each LEVEL's prediction interval around the forecasts (a single --step's, and the "
+        "forecast past the end up to the horizon). " + CALIBRATED
     )
     normalize: str = option(
         "none",

@@ -20,6 +20,7 @@ from lstmcli.errors import ConfigError
 from lstmcli.model import artifact
 from lstmcli.model.recordvalues import epoch_numbers
 from lstmcli.options import carried, inputs_of
+from lstmcli.scoring import intervals
 from lstmcli.steps import predicting
 from lstmcli.steps.figures import (  # noqa: F401  (the figures' names, for the Python API and tests)
     ACTUAL_COLOR,
@@ -29,6 +30,7 @@ from lstmcli.steps.figures import (  # noqa: F401  (the figures' names, for the 
     SIZE,
     TRAIN_COLOR,
     VALIDATION_COLOR,
+    Band,
     Curve,
     confusion_figure,
     history_figure,
@@ -76,6 +78,9 @@ def plot(source: Path, opts) -> list[Path]:
     outputs.check([outputs.Output("--out-dir", path) for path in paths], inputs_of(opts, source))
     if opts.normalize != "none" and opts.data is not None and not classifier:
         raise ConfigError("--normalize scales a classifier's confusion matrix; this model is a regression")
+    if opts.interval and opts.data is None:
+        raise ConfigError("--interval shades the bands around the forecasts, which plot draws with --data FILE")
+    levels = intervals.levels_for(record, opts.interval) if opts.data is not None else []
     plt = pyplot()
     figures = []
     try:
@@ -88,7 +93,7 @@ def plot(source: Path, opts) -> list[Path]:
                 # even if the file is replaced meanwhile (as backtest's folds do)
                 model = Path(scratch) / Path(source).name
                 model.write_bytes(opened.content)
-                figures.append(_classes(model, opts, record) if classifier else _predictions(model, opts))
+                figures.append(_classes(model, opts, record) if classifier else _predictions(model, opts, levels))
         _save_all(figures, paths, opts)
     finally:
         for figure in figures:
@@ -120,17 +125,18 @@ def chosen_steps(step: str, horizon: int) -> list[int]:
     return [int(step)]
 
 
-def _predictions(source: Path, opts):
+def _predictions(source: Path, opts, levels: list[float] | tuple = ()):
     """A regression's figure: the actual values of the whole file, the chosen steps' forecasts for
-    the selected rows, the split at START, and a series' forecast past the end."""
-    base = carried(PredictOptions, opts, steps=None)
+    the selected rows, the split at START, and a series' forecast past the end; each of the `levels`'
+    intervals shaded around a single step's forecasts and around the forecast past the end, up to the horizon."""
+    base = carried(PredictOptions, opts, steps=None, interval=None)  # bounds only where asked for below
     actual = predicting.actuals(source, base)
     horizon, k, names = actual.horizon, len(actual.target_names), actual.target_names
     steps = chosen_steps(opts.step, horizon)
     series = actual.step_keys is not None
     whole = actual if opts.rows is None else predicting.actuals(source, replace(base, rows=None))
     truth = _actual_curve(whole, k)
-    predicted = predicting.predict(source, replace(base, wide=series))
+    predicted = predicting.predict(source, replace(base, wide=series, interval=levels or None))
     curves = []
     for h in steps:
         suffix = f"_step{h}" if horizon > 1 else ""
@@ -139,15 +145,33 @@ def _predictions(source: Path, opts):
         if h not in (steps[0], steps[-1]):
             label = "_nolegend_"  # every step: the legend names the first and last, the colours fade between
         values = [predicted[f"predicted_{name}{suffix}"].to_numpy() for name in names]
-        curves.append(Curve(label, keys, values, color=step_color(h, horizon), width=1.5 if len(steps) == 1 else 1.0))
+        bands = _bands(predicted, [f"predicted_{name}{suffix}" for name in names], levels if len(steps) == 1 else [])
+        curves.append(
+            Curve(label, keys, values, color=step_color(h, horizon), width=1.5 if len(steps) == 1 else 1.0, bands=bands)
+        )
     if series:
         ahead = predicting.predict(source, replace(base, future=True, steps=opts.steps))
         values = [ahead[f"predicted_{name}"].to_numpy() for name in names]
-        curves.append(Curve("forecast", ahead[actual.key_name].to_numpy(), values, style="--", marker="."))
+        bands = []
+        if levels:  # calibrated for the model's own steps only: none past the horizon
+            within = min(opts.steps or horizon, horizon)
+            bounded = predicting.predict(source, replace(base, future=True, steps=within, interval=levels))
+            bands = _bands(bounded, [f"predicted_{name}" for name in names], levels)
+        curves.append(Curve("forecast", ahead[actual.key_name].to_numpy(), values, style="--", marker=".", bands=bands))
     split = None
     if opts.rows is not None and len(actual):
         split = actual.step_keys[0, 0] if series else actual.keys[0]
     return predictions_figure(truth, curves, actual.key_name, names, split=split, dpi=opts.dpi)
+
+
+def _bands(table, columns: list[str], levels: list[float]) -> list[Band]:
+    """Each level's band from predict's bounds columns (`COLUMN_lower_L`, `COLUMN_upper_L`), one array per target."""
+    found = []
+    for level in levels:
+        name = intervals.label(level)
+        lower = [table[f"{column}_lower_{name}"].to_numpy() for column in columns]
+        found.append(Band(name, lower, [table[f"{column}_upper_{name}"].to_numpy() for column in columns]))
+    return found
 
 
 def _actual_curve(data, k: int) -> Curve:

@@ -128,7 +128,7 @@ def prepare(opts) -> Plan:
     )
     fitting.check(workdir / COMPILED, found["fit"], compiled)
     checks = gates.parse_all(found["evaluate"].fail_if)
-    gates.check_possible(checks, *evaluating.reportable(model.task, metrics, model.spec))
+    gates.check_possible(checks, *evaluating.reportable(model.task, metrics, model.spec, found["evaluate"].interval))
     from lstmcli.data import dataspec
 
     for step in ("evaluate", "predict"):
