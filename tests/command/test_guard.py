@@ -155,3 +155,17 @@ def test_plan_floors():
     assert plan is None and "smoke" in why
     assert guarding.chosen_epochs([9, 3, 5]) == 5 and guarding.chosen_epochs([4, 8]) == 4
     json.dumps(guarding.summary(None, "x", n=1))
+
+
+def test_a_default_fit_is_calibrated_for_intervals_end_to_end(cli, series):
+    """No injected residuals: the guard's held-out windows calibrate predict's and evaluate's intervals."""
+    root, data = series
+    fitted(cli, root, data, "calibrated.keras", "--epochs", 30)
+    predicted = cli("predict", root / "calibrated.keras", "--data", data, "--interval", "0.8")
+    assert predicted.exit_code == 0, predicted.output
+    header = predicted.stdout.splitlines()[0].split(",")
+    assert "predicted_y_lower_80" in header and "predicted_y_upper_80" in header
+    metrics = cli("evaluate", root / "calibrated.keras", "--data", data, "--json")
+    assert metrics.exit_code == 0, metrics.output
+    values = json.loads(metrics.stdout)
+    assert 0.0 <= values["coverage_80"] <= 1.0 and values["calibration_windows"] > 0
