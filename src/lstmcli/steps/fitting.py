@@ -19,6 +19,7 @@ from lstmcli.model import adoption, artifact, checkpoints, predictor, tasks
 from lstmcli.model.record import Record
 from lstmcli.options import ALL, inputs_of, outputs_of
 from lstmcli.quiet import load_tensorflow
+from lstmcli.steps import ensembling
 from lstmcli.steps.loading import Written, compile_views, need_data, open_for_training
 from lstmcli.train import callbacks, distribution, imbalance
 
@@ -59,6 +60,10 @@ def fit(
         lineage_path: The parent's path for the lineage, when `source` is a
             staged copy (`run` writes into a temporary folder). Defaults to `source`.
     """
+    if opts.ensemble > 1:  # N single fits, averaged inside one model
+        return ensembling.fit(
+            source, opts, fit, callbacks=callbacks, should_stop=should_stop, lineage_path=lineage_path
+        )
     if opts.strategy != "multi-worker":
         return _fit(source, opts, given=callbacks, should_stop=should_stop, on_stuck=on_stuck, named=lineage_path)
     if not quiet.debug():
@@ -94,7 +99,9 @@ def _fit(source: Path, opts, *, given, should_stop, on_stuck, named) -> Written:
     model, record, seed = _model_and_seed(source, opts, record, adopted, (source_sha256, content), dist, resumed)
     keras.utils.set_random_seed(seed)
     # The validation samples are chosen with the seed; then the preprocessing is learned once, on the training rows.
-    learned, train, validation, how, trained_rows = fitdata.split(data, opts, seed)
+    learned, train, validation, how, trained_rows = fitdata.split(
+        data, opts, seed if opts.split_seed is None else opts.split_seed
+    )
     with dist.scope():
         # The views around the model make layers and compiled metrics: variables, so in the scope too.
         views = (
@@ -242,6 +249,7 @@ def check(source: Path, opts, record: Record):
     """
     artifact.require_stage(record, "compiled", source, "fit")
     predictor.require_in_graph(record, source)
+    ensembling.check(source, opts, record)
     out = artifact.check_out_path(opts.out, "fit", source=source)
     data_path = need_data(opts.data, "fit")
     smoke_requested(opts)  # a value of LSTMCLI_SMOKE it does not know is refused before any work
