@@ -68,6 +68,7 @@ FIELDS = [
     "fit.seasonal_naive_scale.scale",
     "fit.class_counts",
     "fit.epochs",
+    "fit.ensemble",
     "history.loss",
     "history.val_loss",
 ]

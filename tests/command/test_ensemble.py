@@ -252,6 +252,32 @@ def test_an_interrupted_member_leaves_no_output_and_names_the_ensembles_files(fo
     assert not out.exists() and not history.exists()
 
 
+@pytest.mark.slow
+def test_ctrl_c_during_the_second_member_writes_nothing_and_exits_130(forecaster, tmp_path):
+    import os
+    import signal
+
+    out, history = tmp_path / "e.keras", tmp_path / "h.csv"
+    command = [sys.executable, "-m", "lstmcli", "fit", str(forecaster["compiled"]), "--data", str(forecaster["data"]),
+               "--epochs", "2000", "--ensemble", "2", "--verbose", "2", "--history", str(history), "--out", str(out)]  # fmt: skip
+    env = {**os.environ, "NO_COLOR": "1"}
+    env.pop("CI", None)
+    proc = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    line = proc.stderr.readline()
+    while line.strip() != "member 2/2":
+        assert line, "fit ended before its second member"
+        line = proc.stderr.readline()
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr[-2000:]
+    assert "Traceback" not in stderr
+    last = stderr.strip().splitlines()[-1]
+    assert (
+        last.startswith("error: ensemble member 2 of 2: interrupted after") and f"nothing was written to {out}" in last
+    )
+    assert not out.exists() and not history.exists()
+
+
 def test_the_classifier_ensemble_holds_out_the_same_samples_in_every_member(classifier):
     record = read_record(classifier["ensemble"])
     assert record.fit["validation"] == {"method": "stratified", "fraction": 0.2, "seed": SEED}
@@ -333,3 +359,34 @@ def test_the_calibration_of_an_ensemble_is_the_mean_of_its_members_signed_residu
     assert merge_calibration([members[0], calibration([[1.0, 2.0], [3.0, 4.0]], windows=2)]) is None
     assert merge_calibration([members[0], calibration([[1.0, 2.0, 3.0]])]) is None  # one column, not two
     assert merge_calibration([members[0], {**members[1], "held_out": "file"}]) is None
+
+
+@pytest.mark.parametrize(
+    "value, words",
+    [
+        ({"members": 2, "seeds": [1, 2], "member_epochs": [3, 3], "member_final_loss": [0.5, 0.4]}, None),
+        ({"members": 2, "seeds": [1], "member_epochs": [3, 3], "member_final_loss": [0.5, 0.4]},
+         "fit.ensemble must have seeds: a list of 2 values, one per member"),
+        ({"members": 1, "seeds": [1], "member_epochs": [3], "member_final_loss": [0.5]},
+         "fit.ensemble must have members that is a whole number from 2"),
+        ({"members": 2, "seeds": [1, -2], "member_epochs": [3, 3], "member_final_loss": [0.5, 0.4]},
+         "fit.ensemble must have seeds of which each is a whole number from 0 to 4,294,967,295"),
+        ({"members": 2, "seeds": [1, 2], "member_epochs": [3, 3], "member_final_loss": [0.5, float("nan")]},
+         "fit.ensemble must have member_final_loss of which each is a finite number"),
+        ({"members": 2, "seeds": [1, 2], "member_epochs": [3, 3], "member_final_loss": [0.5, 0.4], "history_member": 3},
+         "fit.ensemble must have a history_member that is a whole number from 1 to 2"),
+        ({"members": 2}, "fit.ensemble must be an object of members, seeds, member_epochs and member_final_loss"),
+    ],
+)  # fmt: skip
+def test_a_records_ensemble_summary_is_checked_like_every_field(value, words):
+    from record_fields import with_value
+
+    from lstmcli.errors import ArtifactError
+    from lstmcli.model.record import record_from_json
+
+    raw = json.loads(json.dumps(with_value("fit.ensemble", value)))
+    if words is None:
+        assert record_from_json(raw, Path("m.keras")).fit["ensemble"] == value
+        return
+    with pytest.raises(ArtifactError, match=words):
+        record_from_json(raw, Path("m.keras"))
