@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -390,3 +391,27 @@ def test_a_records_ensemble_summary_is_checked_like_every_field(value, words):
         return
     with pytest.raises(ArtifactError, match=words):
         record_from_json(raw, Path("m.keras"))
+
+
+def test_on_a_terminal_each_member_gets_its_own_bar(forecaster, tmp_path):
+    from rich.console import Console
+
+    from lstmcli.cli import progress
+    from lstmcli.steps import fitting
+    from lstmcli.steps.options import for_command
+
+    terminal = io.StringIO()
+    console = Console(file=terminal, force_terminal=True, width=200, color_system=None, soft_wrap=True)
+    flags = dict(data=forecaster["data"], out=tmp_path / "e.keras", epochs=2, seed=2, ensemble=2, verbose="1")
+    with progress.FitReporter(1, console=console, members=2) as reporter:
+        fitting.fit(forecaster["compiled"], for_command("fit", flags, None), callbacks=[reporter.keras_callback])
+    # what the terminal was sent, cut at every line end and cursor move (a live bar redraws itself)
+    drawn = [
+        piece.strip() for piece in re.split(r"\x1b\[[0-9;?]*[A-Za-z]|[\r\n]", terminal.getvalue()) if piece.strip()
+    ]
+    assert [line for line in drawn if line in ("member 1/2", "member 2/2")] == ["member 1/2", "member 2/2"]
+    trail = [line.split(" - ")[0] for line in drawn if " - loss: " in line and "━" not in line]
+    assert trail == ["member 1/2 epoch 1/2", "member 1/2 epoch 2/2", "member 2/2 epoch 1/2", "member 2/2 epoch 2/2"]
+    last = [line for line in drawn if "━" in line][-2:]  # the bars as they were left
+    assert last[0].startswith("member 1/2 epoch 2/2") and last[1].startswith("member 2/2 epoch 2/2")
+    assert all("100%" in bar for bar in last)

@@ -191,7 +191,9 @@ class FitReporter:
         if self.lines:
             self.ended.append((epoch, logs))
         elif self.progress is not None and self.per_epoch and self._shows(epoch, time.perf_counter()):
-            self.console.print(f"epoch {epoch + 1}/{self.epochs} - {format_logs(logs)}", markup=False)
+            self.console.print(
+                f"{self._member_prefix()}epoch {epoch + 1}/{self.epochs} - {format_logs(logs)}", markup=False
+            )
 
     def _due(self, epoch: int) -> bool:
         """Whether the epoch gets its line whatever the time: the fit's first and last, and every `every`-th."""
