@@ -43,6 +43,9 @@ def fit(
 ) -> Written:
     """Train the model on a data file and keep the per-epoch history.
 
+    With `opts.ensemble` N above 1, N such fits from seeds SEED … SEED+N−1,
+    saved as one model that averages them (see `ensembling.fit`).
+
     Args:
         callbacks: Keras callbacks to drive with the fit's own (see
             `loop.Trainer.fit`), or functions that make one when called

@@ -441,7 +441,10 @@ class BacktestOptions(UnsafeOption, SpecOptions, TrainingOptions, DataFileOption
         metavar="PATIENCE",
     )
     ensemble: int = option(
-        1, "Fit every fold as a seed ensemble of N members (see fit --ensemble); N folds' time each.", low=1, metavar="N"
+        1,
+        "Fit every fold as a seed ensemble of N members (see fit --ensemble); N folds' time each.",
+        low=1,
+        metavar="N",
     )
     smoke: bool = option(False, "Fit every fold as a smoke test (see fit --smoke).")
     verbose: str = option("auto", "0 prints only the result; otherwise one line per fold on stderr.", choices=VERBOSE)
