@@ -87,7 +87,7 @@ def fit(
     Returns:
         The fitted ensemble: its record's fit summary is member 1's (so are
         its history and its epoch counts), with `ensemble` added: members,
-        seeds, each member's epochs and final loss, and the seconds all took.
+        seeds, each member's epochs and final loss, and their training seconds summed.
     """
     record, _, _, content = open_for_training(source, opts)
     artifact.require_stage(record, "compiled", source, "fit")
