@@ -77,6 +77,7 @@ FIELDS = [
     "fit.calibration.windows",
     "fit.calibration.residuals",
     "fit.epochs",
+    "fit.ensemble",
     "history.loss",
     "history.val_loss",
 ]

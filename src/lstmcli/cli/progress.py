@@ -70,23 +70,33 @@ class FitReporter:
     call's time evenly over its steps, and its lines are printed at that report.
     The fit drives it as a Keras callback (`keras_callback`).
 
+    A seed ensemble (`fit --ensemble N`) is N fits, one after the other, each
+    making its callback from `keras_callback`: each call starts the next
+    member, which gets a `member i/N` line and its own bar.
+
     Args:
         verbose: 0 silent, 1 the bar (plain lines without a terminal), 2 lines.
         console: Where to draw; defaults to stderr, drawing the bar only on an
             interactive terminal. A given console draws the bar if it is a terminal.
         every: Lines (or trail lines) for every this many epochs, besides the
             fit's first and last; None for the default (every epoch at verbose 2).
+        members: The fits to expect: `--ensemble`'s N. Defaults to 1.
     """
 
-    def __init__(self, verbose: int, console: Console | None = None, every: int | None = None):
+    def __init__(self, verbose: int, console: Console | None = None, every: int | None = None, members: int = 1):
         self.verbose = verbose
         self.every = 1 if every is None and verbose == 2 else every
-        self.shown = None  # when the last epoch line (or trail line) was printed
         self.console = console or stderr_console()
         self.bar = verbose == 1 and (interactive() if console is None else console.is_terminal)
-        self.started = time.perf_counter()
         self.lines = bool(verbose) and not self.bar
         self.progress = None
+        self.members, self.member = members, 0  # the fits to expect, and the one under way (counting from 1)
+        self._start_fit()
+
+    def _start_fit(self) -> None:
+        """What one fit's display keeps: its bar, its epochs and the lines it printed."""
+        self.shown = None  # when the last epoch line (or trail line) was printed
+        self.started = time.perf_counter()
         self.task = None
         self.validation: dict = {}  # the last epoch's val_* logs, shown beside the running ones
         self.ended: list = []  # (epoch, logs) of epochs ended since the last progress report
@@ -115,10 +125,13 @@ class FitReporter:
         return self
 
     def __exit__(self, *exc):
-        if self.ended and self.mark is not None:  # the fit failed before reporting them: show them still
-            self._print_ended(time.perf_counter(), (self.ended[-1][0] + 1) * self.per_epoch)
+        self._flush()
         if self.progress is not None:
             self.progress.__exit__(*exc)
+
+    def _flush(self) -> None:
+        if self.ended and self.mark is not None:  # the fit ended before reporting them: show them still
+            self._print_ended(time.perf_counter(), (self.ended[-1][0] + 1) * self.per_epoch)
 
     def keras_callback(self):
         """This reporter as a `keras.callbacks.Callback`, for `fitting.fit(callbacks=…)`.
@@ -133,6 +146,12 @@ class FitReporter:
         import keras
 
         reporter = self
+        if self.member:  # a fit was already shown: this is the next member of an ensemble
+            self._flush()
+            self._start_fit()
+        self.member += 1
+        if self.members > 1 and self.verbose:
+            self.console.print(f"member {self.member}/{self.members}", markup=False)
 
         class FitProgress(keras.callbacks.Callback):
             per_epoch = False  # drawing leaves the model alone: the fused loop may run many epochs per call
@@ -172,7 +191,9 @@ class FitReporter:
         if self.lines:
             self.ended.append((epoch, logs))
         elif self.progress is not None and self.per_epoch and self._shows(epoch, time.perf_counter()):
-            self.console.print(f"epoch {epoch + 1}/{self.epochs} - {format_logs(logs)}", markup=False)
+            self.console.print(
+                f"{self._member_prefix()}epoch {epoch + 1}/{self.epochs} - {format_logs(logs)}", markup=False
+            )
 
     def _due(self, epoch: int) -> bool:
         """Whether the epoch gets its line whatever the time: the fit's first and last, and every `every`-th."""
@@ -213,9 +234,12 @@ class FitReporter:
         self.progress.update(
             self.task,
             completed=step - self.first,
-            description=f"epoch {epoch}/{self.epochs}",
+            description=f"{self._member_prefix()}epoch {epoch}/{self.epochs}",
             logs=format_logs({**logs, **self.validation}),
         )
+
+    def _member_prefix(self) -> str:
+        return f"member {self.member}/{self.members} " if self.members > 1 else ""
 
     def _head(self, epoch: int) -> None:
         """Keras's `Epoch e/N` line, once per epoch, and only when the final epoch N is not the first."""

@@ -165,7 +165,19 @@ def fit_report(summary: dict, path) -> list[str]:
     guard = summary.get("guard") or {}
     if guard.get("mode") in ("auto", "best"):  # what a guard that did nothing says is in the record
         lines.append(guard["note"])
+    if summary.get("ensemble"):
+        lines.append(ensemble_note(summary["ensemble"]))
     return lines + [("smoke run: " if summary.get("smoke") else "") + fit_summary(summary, path)]
+
+
+def ensemble_note(ensemble: dict) -> str:
+    """What a seed ensemble trained, before fit's last line (which, like the history, is member 1's)."""
+    seeds = ensemble["seeds"]
+    losses = ", ".join(format_number(v) for v in ensemble["member_final_loss"])
+    return (
+        f"ensemble of {ensemble['members']} members (seeds {seeds[0]}…{seeds[-1]}) in {ensemble['seconds']:.2f} s, "
+        f"their last losses {losses}; the history and the line below are member 1's"
+    )
 
 
 def fit_summary(summary: dict, path) -> str:

@@ -154,6 +154,42 @@ def calibration(value) -> None:
         raise Invalid("must have residuals that are finite numbers")
 
 
+def ensemble(value) -> None:
+    """A seed ensemble's summary (`fit --ensemble N`): its members, and each one's seed, epochs and final loss."""
+    if not isinstance(value, dict) or not {"members", "seeds", "member_epochs", "member_final_loss"} <= set(value):
+        raise Invalid("must be an object of members, seeds, member_epochs and member_final_loss")
+    _part(value["members"], "members that is", whole(2, COUNT_LIMIT))
+    n = value["members"]
+    for part, check in (
+        ("seeds", whole(0, SEED_LIMIT)),
+        ("member_epochs", whole(0, COUNT_LIMIT)),
+        ("member_final_loss", finite_number()),
+    ):
+        if not isinstance(value[part], list) or len(value[part]) != n:
+            raise Invalid(f"must have {part}: a list of {n} values, one per member")
+        for item in value[part]:
+            _part(item, f"{part} of which each is", check)
+    if "seconds" in value:
+        _part(value["seconds"], "seconds that is", finite_number(nonnegative=True))
+    if "history_member" in value:
+        _part(value["history_member"], "a history_member that is", whole(1, n + 1))
+
+
+def finite_number(*, nonnegative: bool = False) -> Callable[[Any], None]:
+    def check(value):
+        if not _number(value) or not math.isfinite(value) or (nonnegative and value < 0):
+            raise Invalid(f"must be a finite number{' of at least 0' if nonnegative else ''}")
+
+    return check
+
+
+def _part(value, what: str, check: Callable[[Any], None]) -> None:
+    try:
+        check(value)
+    except Invalid as exc:
+        raise Invalid(f"must have {what} {str(exc).removeprefix('must be ')}") from None
+
+
 def lineage(value) -> None:
     if not all(isinstance(entry, dict) and isinstance(entry.get("step"), str) for entry in value):
         raise Invalid("must be a list of objects, each naming its step")
@@ -192,6 +228,7 @@ RULES: list[tuple[str, Callable[[Any], None]]] = [
     ("fit.epochs", whole(0, COUNT_LIMIT)),
     ("fit.guard.note", text),
     ("fit.calibration", calibration),
+    ("fit.ensemble", ensemble),
     ("lineage", lineage),
 ]
 

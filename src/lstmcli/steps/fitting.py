@@ -19,7 +19,7 @@ from lstmcli.model import adoption, artifact, checkpoints, predictor, tasks
 from lstmcli.model.record import Record
 from lstmcli.options import ALL, inputs_of, outputs_of
 from lstmcli.quiet import load_tensorflow
-from lstmcli.steps import guarding, histories, smoke
+from lstmcli.steps import ensembling, guarding, histories, smoke
 from lstmcli.steps.loading import Written, compile_views, need_data, open_for_training
 from lstmcli.train import callbacks, distribution, imbalance
 
@@ -34,6 +34,9 @@ def fit(
     lineage_path: Path | None = None,
 ) -> Written:
     """Train the model on a data file and keep the per-epoch history.
+
+    With `opts.ensemble` N above 1, N such fits from seeds SEED … SEED+N−1,
+    saved as one model that averages them (see `ensembling.fit`).
 
     Args:
         callbacks: Keras callbacks to drive with the fit's own (see
@@ -52,6 +55,10 @@ def fit(
         lineage_path: The parent's path for the lineage, when `source` is a
             staged copy (`run` writes into a temporary folder). Defaults to `source`.
     """
+    if opts.ensemble > 1:  # N single fits, averaged inside one model
+        return ensembling.fit(
+            source, opts, fit, callbacks=callbacks, should_stop=should_stop, lineage_path=lineage_path
+        )
     kw = dict(given=callbacks, should_stop=should_stop, on_stuck=on_stuck, named=lineage_path)
     if opts.strategy != "multi-worker":
         return _guarded(source, opts, **kw)
@@ -135,7 +142,9 @@ def _train(source: Path, opts, *, given, should_stop, on_stuck, named, draw: int
     model, record, seed = _model_and_seed(source, opts, record, adopted, (source_sha256, content), dist, resumed)
     keras.utils.set_random_seed(seed)
     # The validation samples are chosen with the seed; then the preprocessing is learned once, on the training rows.
-    learned, train, validation, how, trained_rows = fitdata.split(data, opts, seed)
+    learned, train, validation, how, trained_rows = fitdata.split(
+        data, opts, seed if opts.split_seed is None else opts.split_seed
+    )
     views = _views(model, record, spec, learned, dist)
     if smoking:  # after the split, so the validation samples are the ones a full fit would hold out
         train, validation = smoke.parts(train, validation, opts.batch_size)
@@ -307,6 +316,7 @@ def check(source: Path, opts, record: Record):
     """
     artifact.require_stage(record, "compiled", source, "fit")
     predictor.require_in_graph(record, source)
+    ensembling.check(source, opts, record)
     out = artifact.check_out_path(opts.out, "fit", source=source)
     data_path = need_data(opts.data, "fit")
     smoke.requested(opts)  # a value of LSTMCLI_SMOKE it does not know is refused before any work

@@ -31,6 +31,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from lstmcli.options import SEED_RANGE
+
 FRACTION = 0.2  # held out when the user chose no split
 MIN_SAMPLES = 30  # below this many samples nothing is held out: too few to judge an epoch and still train
 MIN_HELD = 10  # the fewest samples an epoch is judged on …
@@ -54,18 +56,16 @@ class Plan:
     def trial_options(self, opts, draw: int):
         """The options of trial `draw` (0-based): the hold-out, early stopping, no outputs but the model.
 
-        Draws after the first use the next seeds: a new stratified hold-out and new initial weights.
+        Draws after the first use the next seeds: another stratified hold-out, other shuffles.
         """
-        seed = None if opts.seed is None else opts.seed + draw
-        return replace(
-            opts,
-            validation_split=self.fraction,
-            early_stopping=self.patience,
-            seed=seed if draw else opts.seed,
-            history=None,
-            tensorboard=None if draw else opts.tensorboard,
-            checkpoint_dir=None,
-        )
+        changes = dict(validation_split=self.fraction, early_stopping=self.patience, history=None, checkpoint_dir=None)
+        if (
+            draw
+        ):  # the next seeds: another hold-out draw, other shuffles (and, in an ensemble, the same for every member)
+            changes.update(seed=(opts.seed + draw) % SEED_RANGE, tensorboard=None)
+            if getattr(opts, "split_seed", None) is not None:
+                changes["split_seed"] = (opts.split_seed + draw) % SEED_RANGE
+        return replace(opts, **changes)
 
 
 def plan(opts, *, layout: str, n: int, smoke: bool, strategy_name: str | None = None) -> tuple[Plan | None, str]:

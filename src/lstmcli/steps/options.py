@@ -118,6 +118,14 @@ class TrainingOptions(Options):
         high=SEED_RANGE,
     )
     shuffle: bool = option(True, "Reshuffle the samples every epoch.", off="--no-shuffle")
+    ensemble: int = option(
+        1,
+        "Train N members from seeds SEED, SEED+1, … and save their average as one model (a seed ensemble): the first "
+        "member is the fit --seed SEED gives alone, the others start from weights drawn afresh with their seed. Every "
+        "member holds out the same validation samples; N fits cost N times the time.",
+        low=1,
+        metavar="N",
+    )
     scaling: str | None = option(
         None,
         "Per feature channel, learned on the training data and saved as layers of the model. Defaults to standard; "
@@ -326,11 +334,13 @@ class FitOptions(UnsafeOption, SpecOptions, TrainingOptions, DataOptions, StepOp
         fingerprint=False,
     )
     history: Path | None = option(
-        None, "Also write the per-epoch history to this CSV file ('-' for stdout).", role=OUTPUT
+        None,
+        "Also write the per-epoch history to this CSV file ('-' for stdout); with --ensemble, the first member's.",
+        role=OUTPUT,
     )
     tensorboard: Path | None = option(
         None,
-        "Write TensorBoard logs of every epoch to DIR.",
+        "Write TensorBoard logs of every epoch to DIR (with --ensemble, the first member's).",
         metavar="DIR",
         role=OUTPUT,
         directory=True,
@@ -348,6 +358,14 @@ class FitOptions(UnsafeOption, SpecOptions, TrainingOptions, DataOptions, StepOp
         False,
         "A smoke test: one epoch on at most 3 batches, the artifact marked as a smoke artifact. LSTMCLI_SMOKE=1 in the "
         "environment does the same for every fit.",
+    )
+    split_seed: int | None = option(
+        None,
+        "The seed of a --validation-split's random draw. Defaults to the fit's seed; --ensemble sets the first "
+        "member's for every member, so all hold out the same samples.",
+        low=0,
+        high=SEED_RANGE,
+        hidden=True,
     )
 
 
@@ -449,6 +467,12 @@ class BacktestOptions(UnsafeOption, SpecOptions, TrainingOptions, DataFileOption
         "Stop a fold's fit when --monitor has not improved for PATIENCE epochs.",
         low=1,
         metavar="PATIENCE",
+    )
+    ensemble: int = option(
+        1,
+        "Fit every fold as a seed ensemble of N members (see fit --ensemble); N folds' time each.",
+        low=1,
+        metavar="N",
     )
     smoke: bool = option(False, "Fit every fold as a smoke test (see fit --smoke).")
     interval: list[float] | None = interval(
