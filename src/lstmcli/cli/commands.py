@@ -79,7 +79,7 @@ def fit(model: Path, opts, call: bridge.Call) -> None:
 
     level = progress.resolve_verbose(opts.verbose)
     with (
-        progress.FitReporter(level, every=opts.log_every, members=opts.ensemble) as reporter,
+        progress.FitReporter(level, every=opts.log_every) as reporter,
         first_interrupt_stops() as stop,
     ):
         written = fitting.fit(
@@ -252,9 +252,7 @@ def run(opts, call: bridge.Call) -> None:
     verbose = "0" if call.quiet else "2" if call.detail else fit_opts.verbose
     console = render.stderr_console()
     with (
-        progress.FitReporter(
-            progress.resolve_verbose(verbose), every=fit_opts.log_every, members=fit_opts.ensemble
-        ) as reporter,
+        progress.FitReporter(progress.resolve_verbose(verbose), every=fit_opts.log_every) as reporter,
         first_interrupt_stops() as stop,
     ):
         running.run(

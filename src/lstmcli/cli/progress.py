@@ -70,9 +70,11 @@ class FitReporter:
     call's time evenly over its steps, and its lines are printed at that report.
     The fit drives it as a Keras callback (`keras_callback`).
 
-    A seed ensemble (`fit --ensemble N`) is N fits, one after the other, each
-    making its callback from `keras_callback`: each call starts the next
-    member, which gets a `member i/N` line and its own bar.
+    A fit may train in several passes (the guard's trials and refit, a seed
+    ensemble's members), each making its callback from `keras_callback` with
+    a label ("trial 1/3", "member 2/5 refit"): each call after the first starts
+    the next pass, which gets its label as a line and as its bar's and trail
+    lines' prefix.
 
     Args:
         verbose: 0 silent, 1 the bar (plain lines without a terminal), 2 lines.
@@ -80,17 +82,16 @@ class FitReporter:
             interactive terminal. A given console draws the bar if it is a terminal.
         every: Lines (or trail lines) for every this many epochs, besides the
             fit's first and last; None for the default (every epoch at verbose 2).
-        members: The fits to expect: `--ensemble`'s N. Defaults to 1.
     """
 
-    def __init__(self, verbose: int, console: Console | None = None, every: int | None = None, members: int = 1):
+    def __init__(self, verbose: int, console: Console | None = None, every: int | None = None):
         self.verbose = verbose
         self.every = 1 if every is None and verbose == 2 else every
         self.console = console or stderr_console()
         self.bar = verbose == 1 and (interactive() if console is None else console.is_terminal)
         self.lines = bool(verbose) and not self.bar
         self.progress = None
-        self.members, self.member = members, 0  # the fits to expect, and the one under way (counting from 1)
+        self.passes, self.label = 0, None  # the training passes begun, and the one under way's label
         self._start_fit()
 
     def _start_fit(self) -> None:
@@ -133,7 +134,7 @@ class FitReporter:
         if self.ended and self.mark is not None:  # the fit ended before reporting them: show them still
             self._print_ended(time.perf_counter(), (self.ended[-1][0] + 1) * self.per_epoch)
 
-    def keras_callback(self):
+    def keras_callback(self, label: str | None = None):
         """This reporter as a `keras.callbacks.Callback`, for `fitting.fit(callbacks=…)`.
 
         Made when called, once TensorFlow is loaded: this module is imported
@@ -146,12 +147,12 @@ class FitReporter:
         import keras
 
         reporter = self
-        if self.member:  # a fit was already shown: this is the next member of an ensemble
+        if self.passes:  # a pass was already shown: this is the next one
             self._flush()
             self._start_fit()
-        self.member += 1
-        if self.members > 1 and self.verbose:
-            self.console.print(f"member {self.member}/{self.members}", markup=False)
+        self.passes, self.label = self.passes + 1, label
+        if label and self.verbose:
+            self.console.print(label, markup=False)
 
         class FitProgress(keras.callbacks.Callback):
             per_epoch = False  # drawing leaves the model alone: the fused loop may run many epochs per call
@@ -192,7 +193,7 @@ class FitReporter:
             self.ended.append((epoch, logs))
         elif self.progress is not None and self.per_epoch and self._shows(epoch, time.perf_counter()):
             self.console.print(
-                f"{self._member_prefix()}epoch {epoch + 1}/{self.epochs} - {format_logs(logs)}", markup=False
+                f"{self._pass_prefix()}epoch {epoch + 1}/{self.epochs} - {format_logs(logs)}", markup=False
             )
 
     def _due(self, epoch: int) -> bool:
@@ -234,12 +235,12 @@ class FitReporter:
         self.progress.update(
             self.task,
             completed=step - self.first,
-            description=f"{self._member_prefix()}epoch {epoch}/{self.epochs}",
+            description=f"{self._pass_prefix()}epoch {epoch}/{self.epochs}",
             logs=format_logs({**logs, **self.validation}),
         )
 
-    def _member_prefix(self) -> str:
-        return f"member {self.member}/{self.members} " if self.members > 1 else ""
+    def _pass_prefix(self) -> str:
+        return f"{self.label} " if self.label else ""
 
     def _head(self, epoch: int) -> None:
         """Keras's `Epoch e/N` line, once per epoch, and only when the final epoch N is not the first."""

@@ -156,13 +156,20 @@ class _Members:
             self.fit_one(
                 start,
                 member_opts,
-                callbacks=self.callbacks,
+                callbacks=[_labelled(cb, f"member {number}/{n}") for cb in self.callbacks],
                 should_stop=None if stop is None else lambda final=False: stop(final=final and last),
                 lineage_path=self.lineage_path or self.source,
             )
         model, record = artifact.load(member_opts.out, unsafe=self.opts.unsafe)
         self.models.append(model)
         self.records.append(record)
+
+
+def _labelled(callback, prefix: str):
+    """A callback factory that names its pass after the member (`fitting.fit` calls factories with a label)."""
+    if hasattr(callback, "set_model"):  # a callback, not a factory
+        return callback
+    return lambda label=None: callback(f"{prefix} {label}" if label else prefix)
 
 
 def _fresh_start(start: Path, seed: int, folder: Path, unsafe: bool) -> Path:

@@ -41,8 +41,9 @@ def fit(
     Args:
         callbacks: Keras callbacks to drive with the fit's own (see
             `loop.Trainer.fit`), or functions that make one when called
-            with no arguments once TensorFlow is loaded (the CLI's progress
-            display, whose module must not import Keras).
+            with one argument once TensorFlow is loaded: the training
+            pass's label ("trial 1/3", "refit"; None for a fit of one pass).
+            The CLI's progress display is one: its module must not import Keras.
         should_stop: Polled at every chunk's end for a reason to stop (a Keras
             callback asks it, see `callbacks.stop_when_asked`); polled once
             more as `should_stop(final=True)` when training has ended, before
@@ -87,7 +88,7 @@ def _guarded(source: Path, opts, **kw) -> Written:
         epochs = guarding.chosen_epochs(best)
         monitor = None if (opts.monitor or "").startswith("val_") else opts.monitor  # nothing is held out now
         every_row = replace(opts, epochs=epochs, validation_split=0.0, early_stopping=None, monitor=monitor)
-        final = _train(source, every_row, **kw)
+        final = _train(source, every_row, label="refit", **kw)
     final.record.fit["guard"] = guarding.summary(plan, "", n=first.n, held=first.held, best_epochs=best, epochs=epochs)
     if "calibration" in first.record.fit:
         final.record.fit["calibration"] = first.record.fit["calibration"]
@@ -121,8 +122,13 @@ class Trained:
     best_epochs: int = 0  # the epochs (of this pass) whose weights early stopping kept
 
 
-def _train(source: Path, opts, *, given, should_stop, on_stuck, named, draw: int | None = None) -> Trained:
-    """One pass of training; `draw` is the guard's trial number (None: train exactly as `opts` say)."""
+def _train(
+    source: Path, opts, *, given, should_stop, on_stuck, named, draw: int | None = None, label: str | None = None
+) -> Trained:
+    """One pass of training; `draw` is the guard's trial number (None: train exactly as `opts` say).
+
+    `label` names the pass to the callback factories given (a trial names itself: "trial 1/3").
+    """
     record, adopted, source_sha256, content = open_for_training(source, opts)
     out, data_path, chosen_weights = check(source, opts, record)
     data = fitdata.read(record, source, data_path, opts)  # read and checked: nothing learned yet
@@ -161,8 +167,9 @@ def _train(source: Path, opts, *, given, should_stop, on_stuck, named, draw: int
 
     # XLA compiles no collectives on CPU; a distributed fit runs its steps as graphs.
     xla = use_xla(record.compile.get("jit_compile"), len(train) * spec.timesteps) and dist.strategy is None
+    label = f"trial {draw + 1}/{plan.draws}" if plan is not None else label
     monitor, chosen_callbacks, every_callback = _callbacks(
-        opts, views.training, dist, base_epochs, epochs, given, should_stop
+        opts, views.training, dist, base_epochs, epochs, (given, label), should_stop
     )
     batch_size = None if opts.batch_size == ALL else opts.batch_size
     with dist.watch("training"):
@@ -285,14 +292,16 @@ def _summary(
     }
 
 
-def _callbacks(opts, model, dist, base_epochs: int, epochs: int, given, should_stop):
+def _callbacks(opts, model, dist, base_epochs: int, epochs: int, given_and_label: tuple, should_stop):
     """The log the callbacks watch, the Keras callbacks fit's options ask for, and every callback to drive.
 
-    `given` may hold factories (the CLI's progress display), called now that TensorFlow is loaded.
+    The given callbacks may be factories (the CLI's progress display), called
+    now that TensorFlow is loaded, with the pass's label (or None).
     """
+    given, label = given_and_label
     monitor = opts.monitor or ("val_loss" if opts.validation_data is not None or opts.validation_split else "loss")
     chosen = callbacks.chosen(opts, model, monitor, writes=dist.is_chief, first_epoch=base_epochs, epochs=epochs)
-    extra = [cb if hasattr(cb, "set_model") else cb() for cb in given]
+    extra = [cb if hasattr(cb, "set_model") else cb(label) for cb in given]
     if should_stop is not None:
         extra.append(callbacks.stop_when_asked(should_stop))
     return monitor, chosen, [*extra, *chosen]
