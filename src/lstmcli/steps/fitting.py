@@ -7,6 +7,7 @@ here prints, exits or knows about the terminal: the CLI renders what it returns.
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -89,7 +90,15 @@ def _guarded(source: Path, opts, **kw) -> Written:
         monitor = None if (opts.monitor or "").startswith("val_") else opts.monitor  # nothing is held out now
         every_row = replace(opts, epochs=epochs, validation_split=0.0, early_stopping=None, monitor=monitor)
         final = _train(source, every_row, label="refit", **kw)
-    final.record.fit["guard"] = guarding.summary(plan, "", n=first.n, held=first.held, best_epochs=best, epochs=epochs)
+    final.record.fit["guard"] = guarding.summary(
+        plan,
+        "",
+        n=first.n,
+        held=first.held,
+        best_epochs=best,
+        epochs=epochs,
+        skill=first.record.fit.get("held_out_skill"),
+    )
     if "calibration" in first.record.fit:
         final.record.fit["calibration"] = first.record.fit["calibration"]
     return _commit(final, opts)
@@ -202,7 +211,9 @@ def _train(
         record.fit.update(_mase_scales(rows, data, learned))
     best, held = _judged(record, views, validation, how, (task, spec, dist, batch_size), restored, base_epochs, plan)
     if draw is not None:
-        record.fit["guard"] = guarding.summary(plan, why, n=n, held=held, best_epochs=[best])
+        record.fit["guard"] = guarding.summary(
+            plan, why, n=n, held=held, best_epochs=[best], skill=record.fit.get("held_out_skill")
+        )
     paths = {"data": data_path, "validation_data": asked.validation_data}
     _add_lineage(record, named or source, source_sha256, paths, data.digests, smoking)
     return Trained(record, views.predictor, out, dist, checkpoint, plan, n, held, best)
@@ -230,8 +241,19 @@ def _judged(record: Record, views, validation, how: dict, facts: tuple, restored
     if validation is not None and not task.classification and spec.layout == "series" and dist.is_chief:
         predicted = Trainer(views.predictor, distribution=dist).predict(validation, batch_size)
         record.fit["calibration"] = guarding.calibration(
-            validation.y_raw, predicted, held_out=_held_out_words(how, len(validation))
+            validation.y_raw,
+            predicted,
+            held_out=_held_out_words(how, len(validation)),
+            logs="log" in ((record.preprocessing or {}).get("transforms") or []),
         )
+        if validation.history is not None:  # the first baseline a practitioner checks, on the same windows
+            from lstmcli.scoring.baselines import forecast_metrics
+
+            naive = forecast_metrics(
+                predicted, validation.y_raw, validation.history, validation.target_rows, season=None, scale=None
+            )
+            if naive.get("skill") is not None and math.isfinite(naive["skill"]):
+                record.fit["held_out_skill"] = naive["skill"]
     best = restored.get("restored_epoch", record.epochs) - base_epochs
     return best, len(validation) if validation is not None and plan is not None else 0
 

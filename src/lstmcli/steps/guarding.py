@@ -118,8 +118,14 @@ def chosen_epochs(best_epochs: list[int]) -> int:
     return ordered[(len(ordered) - 1) // 2]
 
 
-def summary(plan_: Plan | None, why: str, *, n: int, held: int = 0, best_epochs=(), epochs: int = 0) -> dict:
-    """The record's `fit.guard`: what the guard did and why, with a one-line `note` fit prints."""
+def summary(
+    plan_: Plan | None, why: str, *, n: int, held: int = 0, best_epochs=(), epochs: int = 0, skill=None
+) -> dict:
+    """The record's `fit.guard`: what the guard did and why, with a one-line `note` fit prints.
+
+    `skill` is the naive forecast's RMSE over the trial's on its held-out windows (a series'): below 1
+    the model loses to "next = last" where it was judged, and the note says so and what to try.
+    """
     if plan_ is None:
         return {"mode": "off", "note": f"guard: {why}"}
     where = "the last" if plan_.layout == "series" else "a stratified draw of"
@@ -133,6 +139,12 @@ def summary(plan_: Plan | None, why: str, *, n: int, held: int = 0, best_epochs=
         note = (
             f"guard: best epoch {best} judged on {judged} (patience {plan_.patience}); "
             f"refitted on all {n} for {epochs} epochs"
+        )
+    if skill is not None:
+        note += (
+            f"; there it beat the naive forecast {skill:.2f}×"
+            if skill >= 1
+            else f"; there it LOST to the naive forecast (skill {skill:.2f}): try --transform diff, a smaller model or more rows"
         )
     return {
         "mode": plan_.mode,
@@ -149,21 +161,28 @@ def summary(plan_: Plan | None, why: str, *, n: int, held: int = 0, best_epochs=
 MAX_RESIDUALS = 2000  # the most recent held-out windows a calibration keeps
 
 
-def calibration(actual, predicted, *, held_out: str) -> dict:
+def calibration(actual, predicted, *, held_out: str, logs: bool = False) -> dict:
     """The record's `fit.calibration`: signed residuals (actual − prediction, data units) of held-out windows.
 
     One list per output column (step-major, as the predictor's outputs), in
     window order, at most the last MAX_RESIDUALS windows. `predict --interval`
     turns them into split-conformal intervals; an ensemble averages its
     members' (their held-out windows are the same).
+
+    A model that forecasts in logs (`logs`: its transforms take them) keeps
+    log ratios, log(actual) − log(prediction), so its intervals scale with the
+    forecast (`intervals.relative`), when every value is positive.
     """
     import numpy as np
 
-    residuals = np.asarray(actual, np.float64) - np.asarray(predicted, np.float64)
+    actual, predicted = np.asarray(actual, np.float64), np.asarray(predicted, np.float64)
+    relative = logs and bool(np.all(actual > 0) and np.all(predicted > 0))
+    residuals = np.log(actual) - np.log(predicted) if relative else actual - predicted
     residuals = residuals[-MAX_RESIDUALS:]
     return {
         "method": "split conformal",
         "held_out": held_out,
         "windows": int(residuals.shape[0]),
         "residuals": [[float(f"{v:.7g}") for v in column] for column in residuals.T],
+        **({"scale": "log"} if relative else {}),
     }
