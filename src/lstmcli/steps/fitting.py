@@ -7,7 +7,6 @@ here prints, exits or knows about the terminal: the CLI renders what it returns.
 
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -143,10 +142,12 @@ def _train(
     data = fitdata.read(record, source, data_path, opts)  # read and checked: nothing learned yet
     spec, task, smoking = data.spec, data.task, smoke.requested(opts)
     n = fitdata.sample_count(data)
-    plan, why = (None, "") if draw is None else guarding.plan(opts, layout=spec.layout, n=n, smoke=smoking)
-    asked = opts
-    if plan is not None:
-        opts = plan.trial_options(opts, draw)
+    plan, why = (
+        (None, "")
+        if draw is None
+        else guarding.plan(opts, layout=spec.layout, n=n, smoke=smoking, judge=guarding.judge(task, record))
+    )
+    asked, opts = opts, opts if plan is None else plan.trial_options(opts, draw)
     epochs = 1 if smoking else opts.epochs
     keras = load_tensorflow()
     dist = distribution.start(opts.strategy, devices=opts.devices, timeout=opts.timeout, on_stuck=on_stuck)
@@ -157,9 +158,7 @@ def _train(
     model, record, seed = _model_and_seed(source, opts, record, adopted, (source_sha256, content), dist, resumed)
     keras.utils.set_random_seed(seed)
     # The validation samples are chosen with the seed; then the preprocessing is learned once, on the training rows.
-    learned, train, validation, how, trained_rows = fitdata.split(
-        data, opts, seed if opts.split_seed is None else opts.split_seed
-    )
+    learned, train, validation, how, trained_rows = fitdata.split(data, opts, _or(opts.split_seed, seed))
     views = _views(model, record, spec, learned, dist)
     if smoking:  # after the split, so the validation samples are the ones a full fit would hold out
         train, validation = smoke.parts(train, validation, opts.batch_size)
@@ -209,14 +208,16 @@ def _train(
     if train.history is not None:
         rows = train.history if trained_rows is None else train.history[trained_rows]
         record.fit.update(_mase_scales(rows, data, learned))
-    best, held = _judged(record, views, validation, how, (task, spec, dist, batch_size), restored, base_epochs, plan)
-    if draw is not None:
-        record.fit["guard"] = guarding.summary(
-            plan, why, n=n, held=held, best_epochs=[best], skill=record.fit.get("held_out_skill")
-        )
+    best, held = guarding.judged(
+        record, views, validation, how, (task, spec, dist, batch_size), restored, base_epochs, (plan, why, n, draw)
+    )
     paths = {"data": data_path, "validation_data": asked.validation_data}
     _add_lineage(record, named or source, source_sha256, paths, data.digests, smoking)
     return Trained(record, views.predictor, out, dist, checkpoint, plan, n, held, best)
+
+
+def _or(value, default):
+    return default if value is None else value
 
 
 def _views(model, record: Record, spec, learned: dict, dist):
@@ -230,39 +231,6 @@ def _views(model, record: Record, spec, learned: dict, dist):
         )
         compile_views(views, record, model)
     return views
-
-
-def _judged(record: Record, views, validation, how: dict, facts: tuple, restored: dict, base_epochs: int, plan):
-    """What the held-out samples said: the best epoch of this pass, how many the guard held out, and (a series'
-    residuals) the calibration of prediction intervals, written into `record.fit`."""
-    from lstmcli.train.loop import Trainer
-
-    task, spec, dist, batch_size = facts
-    if validation is not None and not task.classification and spec.layout == "series" and dist.is_chief:
-        predicted = Trainer(views.predictor, distribution=dist).predict(validation, batch_size)
-        record.fit["calibration"] = guarding.calibration(
-            validation.y_raw,
-            predicted,
-            held_out=_held_out_words(how, len(validation)),
-            logs="log" in ((record.preprocessing or {}).get("transforms") or []),
-        )
-        if validation.history is not None:  # the first baseline a practitioner checks, on the same windows
-            from lstmcli.scoring.baselines import forecast_metrics
-
-            naive = forecast_metrics(
-                predicted, validation.y_raw, validation.history, validation.target_rows, season=None, scale=None
-            )
-            if naive.get("skill") is not None and math.isfinite(naive["skill"]):
-                record.fit["held_out_skill"] = naive["skill"]
-    best = restored.get("restored_epoch", record.epochs) - base_epochs
-    return best, len(validation) if validation is not None and plan is not None else 0
-
-
-def _held_out_words(how: dict, windows: int) -> str:
-    """Which windows a calibration's residuals come from, for the record."""
-    if how.get("method") == "file":
-        return f"the {windows} windows of --validation-data"
-    return f"the last {windows} windows of the training rows"
 
 
 def _summary(
