@@ -8,8 +8,8 @@ on held-out data:
 - **trial**: hold out the end of the training windows (a series, time's order)
   or a stratified draw (samples), train with early stopping on them, and note
   the best epoch. Few samples judge an epoch noisily, so a small samples file
-  is judged by several draws (repeated stratified hold-out, one seed each) and
-  the median best epoch is taken;
+  is judged by several draws (repeated stratified hold-out, one seed each),
+  each trained in full, and the epoch best on their averaged curves is taken;
 - **refit** (`--guard auto`, the default): train from the same start on every
   row for that many epochs, so the rows held out (a series' most recent ones)
   still teach the model; `--guard best` keeps the trial's best weights instead;
@@ -41,7 +41,7 @@ MIN_HELD = 10  # the fewest samples an epoch is judged on …
 MIN_HELD_SERIES = 20  # … for a series, whose held-out windows also calibrate intervals (19 for a 95% one)
 MIN_TRAIN = 20  # … and the fewest left to train on
 SMALL_SAMPLES = 300  # a samples file smaller than this is judged by several hold-out draws …
-DRAWS = 3  # … this many, the median best epoch taken
+DRAWS = 3  # … this many, their held-out curves averaged
 
 
 @dataclass(frozen=True)
@@ -61,9 +61,10 @@ class Plan:
 
         Draws after the first use the next seeds: another stratified hold-out, other shuffles.
         """
+        several = self.draws > 1  # each draw trains every epoch: their curves are averaged (see chosen_epochs)
         changes = dict(
             validation_split=self.fraction,
-            early_stopping=self.patience,
+            early_stopping=None if several else self.patience,
             monitor=self.judge,
             history=None,
             checkpoint_dir=None,
@@ -133,10 +134,27 @@ def judge(task, record) -> str | None:
     )
 
 
-def chosen_epochs(best_epochs: list[int]) -> int:
-    """The refit's epoch count: the median of the trials' best epochs (the lower middle of an even count)."""
-    ordered = sorted(best_epochs)
-    return ordered[(len(ordered) - 1) // 2]
+def chosen_epochs(plan_: Plan, histories: list[dict], best: list[int], epochs: int) -> tuple[int, list[int]]:
+    """The refit's epoch count, and each draw's best epoch.
+
+    One draw (a series): the epoch early stopping kept. Several (a small
+    samples file, each trained all `epochs`): the epoch whose held-out log,
+    averaged over the draws, is best — three draws of 10 samples judge an
+    epoch by 30 — and, for a classifier's accuracy, the latest of those that
+    tie (what the held-out samples do not argue against, trained longest).
+    """
+    if plan_.draws == 1:
+        return best[0], best
+    import numpy as np
+
+    key = plan_.judge or "val_loss"
+    curves = np.array([history[key][-epochs:] for history in histories], dtype=np.float64)
+    pick = np.nanargmax if plan_.judge else np.nanargmin
+    per_draw = [int(pick(curve)) + 1 for curve in curves]
+    mean = np.nanmean(curves, axis=0)
+    target = np.nanmax(mean) if plan_.judge else np.nanmin(mean)
+    ties = np.flatnonzero(np.abs(mean - target) <= 1e-9)
+    return int(ties[-1] if plan_.judge else ties[0]) + 1, per_draw
 
 
 def summary(
@@ -151,16 +169,17 @@ def summary(
         return {"mode": "off", "note": f"guard: {why}"}
     where = "the last" if plan_.layout == "series" else "a stratified draw of"
     judged = f"{where} {held} of {n} samples" + (f" by {plan_.judge}" if plan_.judge else "")
+    how = f"patience {plan_.patience}"
     if plan_.draws > 1:
         judged += f" ({plan_.draws} draws, seeds from the fit's)"
+        how = "the draws' curves averaged, each trained in full"
     best = ", ".join(str(e) for e in best_epochs)
+    if plan_.draws > 1 and plan_.mode == "auto":
+        best = f"{epochs} (the draws' own: {best})"
     if plan_.mode == "best":
         note = f"guard: kept the best epoch ({best}) judged on {judged}, early stopping patience {plan_.patience}"
     else:
-        note = (
-            f"guard: best epoch {best} judged on {judged} (patience {plan_.patience}); "
-            f"refitted on all {n} for {epochs} epochs"
-        )
+        note = f"guard: best epoch {best} judged on {judged} ({how}); refitted on all {n} for {epochs} epochs"
     if skill is not None:
         note += (
             f"; there it beat the naive forecast {skill:.2f}×"
