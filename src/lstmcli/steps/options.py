@@ -147,9 +147,10 @@ class TrainingOptions(Options):
     )
     guard: str = option(
         "auto",
-        "When no one chose the epochs on held-out data: auto holds out the end of the series (a stratified draw of "
-        "samples, several on a small file), finds the best epoch with early stopping, then refits on every row for "
-        "that many epochs; best keeps the best epoch's weights instead; none trains --epochs as asked.",
+        "When no one chose the epochs on held-out data: auto holds out the end of a series (a stratified draw of "
+        "samples; three draws on a file under 300), finds the best epoch on them, then refits on every row for "
+        "that many epochs; best keeps the best epoch's weights instead; none trains --epochs as asked (README, "
+        "Training).",
         choices=GUARDS,
     )
     class_weight: str = option(
