@@ -121,7 +121,7 @@ def test_a_small_samples_file_is_judged_by_several_stratified_draws(cli, tmp_pat
     record, _ = fitted(cli, tmp_path, data, "f.keras", "--epochs", 30)
     guard = record.fit["guard"]
     assert guard["draws"] == guarding.DRAWS and len(guard["best_epochs"]) == guarding.DRAWS
-    assert 1 <= guard["refit_epochs"] == record.epochs <= 30  # the best epoch of the draws' averaged curves
+    assert 1 <= guard["refit_epochs"] == record.epochs <= 30  # chosen on the draws' averaged curves
     assert "draws' curves averaged" in guard["note"] and "by val_accuracy" in guard["note"]
     assert guard["held_out"] == round(0.2 * 80) and "calibration" not in record.fit  # a classifier has no intervals
     assert sum(record.fit["class_counts"]) == 80  # the refit trained on every sample
@@ -155,7 +155,7 @@ def test_plan_floors():
     plan, why = guarding.plan(Opts, layout="samples", n=500, smoke=True)
     assert plan is None and "smoke" in why
     one = guarding.Plan("auto", 0.2, 10, 1, False, "series")
-    assert guarding.chosen_epochs(one, [{}], [7], 30) == (7, [7])  # one draw: early stopping's epoch
+    assert guarding.chosen_epochs(one, [{}], [7], 30, 20) == (7, [7])  # one draw: early stopping's epoch
     accuracy = guarding.Plan("auto", 0.2, 10, 3, False, "samples", judge="val_accuracy")
     curves = [
         {"val_accuracy": [0.5, 0.9, 0.8, 0.9]},
@@ -163,11 +163,15 @@ def test_plan_floors():
         {"val_accuracy": [0.5] * 4},
     ]
     # mean curve 0.533, 0.733, 0.733, 0.767: epoch 4; each draw's own best: 2, 3, 1
-    assert guarding.chosen_epochs(accuracy, curves, [4, 4, 4], 4) == (4, [2, 3, 1])
+    assert guarding.chosen_epochs(accuracy, curves, [4, 4, 4], 4, 10) == (4, [2, 3, 1])
     ties = [{"val_accuracy": [0.5, 1.0, 1.0, 1.0]}] * 3
-    assert guarding.chosen_epochs(accuracy, ties, [4] * 3, 4)[0] == 4  # the latest of the tied epochs
+    assert guarding.chosen_epochs(accuracy, ties, [4] * 3, 4, 10)[0] == 4  # every epoch, when the end is as good
+    falling = [{"val_accuracy": [0.5, 1.0, 1.0, 0.6]}] * 3  # ends 0.4 below its best: far beyond 30 samples' noise
+    assert guarding.chosen_epochs(accuracy, falling, [4] * 3, 4, 10)[0] == 3  # the latest epoch at the best
+    dipping = [{"val_accuracy": [0.5, 0.9, 0.9, 0.85]}] * 3  # 0.05 below: within √(0.9·0.1/30) ≈ 0.055
+    assert guarding.chosen_epochs(accuracy, dipping, [4] * 3, 4, 10)[0] == 4
     loss = guarding.Plan("auto", 0.2, 10, 3, False, "samples")
-    assert guarding.chosen_epochs(loss, [{"val_loss": [3.0, 1.0, 1.0, 2.0]}] * 3, [4] * 3, 4)[0] == 2
+    assert guarding.chosen_epochs(loss, [{"val_loss": [3.0, 1.0, 1.0, 2.0]}] * 3, [4] * 3, 4, 10)[0] == 2
     json.dumps(guarding.summary(None, "x", n=1))
 
 

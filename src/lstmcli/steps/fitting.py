@@ -85,7 +85,7 @@ def _guarded(source: Path, opts, **kw) -> Written:
         opts = replace(opts, seed=first.record.seed)
         trials = [first] + [_train(source, opts, draw=i, **kw) for i in range(1, plan.draws)]
         histories = [trial.record.history for trial in trials]
-        epochs, best = guarding.chosen_epochs(plan, histories, [t.best_epochs for t in trials], opts.epochs)
+        epochs, best = guarding.chosen_epochs(plan, histories, [t.best_epochs for t in trials], opts.epochs, first.held)
         monitor = None if (opts.monitor or "").startswith("val_") else opts.monitor  # nothing is held out now
         every_row = replace(opts, epochs=epochs, validation_split=0.0, early_stopping=None, monitor=monitor)
         final = _train(source, every_row, label="refit", **kw)
