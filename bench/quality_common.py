@@ -100,6 +100,11 @@ def header(kind: str, label: str, lstmcli: Lstmcli, **settings) -> dict:
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "lstmcli": lstmcli.describe(),
         "bench_commit": bench.stdout.strip(),
+        "bench_dirty": bool(
+            subprocess.run(
+                ["git", "status", "--porcelain", "--", ".", ":!results"], cwd=HERE, capture_output=True, text=True
+            ).stdout.strip()
+        ),
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
         "load_at_start": round(os.getloadavg()[0], 2),
