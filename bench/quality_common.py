@@ -75,6 +75,7 @@ class Lstmcli:
         return {
             "tree": str(self.tree),
             "commit": git("rev-parse", "--short", "HEAD"),
+            "src_commit": git("log", "-1", "--format=%h", "--", "src"),  # the last commit that changed the code
             "dirty": bool(git("status", "--porcelain", "--", "src")),
         }
 

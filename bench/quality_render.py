@@ -59,7 +59,7 @@ def describe(results: dict) -> str:
     tree = results["lstmcli"]
     extra = " ".join(results.get("define_args", []) + results.get("fit_args", []))
     text = (
-        f"**{results['label']}**: lstmcli {tree['commit']}{' (uncommitted changes)' if tree['dirty'] else ''} "
+        f"**{results['label']}**: lstmcli src at {tree.get('src_commit', tree['commit'])}{' (uncommitted changes)' if tree['dirty'] else ''} "
         f"({tree['tree']}), {results['date']}, seeds {', '.join(map(str, results['seeds']))}"
     )
     text += f", extra flags `{extra}`" if extra else ", no extra flags"
