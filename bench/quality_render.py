@@ -3,8 +3,9 @@
     python bench/quality_render.py bench/results/quality_forecast_before.json [bench/results/quality_forecast_after.json]
     python bench/quality_render.py bench/results/quality_classify_before.json [..._after.json] [--out FILE]
 
-With two files (the same kind: both forecast or both classify) each table puts their columns side
-by side, the first file's label first, and checks each against the issue-22 goals:
+With two labels (files of one kind: forecast or classify) each table puts their columns side by
+side, the first label first, and checks each against the issue-22 goals (several files with the
+same label, e.g. seed 0 and a later run of seeds 1,2 written with --out, are merged):
 
 - forecasting: skill (naive RMSE ÷ model RMSE) ≥ 1.5 on series with a trend or a season, ≥ 0.95
   on the others (lose at most 5% to naive); an 80% interval covers 70–90% of the test targets,
@@ -172,12 +173,16 @@ def spread_and_time(files, labels, rows, by_label, key, what: str) -> list[str]:
         "## Run-to-run spread and time",
         "",
         f"Per row and label: the seeds run, the sample standard deviation of {what} across them, the mean fit "
-        "seconds and the epochs fit ran (`inspect --json`'s fit record; kept epoch in brackets where one was restored).",
+        "seconds, the training loss fit ended with beside evaluate's test loss (both scaled, means over seeds: "
+        "a test loss far above the training loss is memorisation), and the epochs fit ran (`inspect --json`'s fit "
+        "record; kept epoch in brackets where one was restored).",
         "",
         "| row | "
-        + " | ".join(f"seeds {lab} | {what} std {lab} | fit s {lab} | epochs {lab}" for lab in labels)
+        + " | ".join(
+            f"seeds {lab} | {what} std {lab} | fit s {lab} | train / test loss {lab} | epochs {lab}" for lab in labels
+        )
         + " |",
-        "|---|" + "---:|---:|---:|---|" * len(labels),
+        "|---|" + "---:|---:|---:|---:|---|" * len(labels),
     ]
     for name in rows:
         row = [name]
@@ -189,10 +194,14 @@ def spread_and_time(files, labels, rows, by_label, key, what: str) -> list[str]:
                 + (f" ({r['fit']['restored_epoch']})" if r["fit"].get("restored_epoch") else "")
                 for r in runs
             )
+            train = common.spread([r["fit"].get("final_loss") for r in runs])["mean"]
+            test = common.spread([r["metrics"].get("loss") for r in runs])["mean"]
+            fit_s = common.spread([r["fit_seconds"] for r in runs])["mean"]
             row += [
                 str(s["n"]),
                 number(s["std"], 2),
-                number(common.spread([r["fit_seconds"] for r in runs])["mean"], 3),
+                number(fit_s, 3),
+                f"{number(train, 3)} / {number(test, 3)}",
                 epochs,
             ]
         lines.append("| " + " | ".join(row) + " |")
@@ -265,15 +274,38 @@ def classify(files: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def merge(parts: list[dict]) -> dict:
+    """Results files of one label (e.g. seed 0, then seeds 1,2 in a later run) as one: their runs side by side."""
+    merged = json.loads(json.dumps(parts[0]))
+    rows = "series" if merged["kind"] == "forecast" else "sets"
+    for part in parts[1:]:
+        if part[rows] and part.get("fit_args") != merged.get("fit_args"):
+            raise SystemExit(f"{part['label']}: files of one label must share their extra flags to be merged")
+        merged["seeds"] = sorted(set(merged["seeds"]) | set(part["seeds"]))
+        merged["wall_seconds"] = merged.get("wall_seconds", 0) + part.get("wall_seconds", 0)
+        mine = {row["name"]: row for row in merged[rows]}
+        for row in part[rows]:
+            if row["name"] not in mine:
+                merged[rows].append(row)
+            elif rows == "series":
+                mine[row["name"]]["runs"] += row["runs"]
+            else:
+                for run, got in row["runs"].items():
+                    mine[row["name"]]["runs"].setdefault(run, []).extend(got)
+    return merged
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("files", nargs="+", type=Path, help="One or two results files of the same kind.")
+    parser.add_argument("files", nargs="+", type=Path, help="Results files of the same kind, with one or two labels.")
     parser.add_argument("--out", type=Path, help="Default: bench/QUALITY_FORECAST.md or bench/QUALITY_CLASSIFY.md.")
     args = parser.parse_args(argv)
-    files = [json.loads(p.read_text()) for p in args.files]
-    kinds = {f["kind"] for f in files}
-    if len(kinds) != 1 or len(files) > 2:
-        raise SystemExit("give one or two results files of the same kind (both forecast or both classify)")
+    loaded = [json.loads(p.read_text()) for p in args.files]
+    labels = list(dict.fromkeys(f["label"] for f in loaded))
+    kinds = {f["kind"] for f in loaded}
+    if len(kinds) != 1 or len(labels) > 2:
+        raise SystemExit("give results files of one kind (forecast or classify) with one or two labels")
+    files = [merge([f for f in loaded if f["label"] == label]) for label in labels]
     kind = kinds.pop()
     text = forecast(files) if kind == "forecast" else classify(files)
     out = args.out or HERE / f"QUALITY_{kind.upper()}.md"
