@@ -52,7 +52,7 @@ def verdict(values: list[float], ok) -> str:
     met = sum(1 for v in values if ok(v))
     if met == len(values):
         return "met"
-    return "**not met**" if len(values) == 1 else f"**not met** ({met} of {len(values)} seeds)"
+    return "**not met**" if len(values) == 1 else f"**not met** (met on {met} of {len(values)} seeds)"
 
 
 def describe(results: dict) -> str:
