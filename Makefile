@@ -56,6 +56,11 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
 # Model quality on real public data (slow: minutes; needs the bench extra).
+# Results go to bench/results/quality_<kind>_$(QUALITY_LABEL).json; QUALITY_BEFORE=before renders that
+# label's file beside it (before/after columns); QUALITY_ARGS passes options, e.g. QUALITY_ARGS='--seeds 7,8,9'.
+QUALITY_LABEL ?= current
+QUALITY_BEFORE ?=
+QUALITY_ARGS ?=
 quality: quality-forecast quality-classify
 
 # aeon is installed without its dependencies: only the CSV files it ships are read, and its
@@ -63,12 +68,14 @@ quality: quality-forecast quality-classify
 quality-forecast: $(STAMP)
 	$(BIN)/python -m pip install --quiet 'statsmodels>=0.14'
 	$(BIN)/python -m pip install --quiet --no-deps 'aeon>=1.0'
-	$(BIN)/python bench/quality_forecast.py
+	$(BIN)/python bench/quality_forecast.py --label $(QUALITY_LABEL) $(QUALITY_ARGS)
+	$(BIN)/python bench/quality_render.py $(if $(QUALITY_BEFORE),bench/results/quality_forecast_$(QUALITY_BEFORE).json) bench/results/quality_forecast_$(QUALITY_LABEL).json
 
 # Classification accuracy on four UCR/UEA sets against 1-NN DTW (reads aeon's .ts files only).
 quality-classify: $(STAMP)
 	$(BIN)/python -m pip install --quiet --no-deps 'aeon>=1.0'
-	$(BIN)/python bench/quality_classify.py
+	$(BIN)/python bench/quality_classify.py --label $(QUALITY_LABEL) $(QUALITY_ARGS)
+	$(BIN)/python bench/quality_render.py $(if $(QUALITY_BEFORE),bench/results/quality_classify_$(QUALITY_BEFORE).json) bench/results/quality_classify_$(QUALITY_LABEL).json
 
 # ruff (pinned in pyproject.toml): the linter, and the formatter's check that nothing is left unformatted.
 lint: $(STAMP)

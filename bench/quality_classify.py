@@ -4,21 +4,29 @@ For each set (short univariate, long univariate, multivariate, variable-length;
 the small UCR/UEA archive sets that the `aeon` package ships as files) this
 writes the train and test parts as CSV files sorted by class, as the archive
 publishes them, then runs `lstmcli define / compile / fit / evaluate` as
-subprocesses, exactly as a user would. Each set is trained twice:
+subprocesses, exactly as a user would. Each set is trained with two recipes:
 
-- "issue": `--validation-split 0.2 --early-stopping 30 --epochs 300 --seed 0`;
-- "defaults": `--epochs 300 --seed 0` and nothing else (does a user who gives
+- "defaults": `--epochs 300` and the seed, nothing else (does a user who gives
   only the data description and an epoch count get a model that learns?);
-- with `--runs all`, also the candidate defaults in RUNS, each added to "issue".
+- "careful": `--validation-split 0.2 --early-stopping 30 --epochs 300` and the seed;
+- with `--runs all`, also the candidate defaults in RUNS, each added to "careful".
 
-Beside each accuracy stand two baselines: 1-NN DTW computed here in the same
-run (bench/dtw.py) and the archive's published 1-NN DTW accuracy, and the
-majority class that `evaluate` reports. The table goes to bench/QUALITY_CLASSIFY.md.
+`--fit-args "--ensemble 5"` adds flags to every fit, `--seeds 0,1,2` repeats every
+run with each seed (define's and fit's) for the run-to-run spread. Beside each
+accuracy stand two baselines: 1-NN DTW (bench/dtw.py, computed once per set and
+cached in bench/results/dtw_1nn.json) and the archive's published 1-NN DTW
+accuracy, and the majority class that `evaluate` reports.
+
+Every run goes to bench/results/quality_classify_<label>.json (rewritten after
+each run); bench/quality_render.py turns one or two such files into the
+before/after table of bench/QUALITY_CLASSIFY.md. `--lstmcli CHECKOUT` picks the
+lstmcli source tree under test (default: the checkout holding this script).
 
 Needs aeon's data files: `make quality-classify` installs aeon with
 `--no-deps` (its own pins would move pandas); aeon itself is never imported.
 
-    python bench/quality_classify.py [--sets GunPoint,...] [--runs all] [--out bench/QUALITY_CLASSIFY.md]
+    python bench/quality_classify.py --label before [--sets GunPoint,...] [--runs all] [--seeds 0,1,2]
+        [--fit-args "--ensemble 5"] [--lstmcli CHECKOUT]
 """
 
 from __future__ import annotations
@@ -26,12 +34,9 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import os
-import subprocess
 import sys
 import tempfile
-import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -39,21 +44,23 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import dtw  # noqa: E402
+import quality_common as common  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-ISSUE_FLAGS = ("--validation-split", "0.2", "--early-stopping", "30", "--epochs", "300", "--seed", "0")
-DEFAULT_FLAGS = ("--epochs", "300", "--seed", "0")
-# name: (compile flags, fit flags). The first two are the benchmark; the rest
-# measure candidate defaults against "issue": no scaling (the default before
-# scaling moved into the graph), a larger learning rate, an LR schedule.
+CAREFUL_FLAGS = ("--validation-split", "0.2", "--early-stopping", "30", "--epochs", "300")
+DEFAULT_FLAGS = ("--epochs", "300")
+# name: (compile flags, fit flags), the seed added to both define and fit. The first two are the
+# benchmark; the rest measure candidate defaults against "careful" (issue 10): no scaling, a
+# larger learning rate, an LR schedule.
 RUNS = {
-    "issue": ((), ISSUE_FLAGS),
     "defaults": ((), DEFAULT_FLAGS),
-    "issue + scaling none": ((), (*ISSUE_FLAGS, "--scaling", "none")),
-    "issue + lr 0.01": (("--learning-rate", "0.01"), ISSUE_FLAGS),
-    "issue + reduce-lr 10": ((), (*ISSUE_FLAGS, "--reduce-lr-on-plateau", "10")),
+    "careful": ((), CAREFUL_FLAGS),
+    "careful + scaling none": ((), (*CAREFUL_FLAGS, "--scaling", "none")),
+    "careful + lr 0.01": (("--learning-rate", "0.01"), CAREFUL_FLAGS),
+    "careful + reduce-lr 10": ((), (*CAREFUL_FLAGS, "--reduce-lr-on-plateau", "10")),
 }
-MAIN_RUNS = ("issue", "defaults")
+MAIN_RUNS = ("defaults", "careful")
+DTW_CACHE = common.RESULTS / "dtw_1nn.json"
 
 
 @dataclass(frozen=True)
@@ -132,148 +139,133 @@ def padded(series, steps):
     return grid, np.array([len(s) for s in series])
 
 
-def lstmcli(*args) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "lstmcli", *map(str, args)]
-    env = {**os.environ, "NO_COLOR": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
-    done = subprocess.run(command, capture_output=True, text=True, env=env)
-    if done.returncode != 0:
-        raise SystemExit(
-            f"{' '.join(map(str, command[2:6]))} … failed ({done.returncode}): {done.stderr.strip()[-600:]}"
-        )
-    return done
+@dataclass
+class Prepared:
+    """One set written as CSV files, ready for the CLI."""
+
+    work: Path
+    columns: list[str]
+    steps: int
+    classes: list[str]
+    masked: bool
 
 
-def train_and_evaluate(work: Path, columns, steps, classes, masked, compile_flags, fit_flags) -> dict:
-    """define → compile → fit → evaluate through the CLI; returns evaluate's metrics and fit's summary."""
+def train_and_evaluate(lstmcli: common.Lstmcli, set_: Prepared, run: str, seed: int, settings: dict) -> dict:
+    """define → compile → fit → evaluate through the CLI; evaluate's metrics and fit's record."""
+    compile_flags, fit_flags = RUNS[run]
+    classes, work = set_.classes, set_.work
     task = ["--task", "binary"] if len(classes) == 2 else ["--task", "multiclass", "--num-classes", len(classes)]
     lstmcli(
         "define",
         *task,
-        "--layout",
-        "samples",
-        "--timesteps",
-        steps,
-        "--features",
-        ",".join(columns),
-        "--target",
-        "label",
-        *(["--mask"] if masked else []),
-        "--seed",
-        0,
-        "--out",
-        work / "defined.keras",
+        *("--layout", "samples", "--timesteps", set_.steps, "--features", ",".join(set_.columns)),
+        *("--target", "label", *(["--mask"] if set_.masked else []), "--seed", seed),
+        *settings["define_args"],
+        *("--out", work / "defined.keras"),
     )
     lstmcli("compile", work / "defined.keras", *compile_flags, "--out", work / "compiled.keras")
-    started = time.perf_counter()
+    clock = common.Clock()
     lstmcli(
         "fit",
         work / "compiled.keras",
-        "--data",
-        work / "train.csv",
-        *fit_flags,
-        "--verbose",
-        0,
-        "--out",
-        work / "fitted.keras",
+        *("--data", work / "train.csv", *fit_flags, "--seed", seed, *settings["fit_args"]),
+        *("--verbose", 0, "--out", work / "fitted.keras"),
     )
-    seconds = time.perf_counter() - started
-    metrics = json.loads(lstmcli("evaluate", work / "fitted.keras", "--data", work / "test.csv", "--json").stdout)
-    from lstmcli.model.artifact import read_record
+    fit_seconds = clock.seconds()
+    metrics = json.loads(lstmcli("evaluate", work / "fitted.keras", "--data", work / "test.csv", "--json"))
+    return {
+        "seed": seed,
+        "fit_seconds": fit_seconds,
+        "metrics": metrics,
+        "fit": lstmcli.fit_record(work / "fitted.keras"),
+    }
 
-    fit = read_record(work / "fitted.keras").fit
-    return {**metrics, "fit_seconds": seconds, "epochs": fit["epochs"], "restored_epoch": fit.get("restored_epoch")}
+
+def one_nn_dtw(name: str, train, train_labels, test, test_labels, steps: int, recompute: bool) -> dict:
+    """1-NN DTW test accuracy, from the cache unless asked to recompute (or the set's sizes changed)."""
+    cache = json.loads(DTW_CACHE.read_text()) if DTW_CACHE.exists() else {}
+    key = {"train": len(train), "test": len(test), "steps": steps}
+    hit = cache.get(name)
+    if hit and not recompute and all(hit.get(k) == v for k, v in key.items()):
+        return {**hit, "cached": True}
+    clock = common.Clock()
+    train_x, train_len = padded(train, steps)
+    test_x, test_len = padded(test, steps)
+    accuracy = dtw.accuracy_1nn(train_x, train_len, train_labels, test_x, test_len, test_labels)
+    cache[name] = {**key, "accuracy": accuracy, "seconds": clock.seconds()}
+    common.save(DTW_CACHE, cache)
+    return {**cache[name], "cached": False}
 
 
-def run_set(dataset: Dataset, root: Path, runs: list[str]) -> dict:
+def prepare(dataset: Dataset, root: Path, recompute_dtw: bool) -> tuple[Prepared, dict]:
     folder = data_dir() / dataset.name
     train, train_labels = read_ts(folder / f"{dataset.name}_TRAIN.ts")
     test, test_labels = read_ts(folder / f"{dataset.name}_TEST.ts")
     steps = max(len(s) for s in train + test)
-    masked = len({len(s) for s in train + test}) > 1
     work = root / dataset.name
     work.mkdir()
     columns = write_sorted_csv(work / "train.csv", train, train_labels, steps)
     write_sorted_csv(work / "test.csv", test, test_labels, steps)
-    started = time.perf_counter()
-    train_x, train_len = padded(train, steps)
-    test_x, test_len = padded(test, steps)
-    dtw_accuracy = dtw.accuracy_1nn(train_x, train_len, train_labels, test_x, test_len, test_labels)
-    result = {
-        "set": dataset,
+    classes = sorted(set(train_labels))
+    masked = len({len(s) for s in train + test}) > 1
+    entry = {
+        **asdict(dataset),
         "train": len(train),
         "test": len(test),
-        "classes": sorted(set(train_labels)),
-        "dtw": dtw_accuracy,
-        "dtw_seconds": time.perf_counter() - started,
+        "classes": classes,
+        "dtw": one_nn_dtw(dataset.name, train, train_labels, test, test_labels, steps, recompute_dtw),
         "runs": {},
     }
-    for name in runs:
-        result["runs"][name] = train_and_evaluate(work, columns, steps, result["classes"], masked, *RUNS[name])
-        print(
-            f"{dataset.name} [{name}]: accuracy {result['runs'][name]['accuracy']:.3f} "
-            f"(1-NN DTW {dtw_accuracy:.3f} here, {dataset.published:.3f} published)",
-            file=sys.stderr,
-        )
-    return result
-
-
-def table(results: list[dict]) -> str:
-    lines = [
-        "| set | shape | run | accuracy | majority class | 1-NN DTW (this run) | 1-NN DTW (published) | accuracy ÷ DTW (this run) | goal ≥ DTW | epochs (kept) | fit s |",
-        "|---|---|---|---:|---:|---:|---:|---:|---|---:|---:|",
-    ]
-    for r in results:
-        for name, run in r["runs"].items():
-            goal = min(r["dtw"], r["set"].published)
-            kept = f"{run['epochs']} ({run['restored_epoch']})" if run["restored_epoch"] else f"{run['epochs']}"
-            lines.append(
-                f"| {r['set'].name} | {r['set'].shape} | {name} | {run['accuracy']:.3f} | {run['majority_accuracy']:.3f} | "
-                f"{r['dtw']:.3f} | {r['set'].published:.3f} | {run['accuracy'] / r['dtw']:.2f} | "
-                f"{'met' if run['accuracy'] >= goal else 'not met'} | {kept} | {run['fit_seconds']:.0f} |"
-            )
-    return "\n".join(lines)
-
-
-def recalls(results: list[dict]) -> str:
-    lines = []
-    for r in results:
-        for name, run in r["runs"].items():
-            shown = ", ".join(f"{k.removeprefix('recall_')} {v:.2f}" for k, v in run.items() if k.startswith("recall_"))
-            lines.append(f"- {r['set'].name} [{name}]: {shown}")
-    return "\n".join(lines)
+    return Prepared(work, columns, steps, classes, masked), entry
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--label", default="current", help="Names the results file (e.g. before, after).")
     parser.add_argument("--sets", default=",".join(d.name for d in DATASETS), help="Comma-separated set names.")
     parser.add_argument("--runs", default=",".join(MAIN_RUNS), help="Comma-separated run names, or 'all'.")
-    parser.add_argument("--out", type=Path, default=HERE / "QUALITY_CLASSIFY.md")
+    parser.add_argument("--seeds", default="0", help="Comma-separated seeds (default 0).")
+    parser.add_argument("--define-args", default="", help="Extra define flags, one string.")
+    parser.add_argument("--fit-args", default="", help='Extra flags for every fit, one string: "--ensemble 5".')
+    parser.add_argument("--recompute-dtw", action="store_true", help=f"Ignore the cache {DTW_CACHE.name}.")
+    parser.add_argument("--lstmcli", type=Path, help="The lstmcli checkout under test (default: this one).")
+    parser.add_argument("--out", type=Path, help="Results file (default bench/results/quality_classify_LABEL.json).")
     args = parser.parse_args(argv)
     chosen = [d for d in DATASETS if d.name in args.sets.split(",")]
     runs = list(RUNS) if args.runs == "all" else args.runs.split(",")
-    started = time.perf_counter()
+    unknown = sorted(set(runs) - set(RUNS)) + sorted(set(args.sets.split(",")) - {d.name for d in DATASETS})
+    if unknown:
+        raise SystemExit(f"unknown run or set: {', '.join(unknown)}; runs: {', '.join(RUNS)}")
+    out = common.results_path("classify", args.label, args.out)
+    lstmcli = common.Lstmcli(args.lstmcli)
+    settings = {
+        "seeds": common.seeds(args.seeds),
+        "define_args": common.split_args(args.define_args),
+        "fit_args": common.split_args(args.fit_args),
+        "runs": {name: {"compile": list(RUNS[name][0]), "fit": list(RUNS[name][1])} for name in runs},
+    }
+    results = {**common.header("classify", args.label, lstmcli, **settings), "sets": []}
+    clock = common.Clock()
     with tempfile.TemporaryDirectory(prefix="quality-classify-") as root:
-        results = [run_set(d, Path(root), runs) for d in chosen]
-    sources = sorted({d.source for d in chosen})
-    text = (
-        "# Classification quality: lstmcli on public time-series sets\n\n"
-        f"Written by `bench/quality_classify.py` (`make quality-classify`) in {time.perf_counter() - started:.0f} s "
-        f"on {os.cpu_count()} CPU(s). Files sorted by class; every model trained through the CLI alone "
-        "(define, compile, fit, evaluate as subprocesses), default architecture (one LSTM of 32 units), "
-        "default optimizer (adam), default scaling (standard, per feature channel, in the graph). Accuracy is on the archive's test split.\n\n"
-        "Runs (compile flags; fit flags):\n\n"
-        + "\n".join(f"- {name}: `{' '.join(RUNS[name][0]) or '-'}`; `{' '.join(RUNS[name][1])}`" for name in runs)
-        + "\n\n"
-        + table(results)
-        + "\n\n1-NN DTW (this run): full-window DTW, dependent (DTW_D) for several channels, true lengths for "
-        "variable-length series, computed by `bench/dtw.py` in the same run. Published figures:\n\n"
-        + "\n".join(f"- {s}" for s in sources)
-        + "\n\nPer-class recall on the test split (from `evaluate --json`):\n\n"
-        + recalls(results)
-        + "\n"
-    )
-    args.out.write_text(text)
-    print(text)
+        prepared = []
+        for dataset in chosen:
+            set_, entry = prepare(dataset, Path(root), args.recompute_dtw)
+            prepared.append(set_)
+            results["sets"].append(entry)
+        for seed in settings["seeds"]:  # a whole pass per seed: a stopped run keeps whole seeds
+            for set_, entry in zip(prepared, results["sets"], strict=True):
+                for name in runs:
+                    run = train_and_evaluate(lstmcli, set_, name, seed, settings)
+                    entry["runs"].setdefault(name, []).append(run)
+                    results["wall_seconds"] = clock.seconds()
+                    common.save(out, results)
+                    print(
+                        f"{entry['name']} [{name}] seed {seed}: accuracy {run['metrics']['accuracy']:.3f} "
+                        f"(1-NN DTW {entry['dtw']['accuracy']:.3f} here, {entry['published']:.3f} published; "
+                        f"fit {run['fit_seconds']:.0f} s)",
+                        file=sys.stderr,
+                    )
+    print(f"{out} ({clock.seconds():.0f} s)")
 
 
 if __name__ == "__main__":

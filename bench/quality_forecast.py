@@ -1,43 +1,46 @@
-"""Forecast quality on real public series: lstmcli beside naive and seasonal naive.
+"""Forecast quality on real public series: lstmcli beside naive and seasonal naive, with intervals.
 
-    .venv/bin/python bench/quality_forecast.py [--epochs N] [--only airline,co2] [--out FILE]
+    python bench/quality_forecast.py --label before [--epochs 300] [--seeds 7,8,9] [--only airline,co2]
+        [--fit-args "--ensemble 5"] [--define-args "…"] [--lstmcli CHECKOUT] [--intervals 0.8,0.95]
+    python bench/quality_render.py bench/results/quality_forecast_before.json [bench/results/quality_forecast_after.json]
 
-Each series is trained on its first ~2/3 and tested on the rest through the
-command line alone (subprocesses of `lstmcli` with `--rows`), with the options
-that describe the data, `--epochs`, and `--transform auto` where the installed
-lstmcli has it (`lstmcli define --help` says so); everything else is lstmcli's
-default. The test part's RMSE is put beside the naive (last value) and
-seasonal-naive RMSE that `lstmcli evaluate` reports on exactly the same
-targets, in the same run, and written to bench/QUALITY_FORECAST.md.
-`make quality-forecast` runs it. The goal (issue 10): skill = naive RMSE ÷
-model RMSE ≥ 1.5 on every series with a trend or a season.
+Each series is trained on its first ~2/3 and tested on the rest through the command line alone
+(subprocesses of `lstmcli` with `--rows`) with the issue's "defaults": the options that describe
+the data, `--transform auto` (where the lstmcli under test has it) and `--epochs` (300), nothing
+else unless `--define-args` / `--fit-args` add flags. The test part's RMSE is put beside the naive
+(last value) and seasonal-naive RMSE that `lstmcli evaluate` reports on exactly the same targets.
+Where `lstmcli predict --help` shows `--interval`, evaluate also runs with `--interval` for each
+of `--intervals` and the coverage, width and Winkler score it reports are kept per level.
+`--seeds 7,8,9` repeats every fit with each seed (define's and fit's) to show run-to-run spread.
 
-The series come from the `bench` extra (`make quality-forecast` installs it):
-statsmodels' datasets (Mauna Loa CO2, sunspots, Nile) and the CSV files that
-ship inside aeon (airline passengers, lynx, US consumption changes), read as
-files so that aeon's own imports (numba) are not needed.
+Every run goes to bench/results/quality_forecast_<label>.json (rewritten after each run);
+bench/quality_render.py turns one or two such files into the before/after tables and goal
+checks of bench/QUALITY_FORECAST.md. `--lstmcli CHECKOUT` picks the lstmcli source tree under
+test (default: the checkout holding this script); its src/ goes first on PYTHONPATH.
+
+The series come from the `bench` extra (`make quality-forecast` installs it): statsmodels'
+datasets (Mauna Loa CO2, sunspots, Nile, euro-area electrical equipment orders, El Niño sea
+temperatures) and the CSV files that ship inside aeon (airline passengers, lynx, US consumption
+changes), read as files so that aeon's own imports (numba) are not needed.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import importlib.util
 import json
-import os
-import platform
-import subprocess
 import sys
 import tempfile
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-OUT = Path(__file__).resolve().parent / "QUALITY_FORECAST.md"
-SEED = 7
-GOAL = 1.5
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import quality_common as common  # noqa: E402
+
+DEFAULT_SEEDS = "7"
 
 
 @dataclass
@@ -49,7 +52,7 @@ class Series:
     features: list[str]
     target: list[str]
     timesteps: int
-    load: callable
+    load: Callable[[], pd.DataFrame]
 
 
 def _aeon_csv(name: str) -> pd.DataFrame:
@@ -97,6 +100,23 @@ def uschange() -> pd.DataFrame:
     return data.rename(columns=str.lower)
 
 
+def elec_equip() -> pd.DataFrame:
+    from statsmodels.datasets import elec_equip as source
+
+    data = source.load_pandas().data  # euro-area orders index, not seasonally adjusted
+    return pd.DataFrame({"month": data.index.strftime("%Y-%m"), "orders": data.iloc[:, 0].to_numpy()})
+
+
+def elnino() -> pd.DataFrame:
+    from statsmodels.datasets import elnino as source
+
+    wide = source.load_pandas().data  # one row a year, one column a month
+    long = wide.melt(id_vars="YEAR", var_name="m", value_name="sst")
+    long["month"] = pd.to_datetime(long["YEAR"].astype(int).astype(str) + long["m"], format="%Y%b")
+    long = long.sort_values("month")
+    return pd.DataFrame({"month": long["month"].dt.strftime("%Y-%m"), "sst": long["sst"].to_numpy()})
+
+
 SERIES = [
     Series("airline", "monthly, trend + season", True, "month", ["passengers"], ["passengers"], 12, airline),
     Series("co2", "monthly, smooth trend + season", True, "month", ["co2"], ["co2"], 12, co2),
@@ -113,152 +133,101 @@ SERIES = [
         8,
         uschange,
     ),
+    Series("elec_equip", "monthly, trend + season (orders)", True, "month", ["orders"], ["orders"], 12, elec_equip),
+    Series("elnino", "monthly, season + ENSO swings (sea temp.)", True, "month", ["sst"], ["sst"], 12, elnino),
 ]
 
 
-def lstmcli(*args) -> str:
-    """Run `lstmcli ARGS…` with this Python; fail loudly with its stderr."""
-    run = subprocess.run(
-        [sys.executable, "-m", "lstmcli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
-    )
-    if run.returncode != 0:
-        raise SystemExit(f"lstmcli {' '.join(map(str, args[:2]))} failed ({run.returncode}): {run.stderr.strip()}")
-    return run.stdout
-
-
-def has_transform_auto() -> bool:
-    return "--transform" in lstmcli("define", "--help")
-
-
-def measure(series: Series, folder: Path, epochs: int, transform: bool, fit_options: list[str]) -> dict:
+def measure(series: Series, folder: Path, lstmcli: common.Lstmcli, seed: int, settings: dict) -> dict:
+    """define → compile → fit → evaluate one series with one seed; evaluate's metrics and fit's record."""
     frame = series.load()
     data = folder / f"{series.name}.csv"
     frame.to_csv(data, index=False)
     cut = round(len(frame) * 2 / 3)
     keys = frame[series.index].astype(str).tolist()
     train, test = f":{keys[cut - 1]}", f"{keys[cut]}:"
-    define = [
-        "--timesteps",
-        series.timesteps,
-        "--features",
-        ",".join(series.features),
-        "--target",
-        ",".join(series.target),
-        "--index",
-        series.index,
-        "--seed",
-        SEED,
-    ]
-    if transform:
-        define += ["--transform", "auto"]
-    started = time.perf_counter()
-    lstmcli("define", *define, "--out", folder / f"{series.name}-d.keras")
-    lstmcli("compile", folder / f"{series.name}-d.keras", "--out", folder / f"{series.name}-c.keras")
+    stem = folder / f"{series.name}-{seed}"
+    define = ["--timesteps", series.timesteps, "--features", ",".join(series.features)]
+    define += ["--target", ",".join(series.target), "--index", series.index, "--seed", seed]
+    define += ["--transform", "auto"] if settings["transform_auto"] else []
+    clock = common.Clock()
+    lstmcli("define", *define, *settings["define_args"], "--out", f"{stem}-d.keras")
+    lstmcli("compile", f"{stem}-d.keras", "--out", f"{stem}-c.keras")
+    fit_clock = common.Clock()
     lstmcli(
         "fit",
-        folder / f"{series.name}-c.keras",
-        "--data",
-        data,
-        "--rows",
-        train,
-        "--epochs",
-        epochs,
-        "--seed",
-        SEED,
-        "--verbose",
-        0,
-        *fit_options,
-        "--out",
-        folder / f"{series.name}-f.keras",
+        f"{stem}-c.keras",
+        *("--data", data, "--rows", train, "--epochs", settings["epochs"], "--seed", seed, "--verbose", 0),
+        *settings["fit_args"],
+        *("--out", f"{stem}-f.keras"),
     )
-    metrics = json.loads(
-        lstmcli("evaluate", folder / f"{series.name}-f.keras", "--data", data, "--rows", test, "--json")
-    )
+    fit_seconds = fit_clock.seconds()
+    asked = [arg for level in settings["intervals"] for arg in ("--interval", level)]
+    metrics = json.loads(lstmcli("evaluate", f"{stem}-f.keras", "--data", data, "--rows", test, *asked, "--json"))
     return {
-        "series": series,
+        "seed": seed,
+        "seconds": clock.seconds(),
+        "fit_seconds": fit_seconds,
         "rows": len(frame),
         "train": train,
         "test": test,
-        "seconds": time.perf_counter() - started,
-        **metrics,
+        "metrics": metrics,
+        "intervals": common.interval_metrics(metrics, settings["intervals"]) if asked else None,
+        "fit": lstmcli.fit_record(f"{stem}-f.keras"),
     }
 
 
-def table(results: list[dict]) -> str:
-    def number(value) -> str:
-        return "—" if value is None else f"{value:.4g}"
-
-    lines = [
-        "| series | kind | rows (train / test) | model RMSE | naive RMSE | seasonal naive RMSE (season) | skill | seasonal skill | MASE | goal skill ≥ 1.5 |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in results:
-        s = r["series"]
-        goal = ("met" if r["skill"] >= GOAL else "**not met**") if s.trend_or_season else "n/a (no trend or season)"
-        seasonal = f"{number(r.get('seasonal_naive_rmse'))} ({r['season']})" if "season" in r else "— (no season)"
-        lines.append(
-            f"| {s.name} | {s.kind} | {r['rows']} (`{r['train']}` / `{r['test']}`) | {number(r['original_rmse'])} | "
-            f"{number(r['naive_rmse'])} | {seasonal} | {number(r['skill'])} | {number(r.get('seasonal_skill'))} | "
-            f"{number(r.get('mase'))} | {goal} |"
-        )
-    return "\n".join(lines)
+def describe(series: Series) -> dict:
+    return {"name": series.name, "kind": series.kind, "trend_or_season": series.trend_or_season, "runs": []}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--epochs", type=int, default=150, help="Epochs of every fit (default 150).")
+    parser.add_argument("--label", default="current", help="Names the results file (e.g. before, after).")
+    parser.add_argument("--epochs", type=int, default=300, help="Epochs of every fit (default 300).")
+    parser.add_argument("--seeds", default=DEFAULT_SEEDS, help=f"Comma-separated seeds (default {DEFAULT_SEEDS}).")
     parser.add_argument("--only", help="Comma-separated series names (default: all).")
-    parser.add_argument("--out", type=Path, default=OUT, help=f"Where to write the report (default {OUT.name}).")
+    parser.add_argument("--define-args", default="", help='Extra define flags, one string: "--units 16".')
+    parser.add_argument("--fit-args", default="", help='Extra fit flags, one string: "--ensemble 5".')
     parser.add_argument(
-        "--fit-option",
-        action="append",
-        default=[],
-        metavar="ARG",
-        help="An extra argument for every fit, e.g. --fit-option=--scaling --fit-option=standard (repeatable).",
+        "--intervals", default="0.8,0.95", help="Interval levels evaluate is asked for, where predict has --interval."
     )
+    parser.add_argument("--lstmcli", type=Path, help="The lstmcli checkout under test (default: this one).")
+    parser.add_argument("--out", type=Path, help="Results file (default bench/results/quality_forecast_LABEL.json).")
     args = parser.parse_args(argv)
-    chosen = [s for s in SERIES if not args.only or s.name in args.only.split(",")]
-    transform = has_transform_auto()
-    results = []
+    names = args.only.split(",") if args.only else [s.name for s in SERIES]
+    unknown = sorted(set(names) - {s.name for s in SERIES})
+    if unknown:
+        raise SystemExit(f"--only: no series {', '.join(unknown)}; known: {', '.join(s.name for s in SERIES)}")
+    chosen = [s for s in SERIES if s.name in names]
+    out = common.results_path("forecast", args.label, args.out)
+    lstmcli = common.Lstmcli(args.lstmcli)
+    has_intervals = lstmcli.has_option("predict", "--interval")
+    settings = {
+        "epochs": args.epochs,
+        "seeds": common.seeds(args.seeds),
+        "define_args": common.split_args(args.define_args),
+        "fit_args": common.split_args(args.fit_args),
+        "transform_auto": lstmcli.has_option("define", "--transform"),
+        "intervals": [float(v) for v in args.intervals.split(",") if v] if has_intervals else [],
+    }
+    results = {**common.header("forecast", args.label, lstmcli, **settings), "series": [describe(s) for s in chosen]}
+    clock = common.Clock()
     with tempfile.TemporaryDirectory(prefix="lstmcli-quality-") as folder:
-        for series in chosen:
-            result = measure(series, Path(folder), args.epochs, transform, args.fit_option)
-            print(
-                f"{series.name}: model {result['original_rmse']:.4g} naive {result['naive_rmse']:.4g} "
-                f"skill {result['skill']:.3g} ({result['seconds']:.0f} s)",
-                file=sys.stderr,
-            )
-            results.append(result)
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True
-    ).stdout.strip()
-    goal_series = [r for r in results if r["series"].trend_or_season]
-    met = [r for r in goal_series if r["skill"] >= GOAL]
-    report = "\n".join(
-        [
-            "# Forecast quality on real series",
-            "",
-            f"Written by `bench/quality_forecast.py` on {datetime.date.today()}, lstmcli at {commit}, Python "
-            f"{platform.python_version()}, {os.cpu_count()} CPUs. Every series: its first ~2/3 of rows trains "
-            f"(`fit --rows`), the rest tests (`evaluate --rows`, which takes each window's context from before), "
-            f"one step ahead, seed {SEED}, default options plus `--epochs {args.epochs}`"
-            + (f" and `{' '.join(args.fit_option)}`" if args.fit_option else "")
-            + (" and `--transform auto`" if transform else " (this lstmcli has no `--transform` yet)")
-            + ". "
-            "Naive and seasonal naive are `evaluate`'s own baselines on the same targets, in the data's units; "
-            "skill = naive RMSE ÷ model RMSE (> 1: the model beats tomorrow = today).",
-            "",
-            table(results),
-            "",
-            f"Goal met on {len(met)} of the {len(goal_series)} series with a trend or a season.",
-            "",
-        ]
-    )
-    args.out.write_text(report)
-    print(report)
+        for seed in settings["seeds"]:  # a whole pass per seed: a stopped run keeps whole seeds
+            for series, entry in zip(chosen, results["series"], strict=True):
+                run = measure(series, Path(folder), lstmcli, seed, settings)
+                entry["runs"].append(run)
+                results["wall_seconds"] = clock.seconds()
+                common.save(out, results)
+                m = run["metrics"]
+                print(
+                    f"{series.name} seed {seed}: model {m['original_rmse']:.4g} naive {m['naive_rmse']:.4g} "
+                    f"skill {m['skill']:.3g} ({run['seconds']:.0f} s)"
+                    + (f" intervals {json.dumps(run['intervals'])}" if run["intervals"] is not None else ""),
+                    file=sys.stderr,
+                )
+    print(f"{out} ({clock.seconds():.0f} s)")
     return 0
 
 
