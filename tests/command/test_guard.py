@@ -187,23 +187,3 @@ def test_a_default_fit_is_calibrated_for_intervals_end_to_end(cli, series):
     assert metrics.exit_code == 0, metrics.output
     values = json.loads(metrics.stdout)
     assert 0.0 <= values["coverage_80"] <= 1.0 and values["calibration_windows"] > 0
-
-
-def test_a_model_that_forecasts_in_logs_keeps_log_ratio_residuals(cli, tmp_path):
-    """Its intervals scale with the forecast: bounds are forecast × exp(∓h), wider where the level is higher."""
-    t = np.arange(160)
-    level = 50 * np.exp(0.015 * t) * (1 + 0.2 * np.sin(2 * np.pi * t / 12))
-    noise = 1 + 0.03 * np.random.default_rng(3).standard_normal(160)
-    pd.DataFrame({"t": t, "y": level * noise}).to_csv(tmp_path / "g.csv", index=False)
-    define = ("define", "--timesteps", 6, "--features", "y", "--index", "t", "--transform", "log", "--lstm", 4)
-    assert cli(*define, "--out", tmp_path / "d.keras").exit_code == 0
-    assert cli("compile", tmp_path / "d.keras", "--out", tmp_path / "c.keras").exit_code == 0
-    record, _ = fitted(cli, tmp_path, tmp_path / "g.csv", "f.keras", "--epochs", 20)
-    calibration = record.fit["calibration"]
-    # log ratios, not errors in units of a series between 50 and 500
-    assert calibration["scale"] == "log" and max(abs(v) for v in calibration["residuals"][0]) < 5.0
-    table = pd.read_csv(pd.io.common.StringIO(cli("predict", tmp_path / "f.keras", "--data", tmp_path / "g.csv",
-                                                     "--interval", "0.8").stdout))  # fmt: skip
-    ratio = table["predicted_y_upper_80"] / table["predicted_y"]
-    np.testing.assert_allclose(ratio, ratio.iloc[0], rtol=1e-4)  # the same relative half-width everywhere
-    np.testing.assert_allclose(table["predicted_y_lower_80"] * ratio, table["predicted_y"], rtol=1e-4)

@@ -87,8 +87,8 @@ def merge_calibration(calibrations: list[dict | None]) -> dict | None:
     Every member holds out the same windows, so the mean of the members'
     residuals (actual − prediction) is the residual of their mean prediction,
     window by window: the ensemble's own. That is exact for forecasts averaged
-    in the data's units, and for log-ratio residuals (`intervals.relative`) under
-    a log transform, whose average is the geometric mean.
+    in the data's units; under a log transform (a geometric mean) it is the
+    arithmetic mean's residual, a close stand-in.
 
     Args:
         calibrations: Each member's `record.fit["calibration"]`, None where it has none:
@@ -107,7 +107,6 @@ def merge_calibration(calibrations: list[dict | None]) -> dict | None:
         if (
             calibration.get("windows") != windows
             or calibration.get("method") != first.get("method")
-            or calibration.get("scale") != first.get("scale")
             or calibration.get("held_out") != first.get("held_out")
             or len(residuals) != columns
             or any(not isinstance(column, list) or len(column) != windows for column in residuals)

@@ -136,8 +136,6 @@ def calibration(value) -> None:
     if not isinstance(value, dict) or not {"method", "windows", "residuals"} <= set(value):
         raise Invalid("must be an object with method, windows and residuals")
     text(value["method"])
-    if value.get("scale", "log") != "log":
-        raise Invalid("must have a scale that is log (residuals as log ratios) or no scale")
     if "held_out" in value and not isinstance(value["held_out"], str):
         raise Invalid("must say in held_out which windows it held out, as a string")
     try:

@@ -92,19 +92,7 @@ def bounds(predicted, calibration: dict, level: float) -> tuple[np.ndarray, np.n
             f"the calibration has residuals for {len(widths)} outputs but the forecast has {predicted.shape[-1]}"
         )
     widths = widths[: predicted.shape[-1]]
-    if relative(calibration):  # log(actual) − log(forecast): the interval scales with the forecast
-        return predicted * np.exp(-widths), predicted * np.exp(widths)
     return predicted - widths, predicted + widths
-
-
-def relative(calibration: dict) -> bool:
-    """Whether the residuals are log ratios (a model that forecasts in logs), not differences in the data's units.
-
-    A series whose swings grow with its level (the model's transforms take logs)
-    errs in proportion to it: its held-out errors, from an earlier and lower
-    stretch, would give intervals too narrow for the later, higher one.
-    """
-    return calibration.get("scale") == "log"
 
 
 def coverage(truth, lower, upper) -> float:

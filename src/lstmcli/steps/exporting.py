@@ -74,8 +74,7 @@ def export(source: Path, opts) -> Exported:
     classes = (record.preprocessing or {}).get("classes")
     timesteps, features = model.input_shape[1:]
     spec = tf.TensorSpec([None, timesteps, features], tf.float32, name=INPUT_NAME)
-    relative = bool(levels) and intervals.relative(intervals.calibration_of(record))
-    serve = _serving_function(model, classes, spec, {name: found.widths for name, found in widths.items()}, relative)
+    serve = _serving_function(model, classes, spec, {name: found.widths for name, found in widths.items()})
     import keras
 
     archive = keras.export.ExportArchive()
@@ -94,7 +93,7 @@ def export(source: Path, opts) -> Exported:
     return Exported(target, opts.format, {INPUT_NAME: [None, timesteps, features]}, outputs, notes)
 
 
-def _serving_function(model, classes, spec, widths: dict, relative: bool = False):
+def _serving_function(model, classes, spec, widths: dict):
     """The serving signature: raw windows in; predictions (with each interval's bounds), or probabilities
     with labels, out. `widths` holds each level's half-width per output, {label: array}."""
     import tensorflow as tf
@@ -107,13 +106,8 @@ def _serving_function(model, classes, spec, widths: dict, relative: bool = False
             predictions = model(windows, training=False)
             served = {"predictions": predictions}
             for name, half in halves.items():
-                if relative:  # log-ratio residuals (see intervals.relative)
-                    served[f"lower_{name}"], served[f"upper_{name}"] = (
-                        predictions * tf.exp(-half),
-                        predictions * tf.exp(half),
-                    )
-                else:
-                    served[f"lower_{name}"], served[f"upper_{name}"] = predictions - half, predictions + half
+                served[f"lower_{name}"] = predictions - half
+                served[f"upper_{name}"] = predictions + half
             return served
 
         return serve

@@ -211,30 +211,23 @@ def summary(
 MAX_RESIDUALS = 2000  # the most recent held-out windows a calibration keeps
 
 
-def calibration(actual, predicted, *, held_out: str, logs: bool = False) -> dict:
+def calibration(actual, predicted, *, held_out: str) -> dict:
     """The record's `fit.calibration`: signed residuals (actual − prediction, data units) of held-out windows.
 
     One list per output column (step-major, as the predictor's outputs), in
     window order, at most the last MAX_RESIDUALS windows. `predict --interval`
     turns them into split-conformal intervals; an ensemble averages its
     members' (their held-out windows are the same).
-
-    A model that forecasts in logs (`logs`: its transforms take them) keeps
-    log ratios, log(actual) − log(prediction), so its intervals scale with the
-    forecast (`intervals.relative`), when every value is positive.
     """
     import numpy as np
 
-    actual, predicted = np.asarray(actual, np.float64), np.asarray(predicted, np.float64)
-    relative = logs and bool(np.all(actual > 0) and np.all(predicted > 0))
-    residuals = np.log(actual) - np.log(predicted) if relative else actual - predicted
+    residuals = np.asarray(actual, np.float64) - np.asarray(predicted, np.float64)
     residuals = residuals[-MAX_RESIDUALS:]
     return {
         "method": "split conformal",
         "held_out": held_out,
         "windows": int(residuals.shape[0]),
         "residuals": [[float(f"{v:.7g}") for v in column] for column in residuals.T],
-        **({"scale": "log"} if relative else {}),
     }
 
 
@@ -249,10 +242,7 @@ def judged(record: Record, views, validation, how: dict, facts: tuple, restored:
     if validation is not None and not task.classification and spec.layout == "series" and dist.is_chief:
         predicted = Trainer(views.predictor, distribution=dist).predict(validation, batch_size)
         record.fit["calibration"] = calibration(
-            validation.y_raw,
-            predicted,
-            held_out=held_out_words(how, len(validation)),
-            logs="log" in ((record.preprocessing or {}).get("transforms") or []),
+            validation.y_raw, predicted, held_out=held_out_words(how, len(validation))
         )
         if validation.history is not None:  # the first baseline a practitioner checks, on the same windows
             from lstmcli.scoring.baselines import forecast_metrics
