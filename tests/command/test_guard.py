@@ -168,7 +168,7 @@ def test_plan_floors():
     assert guarding.chosen_epochs(accuracy, ties, [4] * 3, 4, 10)[0] == 4  # every epoch, when the end is as good
     falling = [{"val_accuracy": [0.5, 1.0, 1.0, 0.6]}] * 3  # ends 0.4 below its best: far beyond 30 samples' noise
     assert guarding.chosen_epochs(accuracy, falling, [4] * 3, 4, 10)[0] == 3  # the latest epoch at the best
-    dipping = [{"val_accuracy": [0.5, 0.9, 0.9, 0.85]}] * 3  # 0.05 below: within √(0.9·0.1/30) ≈ 0.055
+    dipping = [{"val_accuracy": [0.5, 0.9, 0.9, 0.82]}] * 3  # 0.08 below: within 2√(0.9·0.1/30) ≈ 0.11
     assert guarding.chosen_epochs(accuracy, dipping, [4] * 3, 4, 10)[0] == 4
     loss = guarding.Plan("auto", 0.2, 10, 3, False, "samples")
     assert guarding.chosen_epochs(loss, [{"val_loss": [3.0, 1.0, 1.0, 2.0]}] * 3, [4] * 3, 4, 10)[0] == 2

@@ -42,6 +42,7 @@ MIN_HELD_SERIES = 20  # … for a series, whose held-out windows also calibrate 
 MIN_TRAIN = 20  # … and the fewest left to train on
 SMALL_SAMPLES = 300  # a samples file smaller than this is judged by several hold-out draws …
 DRAWS = 3  # … this many, their held-out curves averaged
+NOISE_ERRORS = 2.0  # a classifier's held-out accuracy must fall this many standard errors to cut its epochs
 
 
 @dataclass(frozen=True)
@@ -142,11 +143,12 @@ def chosen_epochs(plan_: Plan, histories: list[dict], best: list[int], epochs: i
     (a small samples file, each trained all `epochs`): the epoch whose held-out
     loss, averaged over the draws, is lowest. Judged by a classifier's accuracy
     (each draw trained in full): all `epochs`, unless the averaged held-out
-    accuracy ends below its best by more than the noise of that many samples
-    (one standard error, √(p(1−p)/m) for m = `held` × draws): then the latest
-    epoch at the best. Few samples' accuracy moves in coarse steps; it argues
-    for fewer epochs only where it clearly falls (GunPoint's and BasicMotions'
-    refits at the first best epoch kept 0.89 and 0.80, where every epoch gave 0.95).
+    accuracy ends below its best by more than that many samples' noise can
+    explain (two standard errors, 2√(p(1−p)/m) for m = `held` × draws): then
+    the latest epoch at the best. Few samples' accuracy moves in coarse steps;
+    it argues for fewer epochs only where it clearly falls (measured: with one
+    standard error GunPoint's refit stopped at 245 epochs and kept 0.89, where
+    300 gave 0.95; bench/QUALITY_CLASSIFY.md).
     """
     import numpy as np
 
@@ -160,7 +162,7 @@ def chosen_epochs(plan_: Plan, histories: list[dict], best: list[int], epochs: i
     if not plan_.judge:
         return int(np.nanargmin(mean)) + 1, per_draw
     top = float(np.nanmax(mean))
-    noise = math.sqrt(top * (1 - top) / max(held * len(curves), 1))
+    noise = NOISE_ERRORS * math.sqrt(top * (1 - top) / max(held * len(curves), 1))
     if mean[-1] >= top - noise:
         return len(mean), per_draw
     return int(np.flatnonzero(mean >= top - 1e-9)[-1]) + 1, per_draw
